@@ -1,0 +1,2 @@
+//! The `berth` binary: CLI, daemon and shim entry points.
+fn main() {}

@@ -1,0 +1,1 @@
+//! berth-client: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! berth-daemon: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! berth-engine: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! (owned by the store work: see crates/store)

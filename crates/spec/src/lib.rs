@@ -1,0 +1,17 @@
+//! Pure types and parsers shared by every berth crate: the Docker Engine API
+//! JSON models (API v1.41), image configs, image references, digests,
+//! container names and the human-readable units Docker prints.
+//!
+//! Nothing in this crate performs I/O.
+
+pub mod api;
+pub mod digest;
+pub mod image;
+pub mod names;
+pub mod reference;
+pub mod units;
+
+/// The Docker Engine API version berth speaks.
+pub const API_VERSION: &str = "1.41";
+/// The oldest API version berth accepts from clients.
+pub const MIN_API_VERSION: &str = "1.12";
