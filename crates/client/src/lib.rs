@@ -1,1 +1,34 @@
-//! berth-client: see Cargo.toml description.
+//! berth-client: a typed client of the Docker Engine API (v1.41) over a
+//! unix socket, used by the `berth` CLI and usable against any dockerd.
+//!
+//! - [`Client`] negotiates the API version (`/_ping`), sends requests on a
+//!   fresh connection each (cheap on a local socket) and turns error
+//!   statuses into [`ClientError::Daemon`].
+//! - Bodies stream both ways: [`reader_body`] uploads from any reader,
+//!   [`RawStream`] downloads chunk by chunk.
+//! - [`MuxDecoder`] splits Docker's multiplexed stdout/stderr frames;
+//!   [`JsonStream`] reads import/load progress messages.
+//! - [`Client::container_attach`] hijacks the connection (`Upgrade: tcp`).
+
+mod base64;
+mod client;
+mod containers;
+mod error;
+mod images;
+mod jsonstream;
+mod mux;
+mod query;
+mod system;
+mod transport;
+
+pub use client::{version_less, Client, JsonStream, Ping};
+pub use containers::{CommitOptions, ListOptions, LogsOptions, PathStat, WaitHandle};
+pub use error::{ClientError, Result};
+pub use hyper::Method;
+pub use images::ImportOptions;
+pub use jsonstream::{message_error, JsonStreamDecoder};
+pub use mux::{encode_frame, BadFrame, Frame, MuxDecoder, StreamKind};
+pub use query::{encode, Filters, Query};
+pub use transport::{
+    channel_body, empty_body, full_body, parse_host, read_body, reader_body, RawStream, ReqBody,
+};

@@ -1,1 +1,54 @@
-//! berth-daemon: see Cargo.toml description.
+//! berth-daemon: the Docker Engine API (v1.41) over a unix socket, in front
+//! of [`berth_engine::Engine`]. This crate only translates HTTP to engine
+//! calls; it holds no container logic.
+
+#![recursion_limit = "256"]
+
+mod body;
+mod containers;
+mod error;
+mod images;
+mod query;
+mod respond;
+mod router;
+mod server;
+mod system;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::{ApiError, DaemonError};
+pub use server::{run, serve};
+
+/// Shared state of the HTTP handlers.
+pub struct Ctx {
+    /// The engine.
+    pub engine: Arc<berth_engine::Engine>,
+}
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Unix socket path to listen on.
+    pub socket: PathBuf,
+    /// Data root.
+    pub data_root: PathBuf,
+    /// Exec root (`berth.pid`, runtime state).
+    pub exec_root: PathBuf,
+    /// The `berth` executable used for shims.
+    pub shim_exe: PathBuf,
+    /// Where the daemon's log goes, if known (reported by `/info`).
+    pub daemon_log: Option<PathBuf>,
+}
+
+/// Set up `tracing` to stderr at `level` (`error`, `warn`, `info`, `debug`, `trace`);
+/// `RUST_LOG` overrides. Safe to call once.
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}

@@ -1,1 +1,141 @@
-//! berth-engine: see Cargo.toml description.
+//! berth-engine: containers (create, start, stop, restart policies, live
+//! restore, logs, files) and images (through `berth-store`), with no HTTP in it.
+//!
+//! Every operation returns an [`EngineError`] whose kind maps to the HTTP
+//! status dockerd answers with, and whose message is dockerd's.
+
+mod container;
+mod create;
+mod error;
+mod exitwatch;
+mod files;
+mod images;
+mod inspect;
+mod lifecycle;
+mod list;
+mod logs;
+mod merge;
+mod record;
+mod resolve;
+mod restart;
+mod restore;
+mod status;
+mod timefmt;
+mod top;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use berth_store::Store;
+pub use error::{EngineError, ErrorKind, Result};
+pub use files::{ArchiveStat, ByteSender};
+pub use lifecycle::{parse_signal, WaitCondition};
+pub use list::ListOptions;
+pub use logs::{LogChunk, LogOptions, LogStream};
+pub use record::{ContainerRecord, RunState, Status};
+pub use timefmt::{parse_api_time, rfc3339_nano};
+
+use container::Container;
+
+/// Where the engine keeps its state and how it runs shims.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Data root (`/var/lib/berth`): `image/` (store) and `containers/`.
+    pub data_root: PathBuf,
+    /// Exec root (`/run/berth`): runtime state.
+    pub exec_root: PathBuf,
+    /// The `berth` executable, re-executed as `berth shim ...`.
+    pub shim_exe: PathBuf,
+    /// The daemon's log file, when known (reported by `/info`).
+    pub daemon_log: Option<PathBuf>,
+}
+
+/// The engine: all containers of one data root plus its image store.
+pub struct Engine {
+    cfg: EngineConfig,
+    store: Arc<Store>,
+    containers: Mutex<BTreeMap<String, Arc<Container>>>,
+    /// Unique ID of this engine instance (`/info` ID).
+    engine_id: String,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The image store.
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// A stable ID of this data root (shown as `ID` by `/info`).
+    pub fn engine_id(&self) -> &str {
+        &self.engine_id
+    }
+
+    /// `<data-root>/containers`.
+    pub(crate) fn containers_dir(&self) -> PathBuf {
+        self.cfg.data_root.join("containers")
+    }
+
+    /// The container map (short critical sections only; never across `.await`).
+    pub(crate) fn map(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Container>>> {
+        match self.containers.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Resolve a container by name, full ID or unique ID prefix.
+    pub(crate) fn lookup(&self, name_or_id: &str) -> Result<Arc<Container>> {
+        let map = self.map();
+        let recs: Vec<(String, String)> = map
+            .values()
+            .map(|c| (c.id.clone(), c.rec().name.clone()))
+            .collect();
+        let id = resolve::resolve(
+            name_or_id,
+            recs.iter().map(|(i, n)| (i.as_str(), n.as_str())),
+        )?;
+        map.get(&id)
+            .cloned()
+            .ok_or_else(|| EngineError::not_found(format!("No such container: {name_or_id}")))
+    }
+
+    /// Resolve a container reference to its full ID.
+    pub fn resolve_container(&self, name_or_id: &str) -> Result<String> {
+        Ok(self.lookup(name_or_id)?.id.clone())
+    }
+
+    /// Counts of containers: (total, running, paused, stopped).
+    pub fn container_counts(&self) -> (usize, usize, usize, usize) {
+        let map = self.map();
+        let total = map.len();
+        let running = map
+            .values()
+            .filter(|c| matches!(c.rec().state.status, Status::Running | Status::Restarting))
+            .count();
+        (total, running, 0, total - running)
+    }
+}
+
+/// Run blocking work on tokio's blocking pool, mapping a panic/cancel to a 500.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(EngineError::system(format!("background task failed: {e}"))),
+    }
+}

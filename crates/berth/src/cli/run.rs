@@ -1,0 +1,599 @@
+//! `berth create` and `berth run`: docker's container options, their
+//! translation into a create request, and the foreground run sequence
+//! (create, attach, wait, start, exit with the container's status).
+
+use std::collections::BTreeMap;
+
+use berth_client::{Client, ClientError};
+use berth_spec::api::{
+    ContainerConfig, ContainerCreateRequest, EmptyObject, HostConfig, PortBinding, RestartPolicy,
+};
+use clap::Args;
+
+use super::envfile::{parse_env_file, resolve_env_flag};
+use super::error::{CliError, CliResult};
+use super::output::{copy_mux, outln};
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, Args, Default)]
+pub struct ContainerOptions {
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long = "cidfile", value_name = "string")]
+    pub cidfile: Option<String>,
+    /// Number of CPUs
+    #[arg(long = "cpus", value_name = "decimal")]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<i64>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "list")]
+    pub dns: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long = "entrypoint", value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose", value_name = "list")]
+    pub expose: Vec<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname", value_name = "string")]
+    pub hostname: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long = "init")]
+    pub init: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "list")]
+    pub label_file: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Assign a name to the container
+    #[arg(long = "name", value_name = "string")]
+    pub name: Option<String>,
+    /// Connect a container to a network
+    #[arg(long = "network", visible_alias = "net", value_name = "network", default_value = "default")]
+    pub network: String,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Give extended privileges to this container
+    #[arg(long = "privileged")]
+    pub privileged: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long = "restart", value_name = "string", default_value = "no")]
+    pub restart: String,
+    /// Automatically remove the container when it exits
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Security Options
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Signal to stop a container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", value_name = "int")]
+    pub stop_timeout: Option<i64>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Image to create the container from
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `berth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true)]
+    pub sig_proxy: String,
+    /// Options
+    #[command(flatten)]
+    pub opts: ContainerOptions,
+}
+
+/// `berth create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Options
+    #[command(flatten)]
+    pub opts: ContainerOptions,
+}
+
+/// `--restart` value as docker's `ParseRestartPolicy`.
+pub fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
+    let parts: Vec<&str> = policy.split(':').collect();
+    if parts.len() > 2 {
+        return Err("invalid restart policy format".into());
+    }
+    let mut p = RestartPolicy {
+        name: parts[0].to_string(),
+        maximum_retry_count: 0,
+    };
+    if parts.len() == 2 {
+        if p.name != "on-failure" {
+            return Err("maximum retry count cannot be used with restart policy '".to_string() + &p.name + "'");
+        }
+        p.maximum_retry_count = parts[1]
+            .parse()
+            .map_err(|_| "maximum retry count must be an integer".to_string())?;
+    }
+    Ok(p)
+}
+
+/// go-units `RAMInBytes`: `512m`, `1g`, `1.5GiB`, `1024` (binary units).
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let num_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, mut unit) = lower.split_at(num_end);
+    unit = unit.trim_start();
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size: '{s}'"))?;
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(format!("invalid size: '{s}'")),
+    };
+    Ok((value * mult) as i64)
+}
+
+/// Add `/tcp` when a port spec has no protocol.
+fn port_key(port: &str) -> String {
+    if port.contains('/') {
+        port.to_string()
+    } else {
+        format!("{port}/tcp")
+    }
+}
+
+type PortMap = BTreeMap<String, Option<Vec<PortBinding>>>;
+
+/// `-p [ip:][hostPort:]containerPort[/proto]` (single ports).
+fn parse_publish(spec: &str, ports: &mut PortMap) -> Result<(), String> {
+    let (addr, proto) = match spec.rsplit_once('/') {
+        Some((a, p)) => (a, p),
+        None => (spec, "tcp"),
+    };
+    let parts: Vec<&str> = addr.rsplitn(3, ':').collect();
+    let (container, host_port, host_ip) = match parts.as_slice() {
+        [c] => (*c, "", ""),
+        [c, h] => (*c, *h, ""),
+        [c, h, ip] => (*c, *h, ip.trim_start_matches('[').trim_end_matches(']')),
+        _ => return Err(format!("invalid publish spec: {spec}")),
+    };
+    if container.is_empty() || container.parse::<u16>().is_err() {
+        return Err(format!("Invalid containerPort: {container}"));
+    }
+    if !host_port.is_empty() && host_port.parse::<u16>().is_err() {
+        return Err(format!("Invalid hostPort: {host_port}"));
+    }
+    let key = format!("{container}/{proto}");
+    let entry = ports.entry(key).or_insert_with(|| Some(Vec::new()));
+    if let Some(list) = entry {
+        list.push(PortBinding {
+            host_ip: host_ip.to_string(),
+            host_port: host_port.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn read_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))
+}
+
+/// Translate the options into a create request, as docker's `parse`.
+pub fn build_request(
+    o: &ContainerOptions,
+    attach_out: bool,
+) -> Result<ContainerCreateRequest, String> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut env = Vec::new();
+    for f in &o.env_file {
+        env.extend(parse_env_file(&read_file(f)?, lookup)?);
+    }
+    for e in &o.env {
+        env.push(resolve_env_flag(e, lookup)?);
+    }
+    let mut labels = BTreeMap::new();
+    let mut label_lines: Vec<String> = Vec::new();
+    for f in &o.label_file {
+        label_lines.extend(parse_env_file(&read_file(f)?, |_| Some(String::new()))?);
+    }
+    label_lines.extend(o.label.iter().cloned());
+    for l in label_lines {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let restart_policy = parse_restart(&o.restart)?;
+    if o.rm && !(restart_policy.name.is_empty() || restart_policy.name == "no") {
+        return Err("Conflicting options: --restart and --rm".into());
+    }
+    let mut ports = PortMap::new();
+    for p in &o.publish {
+        parse_publish(p, &mut ports)?;
+    }
+    let mut exposed: BTreeMap<String, EmptyObject> =
+        ports.keys().map(|k| (k.clone(), EmptyObject {})).collect();
+    for e in &o.expose {
+        exposed.insert(port_key(e), EmptyObject {});
+    }
+    let mut binds = Vec::new();
+    let mut volumes = BTreeMap::new();
+    for v in &o.volume {
+        if v.contains(':') {
+            binds.push(v.clone());
+        } else {
+            volumes.insert(v.clone(), EmptyObject {});
+        }
+    }
+    let tmpfs: BTreeMap<String, String> = o
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let (p, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+            (p.to_string(), opts.to_string())
+        })
+        .collect();
+    let entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
+    let attach_stdin = attach_out && o.interactive;
+    let config = ContainerConfig {
+        hostname: o.hostname.clone().unwrap_or_default(),
+        user: o.user.clone().unwrap_or_default(),
+        attach_stdin,
+        attach_stdout: attach_out,
+        attach_stderr: attach_out,
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        tty: o.tty,
+        open_stdin: o.interactive,
+        stdin_once: attach_stdin,
+        env: Some(env),
+        cmd: (!o.command.is_empty()).then(|| o.command.clone()),
+        image: o.image.clone(),
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        working_dir: o.workdir.clone().unwrap_or_default(),
+        entrypoint,
+        labels: Some(labels),
+        stop_signal: o.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: o.stop_timeout,
+        ..ContainerConfig::default()
+    };
+    let memory = o.memory.as_deref().map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let memory_swap = match o.memory_swap.as_deref() {
+        Some("-1") => -1,
+        Some(s) => ram_in_bytes(s)?,
+        None => 0,
+    };
+    let shm_size = o.shm_size.as_deref().map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let host_config = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        network_mode: o.network.clone(),
+        port_bindings: Some(ports),
+        restart_policy,
+        auto_remove: o.rm,
+        cap_add: (!o.cap_add.is_empty()).then(|| o.cap_add.clone()),
+        cap_drop: (!o.cap_drop.is_empty()).then(|| o.cap_drop.clone()),
+        dns: Some(o.dns.clone()),
+        dns_options: Some(Vec::new()),
+        dns_search: Some(Vec::new()),
+        extra_hosts: (!o.add_host.is_empty()).then(|| o.add_host.clone()),
+        privileged: o.privileged,
+        publish_all_ports: o.publish_all,
+        readonly_rootfs: o.read_only,
+        security_opt: (!o.security_opt.is_empty()).then(|| o.security_opt.clone()),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        shm_size,
+        memory,
+        memory_swap,
+        nano_cpus: o.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+        cpu_shares: o.cpu_shares.unwrap_or(0),
+        pids_limit: o.pids_limit,
+        init: o.init.then_some(true),
+        ..HostConfig::default()
+    };
+    Ok(ContainerCreateRequest {
+        config,
+        host_config,
+        networking_config: None,
+    })
+}
+
+/// The name docker prints in `Unable to find image '...' locally`:
+/// `:latest` added when there is no tag or digest.
+pub fn image_with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// `docker: <msg>.` plus the help hint, exit 125.
+fn report(cmd: &str, msg: &str, code: i32, with_help: bool) -> CliError {
+    let mut text = format!("berth: {}.", msg.trim_end_matches('.'));
+    if with_help {
+        text.push_str(&format!("\nSee 'berth {cmd} --help'."));
+    }
+    CliError::status(code, text)
+}
+
+/// Docker's exit status for a failed start: 127 when the command is not
+/// found, 126 when it cannot be run, else 125.
+pub fn start_error_code(msg: &str) -> i32 {
+    if msg.contains("executable file not found")
+        || msg.contains("no such file or directory")
+        || msg.contains("system cannot find the file specified")
+    {
+        127
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// Create the container, pulling the image when the daemon lacks it.
+async fn create_container(client: &Client, o: &ContainerOptions, req: &ContainerCreateRequest, cmd: &str) -> CliResult<String> {
+    let name = o.name.as_deref();
+    let resp = match client.container_create(req, name).await {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
+            let full = image_with_tag(&o.image);
+            eprintln!("Unable to find image '{full}' locally");
+            let (repo, tag) = match full.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+                _ => (full.clone(), String::new()),
+            };
+            let pulled = match client.image_pull(&repo, &tag).await {
+                Ok(stream) => stream.collect().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pulled {
+                return Err(report(cmd, &e.to_string(), 125, true));
+            }
+            client
+                .container_create(req, name)
+                .await
+                .map_err(|e| report(cmd, &e.to_string(), 125, true))?
+        }
+        Err(e) if e.is_unavailable() => return Err(e.into()),
+        Err(e) => return Err(report(cmd, &e.to_string(), 125, true)),
+    };
+    for w in &resp.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    if let Some(path) = &o.cidfile {
+        std::fs::write(path, &resp.id)
+            .map_err(|e| report(cmd, &format!("failed to write the container ID to the file: {e}"), 125, true))?;
+    }
+    Ok(resp.id)
+}
+
+/// `berth create`.
+pub async fn create(client: &Client, args: &CreateArgs) -> CliResult {
+    let req = build_request(&args.opts, false).map_err(|e| report("create", &e, 125, true))?;
+    let id = create_container(client, &args.opts, &req, "create").await?;
+    outln(&id)
+}
+
+/// Attach to the container's output, register a wait (`next-exit`, or
+/// `removed` for auto-removed containers), run `start`, stream the output
+/// until the container ends and return its exit status. The outer error
+/// is an API failure; the inner one the start's own failure.
+pub async fn attach_and_wait<Fut>(
+    client: &Client,
+    id: &str,
+    removed: bool,
+    start: impl FnOnce(Client) -> Fut,
+) -> CliResult<i64>
+where
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    match attach_start_wait(client, id, removed, start).await? {
+        Ok(code) => Ok(code),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn attach_start_wait<Fut>(
+    client: &Client,
+    id: &str,
+    removed: bool,
+    start: impl FnOnce(Client) -> Fut,
+) -> CliResult<Result<i64, ClientError>>
+where
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let stream = client.container_attach(id, false, true, true).await?;
+    let condition = if removed { "removed" } else { "next-exit" };
+    let waiter = client.container_wait_begin(id, Some(condition)).await?;
+    let output = tokio::spawn(copy_mux(stream));
+    if let Err(e) = start(client.clone()).await {
+        output.abort();
+        return Ok(Err(e));
+    }
+    let copied = output
+        .await
+        .map_err(|e| CliError::msg(format!("output task failed: {e}")))?;
+    let status = waiter.result().await?;
+    copied?;
+    if let Some(err) = status.error.filter(|e| !e.message.is_empty()) {
+        return Err(CliError::status(125, format!("berth: {}", err.message)));
+    }
+    Ok(Ok(status.status_code))
+}
+
+/// `berth run`.
+pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
+    let o = &args.opts;
+    let req = build_request(o, !args.detach).map_err(|e| report("run", &e, 125, true))?;
+    let id = create_container(client, o, &req, "run").await?;
+    if args.detach {
+        if let Err(e) = client.container_start(&id).await {
+            let msg = e.to_string();
+            if o.rm {
+                let _ = client.container_remove(&id, true, true).await;
+            }
+            return Err(report("run", &msg, start_error_code(&msg), false));
+        }
+        return outln(&id);
+    }
+    let start_id = id.clone();
+    let result = attach_start_wait(client, &id, o.rm, |c| async move {
+        c.container_start(&start_id).await.map(|_| ())
+    })
+    .await?;
+    match result {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(CliError::status(code as i32, "")),
+        Err(e) => {
+            let msg = e.to_string();
+            if o.rm {
+                let _ = client.container_remove(&id, true, true).await;
+            }
+            Err(report("run", &msg, start_error_code(&msg), false))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(parse_restart("always").unwrap().name, "always");
+        let p = parse_restart("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert!(parse_restart("on-failure:x").is_err());
+        assert!(parse_restart("a:b:c").is_err());
+    }
+
+    #[test]
+    fn rm_conflicts_with_restart() {
+        let o = ContainerOptions {
+            image: "img".into(),
+            rm: true,
+            restart: "always".into(),
+            network: "default".into(),
+            ..Default::default()
+        };
+        assert_eq!(build_request(&o, true).unwrap_err(), "Conflicting options: --restart and --rm");
+    }
+
+    #[test]
+    fn builds_request_like_docker() {
+        let o = ContainerOptions {
+            image: "img".into(),
+            command: vec!["echo".into(), "hi".into()],
+            env: vec!["A=1".into()],
+            label: vec!["k=v".into(), "flag".into()],
+            entrypoint: Some(String::new()),
+            publish: vec!["8080:80".into()],
+            memory: Some("512m".into()),
+            restart: "no".into(),
+            network: "none".into(),
+            ..Default::default()
+        };
+        let req = build_request(&o, true).unwrap();
+        assert_eq!(req.config.cmd, Some(vec!["echo".into(), "hi".into()]));
+        assert_eq!(req.config.entrypoint, Some(vec![String::new()]));
+        assert_eq!(req.config.env, Some(vec!["A=1".into()]));
+        let labels = req.config.labels.unwrap();
+        assert_eq!(labels["k"], "v");
+        assert_eq!(labels["flag"], "");
+        assert!(req.config.attach_stdout);
+        assert_eq!(req.host_config.memory, 512 * 1024 * 1024);
+        assert_eq!(req.host_config.network_mode, "none");
+        let pb = req.host_config.port_bindings.unwrap();
+        assert_eq!(pb["80/tcp"].as_ref().unwrap()[0].host_port, "8080");
+        assert!(req.config.exposed_ports.unwrap().contains_key("80/tcp"));
+    }
+
+    #[test]
+    fn sizes_and_names() {
+        assert_eq!(ram_in_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("64MiB").unwrap(), 64 << 20);
+        assert_eq!(ram_in_bytes("100").unwrap(), 100);
+        assert!(ram_in_bytes("1x").is_err());
+        assert_eq!(image_with_tag("busybox"), "busybox:latest");
+        assert_eq!(image_with_tag("localhost:5000/a"), "localhost:5000/a:latest");
+        assert_eq!(image_with_tag("a:1"), "a:1");
+    }
+
+    #[test]
+    fn start_error_codes() {
+        assert_eq!(start_error_code("exec: \"x\": executable file not found in $PATH"), 127);
+        assert_eq!(start_error_code("exec: \"/etc\": permission denied"), 126);
+        assert_eq!(start_error_code("something else"), 125);
+    }
+}

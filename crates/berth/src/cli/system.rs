@@ -1,0 +1,199 @@
+//! `berth version` and `berth info`.
+
+use berth_client::Client;
+use berth_spec::units::human_size_binary;
+use clap::Args;
+use serde_json::Value;
+
+use super::error::{CliError, CliResult};
+use super::output::out;
+use super::template::{Template, Val};
+
+/// `berth version` / `berth info`.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Format the output using the given Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+fn client_section() -> String {
+    format!(
+        "Client:\n Version:           {}\n API version:       {}\n Built with:        rustc\n OS/Arch:           {}/{}\n Context:           default\n",
+        env!("CARGO_PKG_VERSION"),
+        berth_spec::API_VERSION,
+        std::env::consts::OS,
+        go_arch(),
+    )
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// `berth version`.
+pub async fn version(client: Result<Client, CliError>, args: &FormatArgs) -> CliResult {
+    if let Some(f) = &args.format {
+        let client = client?;
+        let v = client.version().await?;
+        let json = serde_json::to_value(&v).map_err(berth_client::ClientError::Json)?;
+        let val = Val::Obj(vec![
+            ("Client".into(), Val::Obj(vec![
+                ("Version".into(), Val::s(env!("CARGO_PKG_VERSION"))),
+                ("ApiVersion".into(), Val::s(client.api_version())),
+                ("Os".into(), Val::s(std::env::consts::OS)),
+                ("Arch".into(), Val::s(go_arch())),
+            ])),
+            ("Server".into(), Val::from(&json)),
+        ]);
+        return out(&format!("{}\n", Template::parse(f)?.execute(&val)?));
+    }
+    let mut text = client_section();
+    text.push('\n');
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            out(&text)?;
+            return Err(e);
+        }
+    };
+    let v = match client.version().await {
+        Ok(v) => v,
+        Err(e) => {
+            out(&text)?;
+            return Err(e.into());
+        }
+    };
+    let platform = if v.platform.name.is_empty() { String::new() } else { format!(" {}", v.platform.name) };
+    text.push_str(&format!("Server:{platform}\n"));
+    let engine = v.components.iter().find(|c| c.name == "Engine");
+    text.push_str(" Engine:\n");
+    text.push_str(&format!("  Version:          {}\n", v.version));
+    text.push_str(&format!(
+        "  API version:      {} (minimum version {})\n",
+        v.api_version, v.min_api_version
+    ));
+    if !v.go_version.is_empty() {
+        text.push_str(&format!("  Go version:       {}\n", v.go_version));
+    }
+    text.push_str(&format!("  Git commit:       {}\n", v.git_commit));
+    text.push_str(&format!("  Built:            {}\n", v.build_time));
+    text.push_str(&format!("  OS/Arch:          {}/{}\n", v.os, v.arch));
+    let experimental = engine
+        .and_then(|e| e.details.get("Experimental"))
+        .map(String::as_str)
+        .unwrap_or("false");
+    text.push_str(&format!("  Experimental:     {experimental}\n"));
+    for c in v.components.iter().filter(|c| c.name != "Engine") {
+        text.push_str(&format!(" {}:\n", c.name));
+        text.push_str(&format!("  Version:          {}\n", c.version));
+        for (k, val) in &c.details {
+            text.push_str(&format!("  {:<16}  {val}\n", format!("{k}:")));
+        }
+    }
+    out(&text)
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn n(v: &Value, k: &str) -> i64 {
+    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// `berth info`.
+pub async fn info(client: Result<Client, CliError>, args: &FormatArgs) -> CliResult {
+    if let Some(f) = &args.format {
+        let info = client?.info().await?;
+        return out(&format!("{}\n", Template::parse(f)?.execute(&Val::from(&info))?));
+    }
+    let mut t = String::from("Client:\n Context:    default\n Debug Mode: false\n\nServer:\n");
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            out(&t)?;
+            return Err(e);
+        }
+    };
+    let i = match client.info().await {
+        Ok(i) => i,
+        Err(e) => {
+            out(&t)?;
+            return Err(e.into());
+        }
+    };
+    t.push_str(&format!(" Containers: {}\n", n(&i, "Containers")));
+    t.push_str(&format!("  Running: {}\n", n(&i, "ContainersRunning")));
+    t.push_str(&format!("  Paused: {}\n", n(&i, "ContainersPaused")));
+    t.push_str(&format!("  Stopped: {}\n", n(&i, "ContainersStopped")));
+    t.push_str(&format!(" Images: {}\n", n(&i, "Images")));
+    t.push_str(&format!(" Server Version: {}\n", s(&i, "ServerVersion")));
+    t.push_str(&format!(" Storage Driver: {}\n", s(&i, "Driver")));
+    if let Some(status) = i.get("DriverStatus").and_then(Value::as_array) {
+        for pair in status {
+            if let Some([k, v]) = pair.as_array().map(Vec::as_slice) {
+                t.push_str(&format!("  {}: {}\n", k.as_str().unwrap_or(""), v.as_str().unwrap_or("")));
+            }
+        }
+    }
+    t.push_str(&format!(" Logging Driver: {}\n", s(&i, "LoggingDriver")));
+    t.push_str(&format!(" Cgroup Driver: {}\n", s(&i, "CgroupDriver")));
+    t.push_str(&format!(" Cgroup Version: {}\n", s(&i, "CgroupVersion")));
+    if let Some(runtimes) = i.get("Runtimes").and_then(Value::as_object) {
+        let names: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+        t.push_str(&format!(" Runtimes: {}\n", names.join(" ")));
+    }
+    t.push_str(&format!(" Default Runtime: {}\n", s(&i, "DefaultRuntime")));
+    if let Some(opts) = i.get("SecurityOptions").and_then(Value::as_array) {
+        t.push_str(" Security Options:\n");
+        for o in opts {
+            for part in o.as_str().unwrap_or("").split(',') {
+                match part.strip_prefix("name=") {
+                    Some(name) => t.push_str(&format!("  {name}\n")),
+                    None => {
+                        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                        let mut k = k.to_string();
+                        if let Some(first) = k.get(..1) {
+                            k = first.to_uppercase() + &k[1..];
+                        }
+                        t.push_str(&format!("   {k}: {v}\n"));
+                    }
+                }
+            }
+        }
+    }
+    t.push_str(&format!(" Kernel Version: {}\n", s(&i, "KernelVersion")));
+    t.push_str(&format!(" Operating System: {}\n", s(&i, "OperatingSystem")));
+    t.push_str(&format!(" OSType: {}\n", s(&i, "OSType")));
+    t.push_str(&format!(" Architecture: {}\n", s(&i, "Architecture")));
+    t.push_str(&format!(" CPUs: {}\n", n(&i, "NCPU")));
+    t.push_str(&format!(
+        " Total Memory: {}\n",
+        human_size_binary(n(&i, "MemTotal").max(0) as u64, 4)
+    ));
+    t.push_str(&format!(" Name: {}\n", s(&i, "Name")));
+    t.push_str(&format!(" ID: {}\n", s(&i, "ID")));
+    t.push_str(&format!(" Docker Root Dir: {}\n", s(&i, "DockerRootDir")));
+    let log = s(&i, "BerthDaemonLog");
+    if !log.is_empty() {
+        t.push_str(&format!(" Daemon log: {log}\n"));
+    }
+    t.push_str(&format!(
+        " Debug Mode: {}\n",
+        i.get("Debug").and_then(Value::as_bool).unwrap_or(false)
+    ));
+    t.push_str(&format!(
+        " Experimental: {}\n",
+        i.get("ExperimentalBuild").and_then(Value::as_bool).unwrap_or(false)
+    ));
+    t.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        i.get("LiveRestoreEnabled").and_then(Value::as_bool).unwrap_or(false)
+    ));
+    out(&t)
+}

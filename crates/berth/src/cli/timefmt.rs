@@ -1,0 +1,133 @@
+//! Times as the docker CLI prints and parses them: `2 minutes ago`, and
+//! `--since`/`--until` values (Go durations such as `10m` or `1h30m`,
+//! RFC 3339 times, dates, or unix timestamps).
+
+use berth_spec::units::human_duration;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// `now - then` in Docker's words plus ` ago`.
+pub fn ago(then_unix: i64, now: DateTime<Utc>) -> String {
+    let secs = (now.timestamp() - then_unix).max(0) as f64;
+    format!("{} ago", human_duration(secs))
+}
+
+/// An RFC 3339 time of the daemon as unix seconds (0 when unparsable).
+pub fn rfc3339_to_unix(s: &str) -> i64 {
+    DateTime::parse_from_rfc3339(s).map(|t| t.timestamp()).unwrap_or(0)
+}
+
+/// A Go duration (`300ms`, `1.5h`, `2h45m`) in nanoseconds.
+pub fn parse_go_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_end == 0 {
+            return None;
+        }
+        let num: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale: f64 = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += num * scale;
+    }
+    let ns = total as i128;
+    Some(if neg { -ns } else { ns })
+}
+
+/// Docker's `GetTimestamp`: turn a `--since`/`--until` value into the
+/// `seconds.nanoseconds` string the API takes. Durations count back from
+/// `now`; bare numbers are unix times and pass through.
+pub fn api_timestamp(value: &str, now: DateTime<Utc>) -> Result<String, String> {
+    if let Some(ns) = parse_go_duration(value) {
+        let now_ns = now.timestamp() as i128 * 1_000_000_000 + now.timestamp_subsec_nanos() as i128;
+        let t = now_ns - ns;
+        return Ok(format!("{}.{:09}", t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000)));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(value, fmt) {
+            let t = Utc.from_utc_datetime(&t);
+            return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let t = Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+        return Ok(format!("{}.{:09}", t.timestamp(), 0));
+    }
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    if !secs.is_empty()
+        && secs.chars().all(|c| c.is_ascii_digit())
+        && frac.chars().all(|c| c.is_ascii_digit())
+        && frac.len() <= 9
+    {
+        return Ok(value.to_string());
+    }
+    Err(format!(
+        "failed to parse value as time or duration: \"{value}\""
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 500).unwrap()
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10m"), Some(600_000_000_000));
+        assert_eq!(parse_go_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_go_duration("300ms"), Some(300_000_000));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        assert_eq!(parse_go_duration("10"), None);
+        assert_eq!(parse_go_duration("10x"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn api_timestamps() {
+        assert_eq!(api_timestamp("10m", now()).unwrap(), "1699999400.000000500");
+        assert_eq!(
+            api_timestamp("2023-11-14T22:13:20Z", now()).unwrap(),
+            "1700000000.000000000"
+        );
+        assert_eq!(api_timestamp("2023-11-14", now()).unwrap(), "1699920000.000000000");
+        assert_eq!(api_timestamp("1700000000", now()).unwrap(), "1700000000");
+        assert_eq!(api_timestamp("1700000000.5", now()).unwrap(), "1700000000.5");
+        assert!(api_timestamp("yesterday", now()).is_err());
+    }
+
+    #[test]
+    fn ago_wording() {
+        assert_eq!(ago(1_700_000_000 - 125, now()), "2 minutes ago");
+        assert_eq!(ago(1_700_000_000, now()), "Less than a second ago");
+    }
+}

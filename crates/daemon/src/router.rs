@@ -1,0 +1,161 @@
+//! Routing: API version prefix, method and path to a handler.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::respond::{add_common_headers, error, ApiResult};
+use crate::{containers, images, system, Ctx};
+
+/// Parse `"1.41"` as (1, 41).
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Strip a `/vX.Y` prefix, rejecting versions berth does not speak.
+pub(crate) fn strip_version(path: &str) -> Result<&str, ApiError> {
+    let Some(rest) = path.strip_prefix("/v") else { return Ok(path) };
+    let (ver, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let Some(v) = parse_version(ver) else { return Ok(path) };
+    let max = parse_version(berth_spec::API_VERSION).unwrap_or((1, 41));
+    let min = parse_version(berth_spec::MIN_API_VERSION).unwrap_or((1, 12));
+    if v > max {
+        return Err(ApiError::bad_request(format!(
+            "client version {ver} is too new. Maximum supported API version is {}",
+            berth_spec::API_VERSION
+        )));
+    }
+    if v < min {
+        return Err(ApiError::bad_request(format!(
+            "client version {ver} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+            berth_spec::MIN_API_VERSION
+        )));
+    }
+    Ok(tail)
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Handle one request; never fails (errors become Docker's JSON errors).
+pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let mut resp = match route(ctx, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::error!("{method} {path}: {}", e.message);
+            } else {
+                tracing::debug!("{method} {path}: {} {}", e.status, e.message);
+            }
+            error(&e)
+        }
+    };
+    add_common_headers(&mut resp);
+    tracing::debug!("{method} {path} -> {} in {:?}", resp.status(), started.elapsed());
+    Ok(resp)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("page not found")
+}
+
+async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
+    let full_path = req.uri().path().to_string();
+    let path = strip_version(&full_path)?.to_string();
+    let q = Query::parse(req.uri().query());
+    let method = req.method().clone();
+    let trimmed = path.trim_start_matches('/').trim_end_matches('/');
+    let segs: Vec<&str> = trimmed.split('/').collect();
+    match (method.clone(), segs.as_slice()) {
+        (Method::GET | Method::HEAD, ["_ping"]) => system::ping(&method),
+        (Method::GET, ["version"]) => system::version(),
+        (Method::GET, ["info"]) => system::info(&ctx),
+        (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
+        (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
+        (Method::POST, ["containers", "prune"]) => containers::prune(&ctx).await,
+        (Method::GET, ["containers", id, "json"]) => containers::inspect(&ctx, &decode(id), &q).await,
+        (Method::DELETE, ["containers", id]) => containers::remove(&ctx, &decode(id), &q).await,
+        (Method::POST, ["containers", id, action]) => {
+            let id = decode(id);
+            match *action {
+                "start" => containers::start(&ctx, &id).await,
+                "stop" => containers::stop(&ctx, &id, &q).await,
+                "restart" => containers::restart(&ctx, &id, &q).await,
+                "kill" => containers::kill(&ctx, &id, &q).await,
+                "wait" => containers::wait(&ctx, &id, &q),
+                "rename" => containers::rename(&ctx, &id, &q).await,
+                "attach" => containers::attach(&ctx, &id, &q, req).await,
+                "resize" => {
+                    ctx.engine.resolve_container(&id)?;
+                    crate::respond::status(StatusCode::OK)
+                }
+                "pause" | "unpause" => {
+                    ctx.engine.resolve_container(&id)?;
+                    Err(ApiError::bad_request(format!("berth does not support {action} yet")))
+                }
+                _ => Err(not_found()),
+            }
+        }
+        (Method::GET, ["containers", id, "logs"]) => containers::logs(&ctx, &decode(id), &q).await,
+        (Method::GET, ["containers", id, "top"]) => containers::top(&ctx, &decode(id), &q).await,
+        (Method::GET, ["containers", id, "changes"]) => containers::changes(&ctx, &decode(id)).await,
+        (Method::GET, ["containers", id, "export"]) => containers::export(&ctx, &decode(id)).await,
+        (Method::HEAD, ["containers", id, "archive"]) => containers::archive_head(&ctx, &decode(id), &q).await,
+        (Method::GET, ["containers", id, "archive"]) => containers::archive_get(&ctx, &decode(id), &q).await,
+        (Method::PUT, ["containers", id, "archive"]) => containers::archive_put(&ctx, &decode(id), &q, req).await,
+        (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
+        (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
+        (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,
+        (Method::POST, ["images", "load"]) => images::load(&ctx, &q, req).await,
+        (Method::POST, ["images", "prune"]) => images::prune(&ctx, &q).await,
+        (Method::GET, ["images", "get"]) => images::save(&ctx, q.all("names")).await,
+        (_, ["images", ..]) if segs.len() >= 2 => {
+            // Image names may contain '/': /images/{name}/json|history|get|tag, DELETE /images/{name}.
+            let rest = &trimmed["images/".len()..];
+            let (name, action) = match rest.rsplit_once('/') {
+                Some((n, a)) if matches!(a, "json" | "history" | "get" | "tag" | "push") => (n, Some(a)),
+                _ => (rest, None),
+            };
+            let name = decode(name);
+            match (method, action) {
+                (Method::GET, Some("json")) => images::inspect(&ctx, &name).await,
+                (Method::GET, Some("history")) => images::history(&ctx, &name).await,
+                (Method::GET, Some("get")) => images::save(&ctx, vec![name]).await,
+                (Method::POST, Some("tag")) => images::tag(&ctx, &name, &q).await,
+                (Method::DELETE, None) => images::remove(&ctx, &name, &q).await,
+                _ => Err(not_found()),
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_checked() {
+        assert_eq!(strip_version("/v1.41/containers/json").unwrap(), "/containers/json");
+        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
+        assert_eq!(strip_version("/_ping").unwrap(), "/_ping");
+        let e = strip_version("/v1.52/info").unwrap_err();
+        assert_eq!(e.message, "client version 1.52 is too new. Maximum supported API version is 1.41");
+        assert!(strip_version("/v1.11/info").is_err());
+        // Not a version: left alone (and then not found).
+        assert_eq!(strip_version("/volumes").unwrap(), "/volumes");
+    }
+}

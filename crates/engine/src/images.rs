@@ -1,0 +1,196 @@
+//! Image operations that need container knowledge (in-use checks, commit),
+//! and image listing filters.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_spec::api::{ImageDeleteItem, ImageSummary, PruneResponse};
+use berth_store::CommitOptions;
+
+use crate::error::{EngineError, Result};
+use crate::record::Status;
+use crate::{blocking, Engine};
+
+/// Go's `path.Match` subset: `*` (not across `/`), `?`, literal characters.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    fn rec(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| rec(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && t[0] != b'/' && rec(&p[1..], &t[1..]),
+            Some(c) => t.first() == Some(c) && rec(&p[1..], &t[1..]),
+        }
+    }
+    rec(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Whether an image with `tags` matches a `reference=` filter pattern.
+fn reference_matches(pattern: &str, tags: &[String]) -> bool {
+    tags.iter().any(|t| {
+        let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
+        glob_match(pattern, t) || glob_match(pattern, name)
+    })
+}
+
+const IMAGE_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
+
+impl Engine {
+    /// Image IDs used by containers: id -> (short container id, running?).
+    fn image_users(&self) -> BTreeMap<String, (String, bool)> {
+        let mut out: BTreeMap<String, (String, bool)> = BTreeMap::new();
+        for c in self.map().values() {
+            let r = c.rec();
+            let running = matches!(r.state.status, Status::Running | Status::Restarting);
+            let e = out.entry(r.image_id.clone()).or_insert_with(|| (r.short_id().to_string(), running));
+            if running && !e.1 {
+                *e = (r.short_id().to_string(), true);
+            }
+        }
+        out
+    }
+
+    /// `GET /images/json` with filters.
+    pub async fn images(self: &Arc<Self>, all: bool, filters: BTreeMap<String, Vec<String>>) -> Result<Vec<ImageSummary>> {
+        for k in filters.keys() {
+            if !IMAGE_FILTERS.contains(&k.as_str()) {
+                return Err(EngineError::invalid(format!("Invalid filter '{k}'")));
+            }
+        }
+        let store = self.store();
+        blocking(move || {
+            let list = store.list(all)?;
+            let anchor = |key: &str| -> Result<Option<i64>> {
+                match filters.get(key).and_then(|v| v.first()) {
+                    Some(n) => {
+                        let id = store.resolve(n)?;
+                        Ok(list.iter().find(|i| i.id == id).map(|i| i.created))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let before = anchor("before")?;
+            let since = anchor("since")?;
+            let mut out = Vec::new();
+            for img in list {
+                let tags = img.repo_tags.clone().unwrap_or_default();
+                let tags: Vec<String> = tags.into_iter().filter(|t| t != "<none>:<none>").collect();
+                if let Some(d) = filters.get("dangling") {
+                    let want = d.iter().any(|v| v == "true" || v == "1");
+                    if want != tags.is_empty() {
+                        continue;
+                    }
+                }
+                if let Some(refs) = filters.get("reference") {
+                    if !refs.iter().any(|r| reference_matches(r, &tags)) {
+                        continue;
+                    }
+                }
+                if let Some(labels) = filters.get("label") {
+                    let l = img.labels.clone().unwrap_or_default();
+                    if !labels.iter().all(|f| crate::list::label_matches(f, &l)) {
+                        continue;
+                    }
+                }
+                if before.is_some_and(|b| img.created >= b) || since.is_some_and(|s| img.created <= s) {
+                    continue;
+                }
+                out.push(img);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `DELETE /images/{name}`.
+    pub async fn image_remove(self: &Arc<Self>, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
+        let users = self.image_users();
+        let store = self.store();
+        let name = name.to_string();
+        blocking(move || {
+            let in_use = |id: &str| users.get(id).map(|u| u.0.clone());
+            let running = |id: &str| users.get(id).filter(|u| u.1).map(|u| u.0.clone());
+            Ok(store.remove_with(&name, force, &in_use, &running)?)
+        })
+        .await
+    }
+
+    /// `POST /images/prune`.
+    pub async fn image_prune(self: &Arc<Self>, all: bool) -> Result<PruneResponse> {
+        let users = self.image_users();
+        let store = self.store();
+        blocking(move || Ok(store.prune(all, &|id: &str| users.contains_key(id))?)).await
+    }
+
+    /// `POST /containers/prune`: remove every stopped container.
+    pub async fn container_prune(self: &Arc<Self>) -> Result<PruneResponse> {
+        let ids: Vec<String> = self
+            .map()
+            .values()
+            .filter(|c| matches!(c.rec().state.status, Status::Exited | Status::Created | Status::Dead))
+            .map(|c| c.id.clone())
+            .collect();
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0u64;
+        for id in ids {
+            let upper = self.containers_dir().join(&id).join("upper");
+            let size = blocking(move || Ok(crate::list::dir_size(&upper))).await.unwrap_or(0);
+            if self.remove(&id, false, false).await.is_ok() {
+                reclaimed += size.max(0) as u64;
+                deleted.push(id);
+            }
+        }
+        Ok(PruneResponse {
+            containers_deleted: Some(deleted),
+            images_deleted: None,
+            space_reclaimed: reclaimed,
+        })
+    }
+
+    /// `POST /commit`: a new image from the container's upper dir.
+    pub async fn commit(
+        self: &Arc<Self>,
+        name: &str,
+        reference: Option<String>,
+        comment: String,
+        author: String,
+        changes: Vec<String>,
+        config: Option<berth_spec::api::ContainerConfig>,
+    ) -> Result<String> {
+        let c = self.lookup(name)?;
+        let rec = c.snapshot();
+        let mut base = rec.config.clone();
+        if let Some(mut merged) = config {
+            // Docker merges the given config over the container's.
+            crate::merge::merge_config(&mut merged, &base);
+            base = merged;
+        }
+        let opts = CommitOptions {
+            container_id: rec.id.clone(),
+            config: base,
+            changes,
+            author,
+            comment,
+            tag: reference,
+            created: None,
+        };
+        let store = self.store();
+        let upper = c.dir.join("upper");
+        let parent = rec.image_id.clone();
+        blocking(move || Ok(store.commit(&parent, &upper, &opts)?)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing_like_go_path_match() {
+        assert!(glob_match("busy*", "busybox"));
+        assert!(glob_match("busybox:*", "busybox:latest"));
+        assert!(!glob_match("busy*", "x/busybox"));
+        assert!(glob_match("b?sybox", "busybox"));
+        assert!(reference_matches("busybox", &["busybox:latest".to_string()]));
+        assert!(!reference_matches("alpine", &["busybox:latest".to_string()]));
+    }
+}

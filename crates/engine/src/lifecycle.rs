@@ -1,0 +1,552 @@
+//! Start, stop, kill, restart, remove, rename and wait; exit handling with
+//! restart policies and auto-removal.
+
+use std::future::Future;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_runtime::{ContainerSpec, NetworkMode, ShimState};
+use berth_spec::api::WaitResponse;
+use chrono::Utc;
+
+use crate::container::Container;
+use crate::error::{EngineError, ErrorKind, Result};
+use crate::merge::runtime_env;
+use crate::record::{ContainerRecord, Status};
+use crate::{blocking, Engine};
+
+/// The `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Return at once when not running, else at the next exit.
+    NotRunning,
+    /// Return at the next exit.
+    NextExit,
+    /// Return when the container is removed.
+    Removed,
+}
+
+impl WaitCondition {
+    /// Parse the API's value (`""` means `not-running`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::invalid(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// Parse a signal given as a name (`KILL`, `SIGKILL`, `kill`) or a number.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    let bad = || EngineError::invalid(format!("Invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        if n <= 0 || n > 64 {
+            return Err(bad());
+        }
+        return Ok(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| bad())
+}
+
+fn is_running(status: Status) -> bool {
+    matches!(status, Status::Running | Status::Restarting)
+}
+
+/// Docker's wording of a failed start, keeping the substrings the docker CLI maps to 126/127.
+fn start_error(msg: &str, path: &str) -> (EngineError, i64) {
+    let lower = msg.to_ascii_lowercase();
+    let text = format!("OCI runtime create failed: {msg}: unknown");
+    let lpath = path.to_ascii_lowercase();
+    if lower.contains("permission denied") {
+        return (EngineError::invalid(text), 126);
+    }
+    if (lower.contains(&lpath) || lower.contains("exec"))
+        && (lower.contains("no such file or directory") || lower.contains("executable file not found"))
+    {
+        return (EngineError::invalid(text), 127);
+    }
+    if lower.contains("not a directory") {
+        return (EngineError::invalid(text), 127);
+    }
+    if lower.contains("unable to find user") {
+        return (EngineError::invalid(text), 128);
+    }
+    (EngineError::system(text), 128)
+}
+
+impl Engine {
+    fn shim_state(c: &Container, rec: &ContainerRecord) -> ShimState {
+        ShimState {
+            id: c.id.clone(),
+            container_dir: c.dir.clone(),
+            shim_pid: rec.state.shim_pid,
+            init_pid: rec.state.pid,
+            started_at: rec.state.started_at.unwrap_or_else(Utc::now),
+        }
+    }
+
+    /// The runtime spec for a container.
+    fn build_spec(&self, c: &Container, rec: &ContainerRecord, layers: Vec<std::path::PathBuf>) -> ContainerSpec {
+        let mut spec = ContainerSpec::with_defaults(&c.id, &c.dir);
+        spec.rootfs.lower_dirs = layers;
+        spec.rootfs.readonly = rec.host_config.readonly_rootfs;
+        let mut args = vec![rec.path.clone()];
+        args.extend(rec.args.iter().cloned());
+        spec.args = args;
+        spec.env = runtime_env(&rec.config);
+        spec.cwd = rec.config.working_dir.clone();
+        spec.user = rec.config.user.clone();
+        spec.hostname = rec.config.hostname.clone();
+        spec.network = if rec.host_config.network_mode == "host" {
+            NetworkMode::Host
+        } else {
+            NetworkMode::None
+        };
+        if rec.host_config.shm_size > 0 {
+            spec.shm_size = rec.host_config.shm_size as u64;
+        }
+        if !rec.host_config.cgroup_parent.is_empty() {
+            spec.cgroup_parent = rec.host_config.cgroup_parent.clone();
+        }
+        spec.privileged = rec.host_config.privileged;
+        spec.cap_add = rec.host_config.cap_add.clone().unwrap_or_default();
+        spec.cap_drop = rec.host_config.cap_drop.clone().unwrap_or_default();
+        spec.memory = rec.host_config.memory;
+        spec.nano_cpus = rec.host_config.nano_cpus;
+        spec.pids_limit = rec.host_config.pids_limit.unwrap_or(0);
+        spec.oom_score_adj = rec.host_config.oom_score_adj;
+        spec.labels = rec.config.labels.clone().unwrap_or_default();
+        spec
+    }
+
+    /// Start a container (`docker start`); 304 when it already runs.
+    pub async fn start(self: &Arc<Self>, name: &str) -> Result<()> {
+        let c = self.lookup(name)?;
+        let _op = c.op.lock().await;
+        let status = c.rec().state.status;
+        match status {
+            Status::Running => return Err(EngineError::not_modified()),
+            Status::Removing | Status::Dead => {
+                return Err(EngineError::conflict(format!(
+                    "cannot start a container in state {}",
+                    status.as_str()
+                )))
+            }
+            _ => {}
+        }
+        c.bump_gen();
+        c.reset_policy();
+        self.start_locked(&c, true).await
+    }
+
+    /// Start `c`; the caller holds `c.op`.
+    pub(crate) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>, user: bool) -> Result<()> {
+        let rec = c.snapshot();
+        let store = self.store();
+        let image_id = rec.image_id.clone();
+        let layers = blocking(move || Ok(store.layer_dirs(&image_id)?)).await?;
+        let spec = self.build_spec(c, &rec, layers);
+        let exe = self.cfg.shim_exe.clone();
+        let exec_root = self.cfg.exec_root.clone();
+        let dir = c.dir.clone();
+        let spawned = blocking(move || {
+            berth_runtime::clear_records(&dir)?;
+            spec.save(&dir)?;
+            match berth_runtime::spawn_shim(&exe, &dir, &exec_root) {
+                Ok(s) => Ok(Ok(s)),
+                Err(berth_runtime::RuntimeError::Start(m)) => Ok(Err(m)),
+                Err(e) => {
+                    berth_runtime::cleanup(&dir, &exec_root);
+                    Ok(Err(e.to_string()))
+                }
+            }
+        })
+        .await?;
+        match spawned {
+            Ok(started) => {
+                c.update(|r| {
+                    r.state.status = Status::Running;
+                    r.state.pid = started.init_pid;
+                    r.state.shim_pid = started.shim_pid;
+                    r.state.started_at = Some(started.started_at);
+                    r.state.exit_code = 0;
+                    r.state.oom_killed = false;
+                    r.state.error.clear();
+                    if user {
+                        r.state.manually_stopped = false;
+                    }
+                })?;
+                c.events.send_modify(|e| e.starts += 1);
+                tracing::info!(id = %c.id, pid = started.init_pid, "container started");
+                self.spawn_watcher(Arc::clone(c), started.shim_pid);
+                Ok(())
+            }
+            Err(msg) => {
+                let (err, code) = start_error(&msg, &rec.path);
+                c.update(|r| {
+                    r.state.error = err.message.clone();
+                    r.state.exit_code = code;
+                    if r.state.status == Status::Restarting {
+                        r.state.status = Status::Exited;
+                        r.state.finished_at = Some(Utc::now());
+                    }
+                })?;
+                tracing::info!(id = %c.id, "container start failed: {msg}");
+                if rec.host_config.auto_remove && user {
+                    let engine = Arc::clone(self);
+                    let id = c.id.clone();
+                    tokio::spawn(async move {
+                        let _ = engine.remove(&id, true, false).await;
+                    });
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Watch the shim `shim_pid` of `c` and handle the exit.
+    pub(crate) fn spawn_watcher(self: &Arc<Self>, c: Arc<Container>, shim_pid: i32) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            crate::exitwatch::wait_pid_exit(shim_pid).await;
+            if let Err(e) = engine.on_exit(&c).await {
+                tracing::error!(id = %c.id, "handling exit: {e}");
+            }
+        });
+    }
+
+    /// Record the exit of `c`'s process, then apply auto-removal or the restart policy.
+    pub(crate) async fn on_exit(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let dir = c.dir.clone();
+        let exec_root = self.cfg.exec_root.clone();
+        let exit = blocking(move || {
+            let exit = berth_runtime::read_exit(&dir).ok().flatten();
+            if exit.is_none() {
+                berth_runtime::cleanup(&dir, &exec_root);
+            }
+            Ok(exit)
+        })
+        .await?;
+        self.record_exit(c, exit)
+    }
+
+    /// Apply an exit (None: the shim died without recording one).
+    pub(crate) fn record_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Option<berth_runtime::ExitInfo>) -> Result<()> {
+        let (code, oom, finished, error) = match exit {
+            Some(e) => (i64::from(e.exit_code), e.oom_killed, e.finished_at, String::new()),
+            None => (255, false, Utc::now(), "shim died without recording an exit status".to_string()),
+        };
+        let rec = c.update(|r| {
+            r.state.status = Status::Exited;
+            r.state.pid = 0;
+            r.state.shim_pid = 0;
+            r.state.exit_code = code;
+            r.state.oom_killed = oom;
+            r.state.finished_at = Some(finished);
+            r.state.error = error;
+            r.clone()
+        })?;
+        tracing::info!(id = %c.id, code, "container exited");
+        c.events.send_modify(|e| {
+            e.exits += 1;
+            e.last_exit = code;
+        });
+        let policy = &rec.host_config.restart_policy;
+        let count = c.policy_restarts();
+        if crate::restart::should_restart(policy, code, count, rec.state.manually_stopped) {
+            let ran_for = rec
+                .state
+                .started_at
+                .map(|s| (finished - s).to_std().unwrap_or_default())
+                .unwrap_or_default();
+            let delay = c.next_delay(ran_for);
+            c.update(|r| r.state.status = Status::Restarting)?;
+            let gen = c.gen();
+            let engine = Arc::clone(self);
+            let c = Arc::clone(c);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _op = c.op.lock().await;
+                if c.gen() != gen || c.rec().state.status != Status::Restarting {
+                    return;
+                }
+                c.count_policy_restart();
+                if let Err(e) = c.update(|r| r.state.restart_count += 1) {
+                    tracing::error!(id = %c.id, "saving restart count: {e}");
+                }
+                if let Err(e) = engine.start_locked(&c, false).await {
+                    tracing::warn!(id = %c.id, "policy restart failed: {e}");
+                }
+            });
+        } else if rec.host_config.auto_remove {
+            let engine = Arc::clone(self);
+            let id = c.id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.remove(&id, true, false).await {
+                    if e.kind != ErrorKind::NotFound {
+                        tracing::warn!(id = %id, "auto-remove failed: {e}");
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Wait until `c` has exited more than `before` times (or is removed), up to `limit`.
+    async fn wait_exit(c: &Container, before: u64, limit: Option<Duration>) -> bool {
+        let mut rx = c.events.subscribe();
+        let fut = rx.wait_for(|e| e.exits > before || e.removed);
+        match limit {
+            Some(d) => matches!(tokio::time::timeout(d, fut).await, Ok(Ok(_))),
+            None => fut.await.is_ok(),
+        }
+    }
+
+    /// Stop a container: its stop signal, `timeout` seconds of grace, then SIGKILL.
+    pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.lookup(name)?;
+        let _op = c.op.lock().await;
+        self.stop_locked(&c, timeout).await
+    }
+
+    async fn stop_locked(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<()> {
+        c.bump_gen();
+        let before = c.events.borrow().exits;
+        let rec = c.update(|r| {
+            if r.state.status == Status::Running {
+                r.state.manually_stopped = true;
+            }
+            r.clone()
+        })?;
+        match rec.state.status {
+            Status::Running => {}
+            Status::Restarting => {
+                c.update(|r| {
+                    r.state.status = Status::Exited;
+                    r.state.manually_stopped = true;
+                })?;
+                return Ok(());
+            }
+            _ => return Err(EngineError::not_modified()),
+        }
+        let sig = if rec.config.stop_signal.is_empty() {
+            libc::SIGTERM
+        } else {
+            parse_signal(&rec.config.stop_signal).unwrap_or(libc::SIGTERM)
+        };
+        let grace = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        let state = Self::shim_state(c, &rec);
+        berth_runtime::signal(&state, sig)?;
+        let limit = if grace < 0 { None } else { Some(Duration::from_secs(grace as u64)) };
+        if !Self::wait_exit(c, before, limit).await {
+            tracing::info!(id = %c.id, "stop timeout after {grace}s, killing");
+            berth_runtime::signal(&state, libc::SIGKILL)?;
+            if !Self::wait_exit(c, before, Some(Duration::from_secs(30))).await {
+                return Err(EngineError::system(format!(
+                    "container {} did not exit after SIGKILL",
+                    c.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Send a signal (default KILL) to a running container.
+    pub async fn kill(self: &Arc<Self>, name: &str, signal: Option<&str>) -> Result<()> {
+        let c = self.lookup(name)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s)?,
+            None => libc::SIGKILL,
+        };
+        let rec = c.snapshot();
+        if rec.state.status != Status::Running {
+            return Err(EngineError::conflict(format!(
+                "Cannot kill container: {name}: Container {} is not running",
+                c.id
+            )));
+        }
+        let before = c.events.borrow().exits;
+        berth_runtime::signal(&Self::shim_state(&c, &rec), sig)?;
+        if sig == libc::SIGKILL {
+            // Docker returns once a SIGKILLed container is gone.
+            Self::wait_exit(&c, before, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    /// Stop (if running) then start.
+    pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.lookup(name)?;
+        let _op = c.op.lock().await;
+        match self.stop_locked(&c, timeout).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::NotModified => {}
+            Err(e) => return Err(e),
+        }
+        c.bump_gen();
+        c.reset_policy();
+        self.start_locked(&c, true).await
+    }
+
+    /// Remove a container; a running one only with `force` (killed first).
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
+        let c = self.lookup(name)?;
+        let _op = c.op.lock().await;
+        c.bump_gen();
+        let before = c.events.borrow().exits;
+        let rec = c.snapshot();
+        if is_running(rec.state.status) {
+            if !force {
+                return Err(EngineError::conflict(format!(
+                    "You cannot remove a {} container {}. Stop the container before attempting removal or force remove",
+                    rec.state.status.as_str(),
+                    c.id
+                )));
+            }
+            if rec.state.status == Status::Running {
+                c.update(|r| r.state.manually_stopped = true)?;
+                berth_runtime::signal(&Self::shim_state(&c, &rec), libc::SIGKILL)?;
+                if !Self::wait_exit(&c, before, Some(Duration::from_secs(15))).await {
+                    return Err(EngineError::system(format!(
+                        "Could not kill running container {}, cannot remove",
+                        c.id
+                    )));
+                }
+            }
+        }
+        {
+            let mut r = c.rec();
+            r.state.status = Status::Removing;
+        }
+        let dir = c.dir.clone();
+        let exec_root = self.cfg.exec_root.clone();
+        let res = blocking(move || {
+            berth_runtime::cleanup(&dir, &exec_root);
+            let rootfs = dir.join("rootfs");
+            if let (Ok(a), Ok(b)) = (std::fs::metadata(&dir), std::fs::metadata(&rootfs)) {
+                if a.dev() != b.dev() {
+                    return Err(EngineError::system(format!(
+                        "{} is still mounted, not removing the container directory",
+                        rootfs.display()
+                    )));
+                }
+            }
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(EngineError::io(format!("remove {}", dir.display()), e)),
+            }
+        })
+        .await;
+        if let Err(e) = res {
+            let mut r = c.rec();
+            r.state.status = Status::Dead;
+            return Err(e);
+        }
+        self.map().remove(&c.id);
+        c.events.send_modify(|e| e.removed = true);
+        tracing::info!(id = %c.id, "container removed");
+        Ok(())
+    }
+
+    /// Rename a container.
+    pub async fn rename(self: &Arc<Self>, name: &str, new_name: &str) -> Result<()> {
+        let new = new_name.trim_start_matches('/');
+        if new.is_empty() {
+            return Err(EngineError::invalid("Neither old nor new names may be empty"));
+        }
+        if !berth_spec::names::is_valid_container_name(new) {
+            return Err(EngineError::invalid(format!(
+                "Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let c = self.lookup(name)?;
+        let map = self.map();
+        if c.rec().name == new {
+            return Err(EngineError::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        if let Some(other) = map.values().find(|o| o.rec().name == new) {
+            return Err(EngineError::conflict(format!(
+                "Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        c.update(|r| r.name = new.to_string())?;
+        drop(map);
+        Ok(())
+    }
+
+    /// Register a wait now; the returned future resolves when `cond` is met.
+    pub fn wait(
+        self: &Arc<Self>,
+        name: &str,
+        cond: WaitCondition,
+    ) -> Result<impl Future<Output = WaitResponse> + Send + 'static> {
+        let c = self.lookup(name)?;
+        let mut rx = c.events.subscribe();
+        let before = rx.borrow().exits;
+        let running = is_running(c.rec().state.status);
+        let current = c.rec().state.exit_code;
+        Ok(async move {
+            let done_now = cond == WaitCondition::NotRunning && !running;
+            if done_now {
+                return WaitResponse { status_code: current, error: None };
+            }
+            let res = rx
+                .wait_for(|e| match cond {
+                    WaitCondition::Removed => e.removed,
+                    _ => e.exits > before || e.removed,
+                })
+                .await
+                .map(|e| e.last_exit);
+            let code = match res {
+                Ok(code) => code,
+                Err(_) => c.events.borrow().last_exit,
+            };
+            WaitResponse { status_code: code, error: None }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_signals() {
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("hup").unwrap(), 1);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("BOGUS").is_err());
+    }
+
+    #[test]
+    fn start_errors_map_to_docker_exit_codes() {
+        let (e, code) = start_error("exec: \"nosuch\": executable file not found in $PATH", "nosuch");
+        assert_eq!(code, 127);
+        assert_eq!(e.status(), 400);
+        assert!(e.message.contains("executable file not found"));
+        let (_, code) = start_error("exec /etc/passwd: permission denied", "/etc/passwd");
+        assert_eq!(code, 126);
+        let (e, code) = start_error("something else", "x");
+        assert_eq!((e.status(), code), (500, 128));
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(WaitCondition::parse("").unwrap(), WaitCondition::NotRunning);
+        assert_eq!(WaitCondition::parse("removed").unwrap(), WaitCondition::Removed);
+        assert!(WaitCondition::parse("bogus").is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine's persistent container record (`<data-root>/containers/<id>/config.v2.json`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use berth_spec::api::{ContainerConfig, HostConfig};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// File name of the record inside the container directory.
+pub const RECORD_FILE: &str = "config.v2.json";
+
+/// Lifecycle status of a container, named as Docker names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, never started.
+    #[default]
+    Created,
+    /// Its init process runs.
+    Running,
+    /// Waiting for the restart policy's back-off delay.
+    Restarting,
+    /// Exited.
+    Exited,
+    /// Being removed.
+    Removing,
+    /// Broken (its files are gone or unreadable).
+    Dead,
+}
+
+impl Status {
+    /// Docker's word for the status (`State.Status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// The run state of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunState {
+    /// Lifecycle status.
+    pub status: Status,
+    /// Host PID of the container's init (0 when not running).
+    pub pid: i32,
+    /// PID of the shim (0 when not running).
+    pub shim_pid: i32,
+    /// Exit code of the last run.
+    pub exit_code: i64,
+    /// Whether the last run was OOM-killed.
+    pub oom_killed: bool,
+    /// Error of the last start, if any.
+    pub error: String,
+    /// When the last run started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the last run finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The user stopped it (disables restart policies until the next start).
+    pub manually_stopped: bool,
+    /// Number of restarts done by the restart policy.
+    pub restart_count: i64,
+}
+
+/// Everything the engine knows about a container, persisted as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerRecord {
+    /// 64 hex chars.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Executable (first of entrypoint + cmd).
+    pub path: String,
+    /// Remaining arguments.
+    pub args: Vec<String>,
+    /// Image ID (`sha256:...`).
+    pub image_id: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// Merged container config.
+    pub config: ContainerConfig,
+    /// Host config as given (normalised).
+    pub host_config: HostConfig,
+    /// Run state.
+    pub state: RunState,
+}
+
+impl ContainerRecord {
+    /// Load a record from a container directory.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(RECORD_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| EngineError::io(format!("read {}", path.display()), e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::system(format!("parse {}: {e}", path.display())))
+    }
+
+    /// Persist the record atomically into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| EngineError::system(format!("serialize container record: {e}")))?;
+        write_atomic(&dir.join(RECORD_FILE), &bytes)
+    }
+
+    /// The short (12-char) ID.
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+/// Write `bytes` to `path` via a temp file, fsync and rename (then fsync the directory).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(EngineError::io(format!("write {}", path.display()), e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = ContainerRecord {
+            id: "a".repeat(64),
+            name: "web".into(),
+            ..Default::default()
+        };
+        rec.state.status = Status::Running;
+        rec.state.pid = 42;
+        rec.save(dir.path()).unwrap();
+        let back = ContainerRecord::load(dir.path()).unwrap();
+        assert_eq!(back, rec);
+        assert_eq!(back.short_id(), "aaaaaaaaaaaa");
+    }
+}

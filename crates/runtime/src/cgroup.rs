@@ -1,0 +1,130 @@
+//! Cgroup paths and the few cgroup files the runtime reads itself
+//! (OOM-kill counters, cleanup of leftovers). Works on v1, v2 and hybrid hosts.
+
+use std::path::{Path, PathBuf};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The container's cgroups path: `/<cgroup_parent>/<id>` (`""` parent means `berth`).
+pub fn cgroup_path(cgroup_parent: &str, id: &str) -> String {
+    let parent = cgroup_parent.trim_matches('/');
+    let parent = if parent.is_empty() { "berth" } else { parent };
+    format!("/{parent}/{id}")
+}
+
+/// Whether the host uses the unified (pure v2) hierarchy.
+pub fn is_unified() -> bool {
+    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
+}
+
+/// Candidate directories of a cgroup path in every mounted hierarchy.
+fn hierarchy_dirs(path: &str) -> Vec<PathBuf> {
+    let rel = path.trim_start_matches('/');
+    if is_unified() {
+        return vec![Path::new(CGROUP_ROOT).join(rel)];
+    }
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(CGROUP_ROOT) {
+        for entry in rd.flatten() {
+            let dir = entry.path().join(rel);
+            if dir.is_dir() {
+                out.push(dir);
+            }
+        }
+    }
+    out
+}
+
+/// Parse the `oom_kill N` counter from `memory.oom_control` (v1) or `memory.events` (v2).
+pub fn parse_oom_kill(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("oom_kill "))
+        .filter_map(|v| v.trim().parse().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+/// Whether the kernel OOM killer killed a process in the cgroup `path`.
+pub fn oom_killed(path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    let root = Path::new(CGROUP_ROOT);
+    let candidates = if is_unified() {
+        vec![root.join(rel).join("memory.events")]
+    } else {
+        vec![
+            root.join("memory").join(rel).join("memory.oom_control"),
+            root.join("unified").join(rel).join("memory.events"),
+        ]
+    };
+    candidates
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .any(|t| parse_oom_kill(&t) > 0)
+}
+
+/// Remove the (empty) cgroup directories of `path` in every hierarchy (best effort).
+pub fn remove_cgroup(path: &str) {
+    for dir in hierarchy_dirs(path) {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// PIDs of the processes in the cgroup `path` (from any hierarchy that has it).
+pub fn procs(path: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = Vec::new();
+    for dir in hierarchy_dirs(path) {
+        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in text.lines().filter_map(|l| l.trim().parse().ok()) {
+                if !pids.contains(&pid) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+/// SIGKILL every process left in the cgroup `path`, wait (up to about a
+/// second) for them to disappear, then remove the cgroup. Best effort.
+pub fn kill_and_remove(path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let pids = procs(path);
+        if pids.is_empty() || std::time::Instant::now() > deadline {
+            break;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    remove_cgroup(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(cgroup_path("", "abc"), "/berth/abc");
+        assert_eq!(cgroup_path("berth", "abc"), "/berth/abc");
+        assert_eq!(cgroup_path("/my/parent/", "abc"), "/my/parent/abc");
+    }
+
+    #[test]
+    fn oom_counter() {
+        assert_eq!(
+            parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            2
+        );
+        assert_eq!(
+            parse_oom_kill("low 0\nhigh 0\nmax 1\noom 1\noom_kill 0\n"),
+            0
+        );
+        assert_eq!(parse_oom_kill(""), 0);
+    }
+}

@@ -1,0 +1,253 @@
+//! Daemon-side control of shims: spawn, liveness, signals, cleanup.
+//!
+//! Everything here is safe to call from a multi-threaded (tokio) process:
+//! it only uses `std::process::Command` (fork+exec), `kill(2)` and file operations,
+//! never libcontainer.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RuntimeError;
+use crate::spec::ContainerSpec;
+use crate::state::{ShimStarted, ShimState};
+
+/// File name of the shim's own stderr inside the container directory.
+pub const SHIM_LOG_FILE: &str = "shim.log";
+/// Sub-directory of the exec root holding libcontainer's state.
+pub const RUNTIME_STATE_DIR: &str = "runtime";
+
+/// The one line the shim writes on its stdout when the container has started or failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Readiness {
+    /// The container's init is running.
+    Started {
+        shim_pid: i32,
+        init_pid: i32,
+        started_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// The container could not be started.
+    Failed { message: String },
+}
+
+/// Spawn `<exe> shim <container_dir> <exec_root>` detached (the shim forks and
+/// starts a new session; stdin is /dev/null, stderr goes to `container_dir/shim.log`)
+/// and block until it reports that the container's process started or failed.
+///
+/// The engine must have written `container_dir/spec.json` first.
+pub fn spawn_shim(
+    exe: &Path,
+    container_dir: &Path,
+    exec_root: &Path,
+) -> Result<ShimStarted, RuntimeError> {
+    let log_path = container_dir.join(SHIM_LOG_FILE);
+    let shim_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| RuntimeError::io("open", &log_path, e))?;
+    let mut child = Command::new(exe)
+        .arg("shim")
+        .arg(container_dir)
+        .arg(exec_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(shim_log))
+        .env_remove("RUST_LOG")
+        .spawn()
+        .map_err(|e| RuntimeError::io("spawn shim", exe, e))?;
+    let line = match child.stdout.take() {
+        Some(out) => {
+            let mut line = String::new();
+            let mut reader = BufReader::new(out);
+            reader
+                .read_line(&mut line)
+                .map_err(|e| RuntimeError::io("read shim readiness", container_dir, e))?;
+            line
+        }
+        None => String::new(),
+    };
+    // The process we spawned forks the real shim and exits at once: reap it.
+    let status = child
+        .wait()
+        .map_err(|e| RuntimeError::io("wait shim", exe, e))?;
+    parse_readiness(&line, container_dir, status)
+}
+
+fn parse_readiness(
+    line: &str,
+    container_dir: &Path,
+    status: std::process::ExitStatus,
+) -> Result<ShimStarted, RuntimeError> {
+    if line.trim().is_empty() {
+        let tail = shim_log_tail(container_dir);
+        return Err(RuntimeError::Shim(format!(
+            "shim exited ({status}) without reporting: {tail}"
+        )));
+    }
+    match serde_json::from_str::<Readiness>(line.trim()) {
+        Ok(Readiness::Started {
+            shim_pid,
+            init_pid,
+            started_at,
+        }) => Ok(ShimStarted {
+            shim_pid,
+            init_pid,
+            started_at,
+        }),
+        Ok(Readiness::Failed { message }) => Err(RuntimeError::Start(message)),
+        Err(e) => Err(RuntimeError::Shim(format!(
+            "bad readiness line {line:?}: {e}"
+        ))),
+    }
+}
+
+fn shim_log_tail(container_dir: &Path) -> String {
+    let text = std::fs::read_to_string(container_dir.join(SHIM_LOG_FILE)).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("; ")
+}
+
+/// Whether `state.shim_pid` is still the shim serving this container
+/// (its `/proc/<pid>/cmdline` has the `shim` argument and the container dir);
+/// guards against pid reuse after a reboot or a crash.
+pub fn shim_alive(state: &ShimState) -> bool {
+    if state.shim_pid <= 0 {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", state.shim_pid)) else {
+        return false;
+    };
+    let dir = state.container_dir.as_os_str().as_encoded_bytes();
+    let mut args = cmdline.split(|b| *b == 0);
+    let _exe = args.next();
+    let rest: Vec<&[u8]> = args.collect();
+    rest.first() == Some(&b"shim".as_slice()) && rest.contains(&dir)
+}
+
+/// A pidfd for the shim process (`pidfd_open(2)`, works for non-children): it
+/// becomes readable when the shim exits, after it wrote `exit.json`. Use it with
+/// `tokio::io::unix::AsyncFd` to learn of a container's exit without polling.
+/// Check [`shim_alive`] first: a pidfd of a reused pid watches the wrong process.
+pub fn shim_pidfd(state: &ShimState) -> Result<std::os::fd::OwnedFd, RuntimeError> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
+    // it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, state.shim_pid, 0) };
+    if fd < 0 {
+        return Err(RuntimeError::sys(
+            format!("pidfd_open {}", state.shim_pid),
+            Errno::last(),
+        ));
+    }
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Send signal `sig` to the container's init process (`ESRCH` counts as success).
+pub fn signal(state: &ShimState, sig: i32) -> Result<(), RuntimeError> {
+    let signal =
+        Signal::try_from(sig).map_err(|e| RuntimeError::sys(format!("signal {sig}"), e))?;
+    if state.init_pid <= 0 {
+        return Ok(());
+    }
+    match kill(Pid::from_raw(state.init_pid), signal) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(RuntimeError::sys(
+            format!("kill {} {}", state.init_pid, signal.as_str()),
+            e,
+        )),
+    }
+}
+
+/// Best-effort cleanup for a container whose shim died without cleaning up:
+/// kill any process still in the container's cgroup, unmount the rootfs,
+/// remove libcontainer's state directory and the container's cgroups.
+/// Never fails; safe to call more than once; may block for about a second when
+/// processes must be killed. Never call it while the shim is alive.
+pub fn cleanup(container_dir: &Path, exec_root: &Path) {
+    let spec = ContainerSpec::load(container_dir).ok();
+    let id = spec
+        .as_ref()
+        .map(|s| s.id.clone())
+        .or_else(|| {
+            container_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let target = spec
+        .as_ref()
+        .map(|s| s.rootfs.target.clone())
+        .unwrap_or_else(|| container_dir.join("rootfs"));
+    let valid_id = crate::rootpath::is_plain_name(id.as_ref());
+    if valid_id {
+        let parent = spec
+            .as_ref()
+            .map(|s| s.cgroup_parent.clone())
+            .unwrap_or_default();
+        crate::cgroup::kill_and_remove(&crate::cgroup::cgroup_path(&parent, &id));
+    }
+    crate::mount::unmount_all(&target);
+    if valid_id {
+        let state_dir = exec_root.join(RUNTIME_STATE_DIR).join(&id);
+        let _ = std::fs::remove_dir_all(state_dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::path::PathBuf;
+
+    #[test]
+    fn readiness_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = ExitStatusExt::from_raw(0);
+        let line = serde_json::to_string(&Readiness::Started {
+            shim_pid: 4,
+            init_pid: 5,
+            started_at: chrono::Utc::now(),
+        })
+        .unwrap();
+        let s = parse_readiness(&line, dir.path(), ok).unwrap();
+        assert_eq!((s.shim_pid, s.init_pid), (4, 5));
+        let line = serde_json::to_string(&Readiness::Failed {
+            message: "exec: \"x\": executable file not found in $PATH".into(),
+        })
+        .unwrap();
+        let e = parse_readiness(&line, dir.path(), ok).unwrap_err();
+        assert!(matches!(e, RuntimeError::Start(_)));
+        assert!(e.to_string().contains("executable file not found"));
+        std::fs::write(dir.path().join(SHIM_LOG_FILE), "boom\n").unwrap();
+        let e = parse_readiness("", dir.path(), ok).unwrap_err();
+        assert!(e.to_string().contains("boom"), "{e}");
+    }
+
+    #[test]
+    fn alive_checks_cmdline() {
+        let st = ShimState {
+            id: "x".into(),
+            container_dir: PathBuf::from("/nonexistent/dir"),
+            shim_pid: std::process::id() as i32,
+            init_pid: 0,
+            started_at: chrono::Utc::now(),
+        };
+        // The test process is not a shim.
+        assert!(!shim_alive(&st));
+        let dead = ShimState {
+            shim_pid: 0,
+            ..st.clone()
+        };
+        assert!(!shim_alive(&dead));
+        // Signal to pid 0 (unset) is a no-op.
+        signal(&dead, 15).unwrap();
+    }
+}

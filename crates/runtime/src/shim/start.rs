@@ -1,0 +1,216 @@
+//! Shim phase 1: mount, resolve the user, generate the OCI spec, create and
+//! start the container, record `state.json` and report readiness.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
+
+use crate::cgroup;
+use crate::control::{Readiness, RUNTIME_STATE_DIR};
+use crate::error::RuntimeError;
+use crate::mount::{mount_rootfs, unmount_all};
+use crate::oci::{generate, HostFacts};
+use crate::rootpath::{read_in_root, resolve_in_root};
+use crate::spec::{ContainerSpec, NetworkMode};
+use crate::state::{write_state, ShimState};
+use crate::user::resolve_user;
+
+use super::exec_check::check_executable;
+
+/// Sub-directory of the container directory holding the OCI bundle.
+pub const BUNDLE_DIR: &str = "bundle";
+
+/// What the monitor needs once the container runs.
+pub struct Started {
+    /// The libcontainer container (for delete).
+    pub container: Container,
+    /// The container directory.
+    pub container_dir: PathBuf,
+    /// The rootfs mount point.
+    pub rootfs_target: PathBuf,
+    /// Cgroup path (for the OOM counter).
+    pub cgroup_path: String,
+    /// Host PID of the container's init.
+    pub init_pid: i32,
+    /// Read ends of the container's stdout and stderr.
+    pub stdout: OwnedFd,
+    /// Read end of stderr.
+    pub stderr: OwnedFd,
+    /// json-file log path.
+    pub log_path: PathBuf,
+}
+
+/// libcontainer's default executor without its own PATH validation (the shim
+/// validates before creating the container, with Docker's messages).
+#[derive(Clone)]
+struct ValidatedExecutor;
+
+impl Executor for ValidatedExecutor {
+    fn exec(&self, spec: &oci_spec::runtime::Spec) -> Result<(), ExecutorError> {
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, _spec: &oci_spec::runtime::Spec) -> Result<(), ExecutorValidationError> {
+        Ok(())
+    }
+}
+
+/// Write the readiness line to stdout (the pipe `spawn_shim` reads), then point
+/// stdout at /dev/null so later writes cannot block or fail.
+fn report(r: &Readiness) {
+    let mut line = serde_json::to_string(r).unwrap_or_else(|_| {
+        "{\"failed\":{\"message\":\"shim: cannot encode readiness\"}}".to_string()
+    });
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+    drop(out);
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
+/// Report a failure to start (also logged to the shim's stderr).
+pub fn report_failure(message: &str) {
+    eprintln!("berth shim: {message}");
+    report(&Readiness::Failed {
+        message: message.to_string(),
+    });
+}
+
+fn nofile_hard() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(_, hard)| hard)
+        .unwrap_or(0)
+}
+
+/// Phase 1; on error everything done so far is undone.
+pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeError> {
+    let spec = ContainerSpec::load(container_dir)?;
+    if spec.id.is_empty() || !crate::rootpath::is_plain_name(spec.id.as_ref()) {
+        return Err(RuntimeError::Spec(format!(
+            "invalid container id {:?}",
+            spec.id
+        )));
+    }
+    mount_rootfs(&spec.rootfs)?;
+    match create_and_start(&spec, container_dir, exec_root) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let state_dir = exec_root.join(RUNTIME_STATE_DIR).join(&spec.id);
+            if let Ok(mut c) = Container::load(state_dir.clone()) {
+                let _ = c.delete(true);
+            }
+            let _ = std::fs::remove_dir_all(&state_dir);
+            cgroup::kill_and_remove(&cgroup::cgroup_path(&spec.cgroup_parent, &spec.id));
+            unmount_all(&spec.rootfs.target);
+            Err(e)
+        }
+    }
+}
+
+fn create_and_start(
+    spec: &ContainerSpec,
+    container_dir: &Path,
+    exec_root: &Path,
+) -> Result<Started, RuntimeError> {
+    let root = &spec.rootfs.target;
+    let passwd = read_in_root(root, "/etc/passwd")
+        .map_err(|e| RuntimeError::io("read", "/etc/passwd", e))?;
+    let group =
+        read_in_root(root, "/etc/group").map_err(|e| RuntimeError::io("read", "/etc/group", e))?;
+    let user = resolve_user(&spec.user, passwd.as_deref(), group.as_deref())?;
+    drop((passwd, group));
+
+    // Docker creates a missing working directory.
+    if !spec.cwd.is_empty() && spec.cwd != "/" {
+        let host = resolve_in_root(root, Path::new(&spec.cwd))
+            .map_err(|e| RuntimeError::io("resolve", &spec.cwd, e))?;
+        std::fs::create_dir_all(&host).map_err(|e| RuntimeError::io("mkdir", &spec.cwd, e))?;
+    }
+    check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
+
+    let facts = HostFacts {
+        nofile_hard: nofile_hard(),
+        cgroup_ns: cgroup::is_unified(),
+    };
+    let oci = generate(spec, &user, &facts)?;
+    let bundle = container_dir.join(BUNDLE_DIR);
+    std::fs::create_dir_all(&bundle).map_err(|e| RuntimeError::io("mkdir", &bundle, e))?;
+    oci.save(bundle.join("config.json"))
+        .map_err(|e| RuntimeError::Spec(format!("write config.json: {e}")))?;
+    drop(oci);
+
+    let state_root = exec_root.join(RUNTIME_STATE_DIR);
+    std::fs::create_dir_all(&state_root).map_err(|e| RuntimeError::io("mkdir", &state_root, e))?;
+    // A stale state dir (from a shim killed mid-way) would make the build fail.
+    let _ = std::fs::remove_dir_all(state_root.join(&spec.id));
+
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))?;
+    let null = File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
+
+    let mut container = ContainerBuilder::new(spec.id.clone(), SyscallType::default())
+        .with_root_path(&state_root)
+        .map_err(|e| RuntimeError::Start(e.to_string()))?
+        .with_executor(ValidatedExecutor)
+        .with_stdin(OwnedFd::from(null))
+        .with_stdout(out_w)
+        .with_stderr(err_w)
+        .as_init(&bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| RuntimeError::Start(format!("{e}")))?;
+    if spec.network == NetworkMode::None {
+        let pid = container
+            .pid()
+            .ok_or_else(|| RuntimeError::Shim("container has no pid after create".into()))?;
+        super::netns::loopback_up(pid.as_raw())?;
+    }
+    container
+        .start()
+        .map_err(|e| RuntimeError::Start(format!("{e}")))?;
+    let init_pid = container
+        .pid()
+        .map(|p| p.as_raw())
+        .ok_or_else(|| RuntimeError::Shim("container has no pid after start".into()))?;
+    let started_at = Utc::now();
+    let shim_pid = std::process::id() as i32;
+    write_state(
+        container_dir,
+        &ShimState {
+            id: spec.id.clone(),
+            container_dir: container_dir.to_path_buf(),
+            shim_pid,
+            init_pid,
+            started_at,
+        },
+    )?;
+    report(&Readiness::Started {
+        shim_pid,
+        init_pid,
+        started_at,
+    });
+    Ok(Started {
+        container,
+        container_dir: container_dir.to_path_buf(),
+        rootfs_target: spec.rootfs.target.clone(),
+        cgroup_path: cgroup::cgroup_path(&spec.cgroup_parent, &spec.id),
+        init_pid,
+        stdout: out_r,
+        stderr: err_r,
+        log_path: spec.log_path.clone(),
+    })
+}
