@@ -8,7 +8,12 @@ use anyhow::{bail, Context};
 #[derive(Debug, Clone, clap::Args)]
 pub struct DaemonOptions {
     /// Socket to listen on (`unix:///path`).
-    #[arg(short = 'H', long = "host", env = "BERTH_HOST", default_value = "unix:///run/berth/berth.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST",
+        default_value = "unix:///run/berth/berth.sock"
+    )]
     pub host: String,
     /// Root of persisted state (images, containers).
     #[arg(long = "data-root", default_value = "/var/lib/berth")]
@@ -24,7 +29,8 @@ pub struct DaemonOptions {
 impl Default for DaemonOptions {
     fn default() -> Self {
         DaemonOptions {
-            host: std::env::var("BERTH_HOST").unwrap_or_else(|_| "unix:///run/berth/berth.sock".into()),
+            host: std::env::var("BERTH_HOST")
+                .unwrap_or_else(|_| "unix:///run/berth/berth.sock".into()),
             data_root: PathBuf::from("/var/lib/berth"),
             exec_root: PathBuf::from("/run/berth"),
             log_level: "info".into(),
@@ -75,7 +81,10 @@ mod tests {
 
     #[test]
     fn parses_hosts() {
-        assert_eq!(socket_path("unix:///run/x.sock").unwrap(), PathBuf::from("/run/x.sock"));
+        assert_eq!(
+            socket_path("unix:///run/x.sock").unwrap(),
+            PathBuf::from("/run/x.sock")
+        );
         assert_eq!(socket_path("/tmp/s").unwrap(), PathBuf::from("/tmp/s"));
         assert!(socket_path("tcp://1.2.3.4:2375").is_err());
         assert!(socket_path("unix://").is_err());

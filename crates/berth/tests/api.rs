@@ -21,20 +21,32 @@ fn req(method: &str, path: &str, body: &str) -> (u16, String) {
 #[track_caller]
 fn assert_alive() {
     let (code, body) = req("GET", "/_ping", "");
-    assert_eq!((code, body.trim()), (200, "OK"), "daemon no longer answers /_ping");
+    assert_eq!(
+        (code, body.trim()),
+        (200, "OK"),
+        "daemon no longer answers /_ping"
+    );
 }
 
 #[test]
 fn ping_version_info() {
     let h = h();
-    let r = http(&sock(), "GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").expect("ping");
+    let r = http(
+        &sock(),
+        "GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+    )
+    .expect("ping");
     assert_eq!(r.0, 200);
     // Api-Version header
     let mut s = UnixStream::connect(sock()).expect("connect");
-    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").expect("write");
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+        .expect("write");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
-    assert!(raw.to_ascii_lowercase().contains("\napi-version: 1.41"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("\napi-version: 1.41"),
+        "{raw}"
+    );
     let (code, body) = req("GET", "/v1.41/version", "");
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("version JSON");
@@ -43,10 +55,16 @@ fn ping_version_info() {
     let (code, body) = req("GET", "/v1.41/info", "");
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("info JSON");
-    assert!(v["Images"].as_i64().is_some() && v["Containers"].as_i64().is_some(), "{v}");
+    assert!(
+        v["Images"].as_i64().is_some() && v["Containers"].as_i64().is_some(),
+        "{v}"
+    );
     let (code, body) = req("GET", "/v1.99/version", "");
     assert_eq!(code, 400, "{body}");
-    assert!(body.contains("client version 1.99 is too new. Maximum supported API version is 1.41"), "{body}");
+    assert!(
+        body.contains("client version 1.99 is too new. Maximum supported API version is 1.41"),
+        "{body}"
+    );
     let _ = h;
 }
 
@@ -54,16 +72,25 @@ fn ping_version_info() {
 fn bad_json_and_unknown_fields_are_rejected() {
     let h = h();
     let (code, body) = req("POST", "/v1.41/containers/create", "{bad json");
-    assert!(body.contains("\"message\""), "error body must be JSON with a message: {body}");
+    assert!(
+        body.contains("\"message\""),
+        "error body must be JSON with a message: {body}"
+    );
     let (c2, body2) = req(
         "POST",
         "/v1.41/containers/create",
-        &format!("{{\"Image\":\"{}\",\"Cmd\":[\"true\"],\"HostConfig\":{{\"NoSuchField\":1}}}}", h.image),
+        &format!(
+            "{{\"Image\":\"{}\",\"Cmd\":[\"true\"],\"HostConfig\":{{\"NoSuchField\":1}}}}",
+            h.image
+        ),
     );
     if h.is_berth() {
         assert_eq!(code, 400, "bad JSON: {body}");
         assert_eq!(c2, 400, "unknown HostConfig field must be refused: {body2}");
-        assert!(body2.contains("NoSuchField"), "the message should name the field: {body2}");
+        assert!(
+            body2.contains("NoSuchField"),
+            "the message should name the field: {body2}"
+        );
     } else {
         // dockerd 20.10 answers 500 to bad JSON and ignores unknown fields
         assert_eq!(code, 500, "{body}");
@@ -88,7 +115,10 @@ fn unknown_route_is_404() {
     let (code, _) = req("GET", "/v1.41/containers/e2e-no-such-container/json", "");
     assert_eq!(code, 404);
     let (code, body) = req("GET", "/v1.41/containers/e2e-no-such-container/json", "");
-    assert!(body.contains("No such container: e2e-no-such-container"), "{code} {body}");
+    assert!(
+        body.contains("No such container: e2e-no-such-container"),
+        "{code} {body}"
+    );
     assert_alive();
 }
 
@@ -104,7 +134,7 @@ fn bad_query_values() {
         "/v1.41/containers/e2e-none/stop?t=99999999999999999999999",
     ] {
         let (code, body) = req("GET", path, "");
-        assert!(code >= 200 && code < 600, "{path}: {code} {body}");
+        assert!((200..600).contains(&code), "{path}: {code} {body}");
     }
     let (code, body) = req("POST", "/v1.41/containers/e2e-none/kill?signal=SIGNOPE", "");
     assert!((400..500).contains(&code), "{code} {body}");
@@ -129,7 +159,10 @@ fn huge_or_garbage_content_length_does_not_hurt() {
         Duration::from_secs(5),
     );
     if let Ok((code, _)) = r {
-        assert!((400..500).contains(&code), "garbage Content-Length answered {code}");
+        assert!(
+            (400..500).contains(&code),
+            "garbage Content-Length answered {code}"
+        );
     }
     // a header line of 1 MiB
     let mut big = b"GET /_ping HTTP/1.1\r\nHost: b\r\nX-Big: ".to_vec();
@@ -137,7 +170,11 @@ fn huge_or_garbage_content_length_does_not_hurt() {
     big.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
     let _ = http_bytes(&s, &big, Duration::from_secs(5));
     // pure garbage
-    let _ = http_bytes(&s, b"\x00\x01\x02 garbage garbage\r\n\r\n", Duration::from_secs(3));
+    let _ = http_bytes(
+        &s,
+        b"\x00\x01\x02 garbage garbage\r\n\r\n",
+        Duration::from_secs(3),
+    );
     // a connection opened and left idle does not block others
     let idle = UnixStream::connect(&s).expect("connect");
     // 200 connections in a row
@@ -153,15 +190,26 @@ fn huge_or_garbage_content_length_does_not_hurt() {
 #[test]
 fn unknown_image_on_create_is_404_and_no_command_is_400() {
     let h = h();
-    let (code, body) = req("POST", "/v1.41/containers/create", "{\"Image\":\"e2e-no-such-image:zz\"}");
+    let (code, body) = req(
+        "POST",
+        "/v1.41/containers/create",
+        "{\"Image\":\"e2e-no-such-image:zz\"}",
+    );
     assert_eq!(code, 404, "{body}");
-    assert!(body.contains("No such image: e2e-no-such-image:zz"), "{body}");
+    assert!(
+        body.contains("No such image: e2e-no-such-image:zz"),
+        "{body}"
+    );
     let bb = fixture("busybox.tar");
     let img = uname("nocmd");
     let mut g = h.guard(&[]);
     g.image(&img);
     h.run(&["import", path_str(&bb), &img]).ok();
-    let (code, body) = req("POST", "/v1.41/containers/create", &format!("{{\"Image\":\"{img}\"}}"));
+    let (code, body) = req(
+        "POST",
+        "/v1.41/containers/create",
+        &format!("{{\"Image\":\"{img}\"}}"),
+    );
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("No command specified"), "{body}");
     assert_alive();

@@ -31,7 +31,10 @@ fn import_with_changes_is_visible_in_inspect_and_run() {
         ])
         .ok()
         .out();
-    assert!(id.starts_with("sha256:") && is_full_id(&id[7..]), "import printed {id:?}");
+    assert!(
+        id.starts_with("sha256:") && is_full_id(&id[7..]),
+        "import printed {id:?}"
+    );
     let v = h.inspect_json(&img);
     let c = &v["Config"];
     assert_eq!(v["Id"], id.as_str());
@@ -47,18 +50,48 @@ fn import_with_changes_is_visible_in_inspect_and_run() {
     assert_eq!(v["RepoTags"], serde_json::json!([img]));
     assert_eq!(v["RootFS"]["Type"], "layers");
     assert_eq!(v["RootFS"]["Layers"].as_array().map(Vec::len), Some(1));
-    assert!(v["Size"].as_i64().unwrap_or(0) > 1_000_000, "Size {}", v["Size"]);
-    h.run(&["run", "--rm", &img]).ok().stdout_is("1-2 from /tmp\n");
+    assert!(
+        v["Size"].as_i64().unwrap_or(0) > 1_000_000,
+        "Size {}",
+        v["Size"]
+    );
+    h.run(&["run", "--rm", &img])
+        .ok()
+        .stdout_is("1-2 from /tmp\n");
     // image inspect -f, and the --type switch of inspect
-    assert_eq!(h.run(&["image", "inspect", "-f", "{{.Config.WorkingDir}}", &img]).ok().out(), "/tmp");
-    assert_eq!(h.run(&["inspect", "--type", "image", "-f", "{{index .Config.Labels \"project\"}}", &img]).ok().out(), "thesis");
+    assert_eq!(
+        h.run(&["image", "inspect", "-f", "{{.Config.WorkingDir}}", &img])
+            .ok()
+            .out(),
+        "/tmp"
+    );
+    assert_eq!(
+        h.run(&[
+            "inspect",
+            "--type",
+            "image",
+            "-f",
+            "{{index .Config.Labels \"project\"}}",
+            &img
+        ])
+        .ok()
+        .out(),
+        "thesis"
+    );
 }
 
 #[test]
 fn import_unsupported_change_is_an_error() {
     let h = h();
     let bb = fixture("busybox.tar");
-    h.run(&["import", "-c", "RUN echo no", path_str(&bb), "e2e-bad-change"]).fails();
+    h.run(&[
+        "import",
+        "-c",
+        "RUN echo no",
+        path_str(&bb),
+        "e2e-bad-change",
+    ])
+    .fails();
     h.run(&["image", "inspect", "e2e-bad-change"]).code(1);
 }
 
@@ -71,17 +104,29 @@ fn import_from_stdin_and_same_tarball_gives_same_id() {
     let mut g = h.guard(&[]);
     g.image(&a);
     g.image(&b);
-    let ida = h.run(&["import", "-c", "CMD [\"sh\"]", path_str(&bb), &a]).ok().out();
-    let idb = h.run_stdin(&["import", "-c", "CMD [\"sh\"]", "-", &b], &bb).ok().out();
+    let ida = h
+        .run(&["import", "-c", "CMD [\"sh\"]", path_str(&bb), &a])
+        .ok()
+        .out();
+    let idb = h
+        .run_stdin(&["import", "-c", "CMD [\"sh\"]", "-", &b], &bb)
+        .ok()
+        .out();
     assert!(idb.starts_with("sha256:"), "{idb}");
     if h.berth_only("import_same_id (docker stamps the import time into the config)") {
         return;
     }
-    assert_eq!(ida, idb, "same tarball + same options must give the same image ID");
+    assert_eq!(
+        ida, idb,
+        "same tarball + same options must give the same image ID"
+    );
     // different options: different ID
     let c = uname("same-c");
     g.image(&c);
-    let idc = h.run(&["import", "-c", "CMD [\"true\"]", path_str(&bb), &c]).ok().out();
+    let idc = h
+        .run(&["import", "-c", "CMD [\"true\"]", path_str(&bb), &c])
+        .ok()
+        .out();
     assert_ne!(ida, idc);
 }
 
@@ -92,22 +137,52 @@ fn images_columns_quiet_and_filter() {
     let mut g = h.guard(&[]);
     g.image(&format!("{repo}:v1"));
     let bb = fixture("busybox.tar");
-    let id = h.run(&["import", path_str(&bb), &format!("{repo}:v1")]).ok().out();
+    let id = h
+        .run(&["import", path_str(&bb), &format!("{repo}:v1")])
+        .ok()
+        .out();
     let o = h.run(&["images"]);
     let lines = o.ok().lines();
-    let header: Vec<&str> = lines[0].split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(header, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], "{}", o.stdout);
-    let row = lines.iter().find(|l| l.starts_with(&format!("{repo} "))).unwrap_or_else(|| panic!("{repo} not listed:\n{}", o.stdout));
-    let cols: Vec<&str> = row.split("  ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let header: Vec<&str> = lines[0]
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+        "{}",
+        o.stdout
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{repo} ")))
+        .unwrap_or_else(|| panic!("{repo} not listed:\n{}", o.stdout));
+    let cols: Vec<&str> = row
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(cols[0], repo);
     assert_eq!(cols[1], "v1");
     assert_eq!(cols[2], &id[7..19]);
     assert!(cols[4].ends_with("MB"), "SIZE {row}");
     let q = h.run(&["images", "-q"]).ok().lines();
     assert!(q.contains(&id[7..19].to_string()), "{q:?}");
-    let f = h.run(&["images", "--filter", &format!("reference={repo}"), "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let f = h.run(&[
+        "images",
+        "--filter",
+        &format!("reference={repo}"),
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]);
     assert_eq!(f.ok().out(), format!("{repo}:v1 {}", &id[7..19]));
-    let f = h.run(&["images", "-q", "--filter", &format!("reference={repo}:nope")]);
+    let f = h.run(&[
+        "images",
+        "-q",
+        "--filter",
+        &format!("reference={repo}:nope"),
+    ]);
     assert_eq!(f.ok().out(), "");
     // images REPO
     let r = h.run(&["images", &repo, "--format", "{{.Tag}}"]);
@@ -124,11 +199,30 @@ fn tag_and_rmi() {
     g.image(&t2);
     let bb = fixture("busybox.tar");
     // a distinct image (its own CMD) so nothing else shares its ID
-    let id = h.run(&["import", "-c", &format!("LABEL t={repo}"), path_str(&bb), &t1]).ok().out();
+    let id = h
+        .run(&[
+            "import",
+            "-c",
+            &format!("LABEL t={repo}"),
+            path_str(&bb),
+            &t1,
+        ])
+        .ok()
+        .out();
     h.run(&["tag", &t1, &t2]).ok().stdout_is("");
-    assert_eq!(h.run(&["image", "inspect", "-f", "{{.Id}}", &t2]).ok().out(), id);
+    assert_eq!(
+        h.run(&["image", "inspect", "-f", "{{.Id}}", &t2])
+            .ok()
+            .out(),
+        id
+    );
     let tags = h.inspect_json(&t1)["RepoTags"].clone();
-    let mut tags: Vec<String> = tags.as_array().expect("RepoTags").iter().map(|t| t.as_str().unwrap_or("").to_string()).collect();
+    let mut tags: Vec<String> = tags
+        .as_array()
+        .expect("RepoTags")
+        .iter()
+        .map(|t| t.as_str().unwrap_or("").to_string())
+        .collect();
     tags.sort();
     assert_eq!(tags, vec![t1.clone(), t2.clone()]);
     // rmi by ID while two tags exist: refused
@@ -136,7 +230,9 @@ fn tag_and_rmi() {
         .code(1)
         .stderr_has(&format!("conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories", &id[7..19]));
     // rmi one tag: only untagged
-    h.run(&["rmi", &t1]).ok().stdout_is(&format!("Untagged: {t1}\n"));
+    h.run(&["rmi", &t1])
+        .ok()
+        .stdout_is(&format!("Untagged: {t1}\n"));
     h.run(&["image", "inspect", &t2]).ok();
     // a container (even stopped) using it: conflict
     let name = uname("user");
@@ -149,9 +245,13 @@ fn tag_and_rmi() {
         &id[7..19]
     ));
     // -f untags anyway
-    h.run(&["rmi", "-f", &t2]).ok().stdout_has(&format!("Untagged: {t2}"));
+    h.run(&["rmi", "-f", &t2])
+        .ok()
+        .stdout_has(&format!("Untagged: {t2}"));
     h.run(&["image", "inspect", &t2]).code(1);
-    h.run(&["rmi", "e2e-no-such-image:x"]).code(1).stderr_has("No such image: e2e-no-such-image:x");
+    h.run(&["rmi", "e2e-no-such-image:x"])
+        .code(1)
+        .stderr_has("No such image: e2e-no-such-image:x");
 }
 
 #[test]
@@ -159,9 +259,20 @@ fn rmi_deletes_an_unused_image() {
     let h = h();
     let img = uname("del");
     let bb = fixture("busybox.tar");
-    let id = h.run(&["import", "-c", &format!("LABEL d={img}"), path_str(&bb), &img]).ok().out();
+    let id = h
+        .run(&[
+            "import",
+            "-c",
+            &format!("LABEL d={img}"),
+            path_str(&bb),
+            &img,
+        ])
+        .ok()
+        .out();
     let o = h.run(&["rmi", &img]);
-    o.ok().stdout_has(&format!("Untagged: {img}:latest\n")).stdout_has(&format!("Deleted: {id}\n"));
+    o.ok()
+        .stdout_has(&format!("Untagged: {img}:latest\n"))
+        .stdout_has(&format!("Deleted: {id}\n"));
     h.run(&["image", "inspect", &id]).code(1);
 }
 
@@ -170,11 +281,24 @@ fn history_lists_layers() {
     let h = h();
     let o = h.run(&["history", &h.image]);
     let lines = o.ok().lines();
-    let header: Vec<&str> = lines[0].split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(header, ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], "{}", o.stdout);
+    let header: Vec<&str> = lines[0]
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        "{}",
+        o.stdout
+    );
     assert_eq!(lines.len(), 2, "{}", o.stdout);
     assert!(lines[1].starts_with(&h.image_id[7..19]), "{}", o.stdout);
-    assert!(lines[1].contains("Imported from -") || lines[1].contains("Imported from"), "{}", o.stdout);
+    assert!(
+        lines[1].contains("Imported from -") || lines[1].contains("Imported from"),
+        "{}",
+        o.stdout
+    );
     let q = h.run(&["history", "-q", "--no-trunc", &h.image]).ok().out();
     assert_eq!(q, h.image_id);
 }
@@ -186,18 +310,38 @@ fn save_then_load_gives_the_same_image() {
     let mut g = h.guard(&[]);
     g.image(&img);
     let bb = fixture("busybox.tar");
-    let id = h.run(&["import", "-c", "CMD [\"echo\",\"loaded\"]", path_str(&bb), &img]).ok().out();
+    let id = h
+        .run(&[
+            "import",
+            "-c",
+            "CMD [\"echo\",\"loaded\"]",
+            path_str(&bb),
+            &img,
+        ])
+        .ok()
+        .out();
     let layers = h.inspect_json(&img)["RootFS"]["Layers"].clone();
     let dir = unique_tmp_dir("save");
     let archive = dir.join("img.tar");
-    h.run(&["save", "-o", path_str(&archive), &img]).ok().stdout_is("");
+    h.run(&["save", "-o", path_str(&archive), &img])
+        .ok()
+        .stdout_is("");
     let bytes = std::fs::read(&archive).expect("read saved archive");
     let names = tar_names(&bytes);
-    assert!(names.iter().any(|n| n == "manifest.json"), "docker-archive lacks manifest.json: {names:?}");
+    assert!(
+        names.iter().any(|n| n == "manifest.json"),
+        "docker-archive lacks manifest.json: {names:?}"
+    );
     let manifest: serde_json::Value =
-        serde_json::from_slice(&tar_file(&bytes, "manifest.json").expect("manifest")).expect("manifest JSON");
+        serde_json::from_slice(&tar_file(&bytes, "manifest.json").expect("manifest"))
+            .expect("manifest JSON");
     assert_eq!(manifest[0]["RepoTags"], serde_json::json!([img]));
-    assert_eq!(manifest[0]["Config"].as_str().map(|c| c.trim_end_matches(".json").to_string()), Some(id[7..].to_string()));
+    assert_eq!(
+        manifest[0]["Config"]
+            .as_str()
+            .map(|c| c.trim_end_matches(".json").to_string()),
+        Some(id[7..].to_string())
+    );
     // save to stdout gives the same archive
     let o = h.run(&["save", &img]);
     assert_eq!(tar_names(&o.ok().raw), names);
@@ -208,7 +352,10 @@ fn save_then_load_gives_the_same_image() {
         let v = run(&["image", "inspect", &img]);
         let v: serde_json::Value = serde_json::from_str(&v.ok().stdout).expect("inspect JSON");
         assert_eq!(v[0]["Id"], id.as_str(), "load must give the same image ID");
-        assert_eq!(v[0]["RootFS"]["Layers"], layers, "load must give the same layers");
+        assert_eq!(
+            v[0]["RootFS"]["Layers"], layers,
+            "load must give the same layers"
+        );
         run(&["run", "--rm", &img]).ok().stdout_is("loaded\n");
     };
     if h.is_berth() {
@@ -236,7 +383,9 @@ fn load_from_stdin_quiet() {
     let archive = dir.join("a.tar");
     h.run(&["save", "-o", path_str(&archive), &img]).ok();
     h.run(&["rmi", &img]).ok();
-    h.run_stdin(&["load"], &archive).ok().stdout_has(&format!("Loaded image: {img}:latest"));
+    h.run_stdin(&["load"], &archive)
+        .ok()
+        .stdout_has(&format!("Loaded image: {img}:latest"));
     h.run(&["image", "inspect", &img]).ok();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -246,11 +395,25 @@ fn image_prune_removes_dangling() {
     let h = h();
     let bb = fixture("busybox.tar");
     // an untagged (dangling) image
-    let id = h.run(&["import", "-c", &format!("LABEL prune={}", uname("p")), path_str(&bb)]).ok().out();
+    let id = h
+        .run(&[
+            "import",
+            "-c",
+            &format!("LABEL prune={}", uname("p")),
+            path_str(&bb),
+        ])
+        .ok()
+        .out();
     let o = h.run(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]);
-    assert!(o.ok().lines().contains(&id), "{id} should be dangling: {}", o.stdout);
+    assert!(
+        o.ok().lines().contains(&id),
+        "{id} should be dangling: {}",
+        o.stdout
+    );
     let o = h.run(&["image", "prune", "-f"]);
-    o.ok().stdout_has(&format!("deleted: {id}")).stdout_has("Total reclaimed space:");
+    o.ok()
+        .stdout_has(&format!("deleted: {id}"))
+        .stdout_has("Total reclaimed space:");
     h.run(&["image", "inspect", &id]).code(1);
     // tagged images survive
     h.run(&["image", "inspect", &h.image]).ok();
@@ -294,26 +457,43 @@ fn hostile_tarballs_never_write_outside() {
     let mut g = h.guard(&[]);
     for (file, berth_rejects, docker_rejects, cmd) in HOSTILE {
         let path = fixture(&format!("hostile/{file}"));
-        let tag = format!("e2e-hostile-{}", file.trim_end_matches(".tar").replace('.', "-"));
+        let tag = format!(
+            "e2e-hostile-{}",
+            file.trim_end_matches(".tar").replace('.', "-")
+        );
         g.image(&tag);
         let o = if *cmd == "import" {
             h.run(&["import", path_str(&path), &tag])
         } else {
             h.run(&["load", "-i", path_str(&path)])
         };
-        let must_reject = if h.is_berth() { *berth_rejects } else { *docker_rejects };
+        let must_reject = if h.is_berth() {
+            *berth_rejects
+        } else {
+            *docker_rejects
+        };
         if must_reject {
             o.fails();
-            assert!(o.stderr.trim().len() > 10, "{file}: rejection without a clear message: {o:?}");
+            assert!(
+                o.stderr.trim().len() > 10,
+                "{file}: rejection without a clear message: {o:?}"
+            );
             if *cmd == "import" {
                 // nothing half-visible
                 h.run(&["image", "inspect", &tag]).code(1);
             }
         }
         for m in MARKERS {
-            assert!(!std::path::Path::new(m).exists(), "{file}: {cmd} wrote {m} on the host!");
+            assert!(
+                !std::path::Path::new(m).exists(),
+                "{file}: {cmd} wrote {m} on the host!"
+            );
         }
-        assert_eq!(std::fs::read("/etc/passwd").expect("read"), passwd_before, "{file}: host /etc/passwd changed");
+        assert_eq!(
+            std::fs::read("/etc/passwd").expect("read"),
+            passwd_before,
+            "{file}: host /etc/passwd changed"
+        );
         // the daemon is still alive and well
         h.run(&["images", "-q"]).ok();
         // an image that was accepted must not expose the host either
@@ -330,14 +510,25 @@ fn hostile_tarballs_never_write_outside() {
     if h.is_berth() {
         let d = h.daemon.as_ref().expect("daemon");
         // no hardlink to the host's /etc/passwd anywhere in the data root
-        let host_ino = std::fs::metadata("/etc/passwd").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).expect("stat");
+        let host_ino = std::fs::metadata("/etc/passwd")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .expect("stat");
         let o = run_cmd(
             std::path::Path::new("find"),
-            &[path_str(&d.data_root), "-xdev", "-inum", &host_ino.to_string()],
+            &[
+                path_str(&d.data_root),
+                "-xdev",
+                "-inum",
+                &host_ino.to_string(),
+            ],
             &[],
             None,
             CMD_TIMEOUT,
         );
-        assert_eq!(o.out(), "", "data root holds a hardlink to the host's /etc/passwd");
+        assert_eq!(
+            o.out(),
+            "",
+            "data root holds a hardlink to the host's /etc/passwd"
+        );
     }
 }

@@ -49,11 +49,18 @@ fn chunk_bytes(c: &LogChunk, timestamps: bool) -> Vec<u8> {
 }
 
 /// Turn a receiver of log chunks into a framed byte stream.
-fn framed(mut rx: mpsc::Receiver<LogChunk>, timestamps: bool) -> mpsc::Receiver<std::io::Result<Bytes>> {
+fn framed(
+    mut rx: mpsc::Receiver<LogChunk>,
+    timestamps: bool,
+) -> mpsc::Receiver<std::io::Result<Bytes>> {
     let (tx, out) = mpsc::channel(16);
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
-            if tx.send(Ok(Bytes::from(chunk_bytes(&c, timestamps)))).await.is_err() {
+            if tx
+                .send(Ok(Bytes::from(chunk_bytes(&c, timestamps))))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -63,9 +70,13 @@ fn framed(mut rx: mpsc::Receiver<LogChunk>, timestamps: bool) -> mpsc::Receiver<
 
 /// `POST /containers/create`.
 pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
-    let bytes = body::read_all(req.into_body(), MAX_JSON_BODY).await.map_err(ApiError::bad_request)?;
+    let bytes = body::read_all(req.into_body(), MAX_JSON_BODY)
+        .await
+        .map_err(ApiError::bad_request)?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ApiError::bad_request("Config cannot be empty in order to create a container"));
+        return Err(ApiError::bad_request(
+            "Config cannot be empty in order to create a container",
+        ));
     }
     let create: ContainerCreateRequest =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -146,7 +157,9 @@ pub async fn logs(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
     let stdout = q.bool("stdout");
     let stderr = q.bool("stderr");
     if !stdout && !stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let time = |key: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
         match q.get(key).map(str::trim) {
@@ -158,7 +171,11 @@ pub async fn logs(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
     };
     let tail = match q.get("tail").map(str::trim) {
         None | Some("") | Some("all") => None,
-        Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n as usize),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| n as usize),
     };
     let opts = LogOptions {
         follow: q.bool("follow"),
@@ -169,7 +186,11 @@ pub async fn logs(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
         tail,
     };
     let rx = ctx.engine.logs(id, opts).await?;
-    Ok(with_body(StatusCode::OK, RAW_STREAM, channel(framed(rx, q.bool("timestamps")))))
+    Ok(with_body(
+        StatusCode::OK,
+        RAW_STREAM,
+        channel(framed(rx, q.bool("timestamps"))),
+    ))
 }
 
 /// `POST /containers/{id}/attach`: hijacked (101) when the client asks for an upgrade.
@@ -177,9 +198,15 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, mut req: Request<Incoming>) 
     let stdout = q.bool("stdout");
     let stderr = q.bool("stderr");
     let rx = if q.bool("stream") {
-        ctx.engine.attach(id, stdout, stderr, q.bool("logs")).await?
+        ctx.engine
+            .attach(id, stdout, stderr, q.bool("logs"))
+            .await?
     } else {
-        let opts = LogOptions { stdout, stderr, ..Default::default() };
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            ..Default::default()
+        };
         if q.bool("logs") {
             ctx.engine.logs(id, opts).await?
         } else {
@@ -193,7 +220,11 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, mut req: Request<Incoming>) 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"));
     if !wants_upgrade {
-        return Ok(with_body(StatusCode::OK, RAW_STREAM, channel(framed(rx, false))));
+        return Ok(with_body(
+            StatusCode::OK,
+            RAW_STREAM,
+            channel(framed(rx, false)),
+        ));
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -264,7 +295,8 @@ pub async fn archive_head(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
     let path = archive_path(q)?;
     let stat = ctx.engine.archive_stat(id, &path).await?;
     let mut resp = Response::new(empty());
-    resp.headers_mut().insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
+    resp.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
     Ok(resp)
 }
 
@@ -273,7 +305,8 @@ pub async fn archive_get(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
     let path = archive_path(q)?;
     let (stat, rx) = ctx.engine.archive_get(id, &path).await?;
     let mut resp = with_body(StatusCode::OK, "application/x-tar", channel(rx));
-    resp.headers_mut().insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
+    resp.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
     Ok(resp)
 }
 
@@ -292,11 +325,14 @@ pub async fn commit(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     if container.is_empty() {
         return Err(ApiError::bad_request("No such container: "));
     }
-    let bytes = body::read_all(req.into_body(), MAX_JSON_BODY).await.map_err(ApiError::bad_request)?;
+    let bytes = body::read_all(req.into_body(), MAX_JSON_BODY)
+        .await
+        .map_err(ApiError::bad_request)?;
     let config: Option<ContainerConfig> = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         None
     } else {
-        serde_json::from_slice::<Option<ContainerConfig>>(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?
+        serde_json::from_slice::<Option<ContainerConfig>>(&bytes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?
     };
     let repo = q.get("repo").unwrap_or_default();
     let tag = q.get("tag").unwrap_or_default();
@@ -314,7 +350,10 @@ pub async fn commit(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
             reference,
             q.get("comment").unwrap_or_default().to_string(),
             q.get("author").unwrap_or_default().to_string(),
-            q.all("changes").into_iter().filter(|c| !c.is_empty()).collect(),
+            q.all("changes")
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect(),
             config,
         )
         .await?;

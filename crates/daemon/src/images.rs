@@ -57,9 +57,15 @@ pub async fn tag(ctx: &Ctx, name: &str, q: &Query) -> ApiResult {
     let repo = q.get("repo").unwrap_or_default();
     let tag = q.get("tag").unwrap_or_default();
     if repo.is_empty() {
-        return Err(ApiError::bad_request("repository name must have at least one component"));
+        return Err(ApiError::bad_request(
+            "repository name must have at least one component",
+        ));
     }
-    let reference = if tag.is_empty() { repo.to_string() } else { format!("{repo}:{tag}") };
+    let reference = if tag.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{repo}:{tag}")
+    };
     let store = ctx.engine.store();
     let name = name.to_string();
     blocking(move || Ok(store.tag(&name, &reference)?)).await?;
@@ -91,7 +97,9 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     match q.get("fromSrc") {
         Some("-") => {}
         Some(other) if !other.is_empty() => {
-            return Err(ApiError::bad_request(format!("importing from {other} is not supported; use -")));
+            return Err(ApiError::bad_request(format!(
+                "importing from {other} is not supported; use -"
+            )));
         }
         _ => return Err(ApiError::bad_request("fromSrc or fromImage is required")),
     }
@@ -110,7 +118,11 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
         None => (platform.to_string(), String::new()),
     };
     let opts = ImportOptions {
-        changes: q.all("changes").into_iter().filter(|c| !c.is_empty()).collect(),
+        changes: q
+            .all("changes")
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect(),
         message: q.get("message").unwrap_or_default().to_string(),
         tag: reference,
         created: None,
@@ -120,8 +132,15 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     let reader = BodyReader::spawn(req.into_body());
     let store = ctx.engine.store();
     let id = blocking(move || Ok(store.import_rootfs(reader, &opts)?)).await?;
-    let msg = StreamMessage { status: Some(id), ..Default::default() };
-    Ok(with_body(StatusCode::OK, "application/json", full(json_lines(&[msg]))))
+    let msg = StreamMessage {
+        status: Some(id),
+        ..Default::default()
+    };
+    Ok(with_body(
+        StatusCode::OK,
+        "application/json",
+        full(json_lines(&[msg])),
+    ))
 }
 
 /// `POST /images/load`.
@@ -137,11 +156,19 @@ pub async fn load(ctx: &Ctx, _q: &Query, req: Request<Incoming>) -> ApiResult {
     let msgs: Vec<StreamMessage> = lines
         .into_iter()
         .map(|l| StreamMessage {
-            stream: Some(if l.ends_with('\n') { l } else { format!("{l}\n") }),
+            stream: Some(if l.ends_with('\n') {
+                l
+            } else {
+                format!("{l}\n")
+            }),
             ..Default::default()
         })
         .collect();
-    Ok(with_body(StatusCode::OK, "application/json", full(json_lines(&msgs))))
+    Ok(with_body(
+        StatusCode::OK,
+        "application/json",
+        full(json_lines(&msgs)),
+    ))
 }
 
 /// `GET /images/get?names=...` and `GET /images/{name}/get`.

@@ -25,12 +25,19 @@ impl Query {
 
     /// First value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All values of `key`.
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Docker's boolean: anything but "", "0", "no", "false", "none" is true.
@@ -48,10 +55,11 @@ impl Query {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key).map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: strconv.Atoi: parsing {v:?}: invalid syntax"))),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for {key}: strconv.Atoi: parsing {v:?}: invalid syntax"
+                ))
+            }),
         }
     }
 
@@ -62,8 +70,8 @@ impl Query {
             Some(r) if r.trim().is_empty() => return Ok(BTreeMap::new()),
             Some(r) => r,
         };
-        let value: serde_json::Value =
-            serde_json::from_str(raw).map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
         let obj = value
             .as_object()
             .ok_or_else(|| ApiError::bad_request("invalid filter: expected a JSON object"))?;
@@ -72,7 +80,11 @@ impl Query {
             let vals: Vec<String> = match v {
                 serde_json::Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_string).ok_or_else(|| ApiError::bad_request("invalid filter: values must be strings")))
+                    .map(|x| {
+                        x.as_str().map(str::to_string).ok_or_else(|| {
+                            ApiError::bad_request("invalid filter: values must be strings")
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
                 serde_json::Value::Object(m) => m
                     .iter()
@@ -109,7 +121,9 @@ mod tests {
         assert_eq!(q.int("t").unwrap(), Some(5));
         assert!(q.int("bad").is_err());
         assert_eq!(q.filters().unwrap()["name"], vec!["web"]);
-        let q = Query::parse(Some("filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D"));
+        let q = Query::parse(Some(
+            "filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D",
+        ));
         assert_eq!(q.filters().unwrap()["status"], vec!["exited"]);
         let q = Query::parse(Some("filters=notjson"));
         assert!(q.filters().is_err());

@@ -20,12 +20,16 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 
 /// Strip a `/vX.Y` prefix, rejecting versions berth does not speak.
 pub(crate) fn strip_version(path: &str) -> Result<&str, ApiError> {
-    let Some(rest) = path.strip_prefix("/v") else { return Ok(path) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(path);
+    };
     let (ver, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let Some(v) = parse_version(ver) else { return Ok(path) };
+    let Some(v) = parse_version(ver) else {
+        return Ok(path);
+    };
     let max = parse_version(berth_spec::API_VERSION).unwrap_or((1, 41));
     let min = parse_version(berth_spec::MIN_API_VERSION).unwrap_or((1, 12));
     if v > max {
@@ -44,7 +48,9 @@ pub(crate) fn strip_version(path: &str) -> Result<&str, ApiError> {
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Handle one request; never fails (errors become Docker's JSON errors).
@@ -64,7 +70,11 @@ pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Bo
         }
     };
     add_common_headers(&mut resp);
-    tracing::debug!("{method} {path} -> {} in {:?}", resp.status(), started.elapsed());
+    tracing::debug!(
+        "{method} {path} -> {} in {:?}",
+        resp.status(),
+        started.elapsed()
+    );
     Ok(resp)
 }
 
@@ -86,7 +96,9 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
         (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
         (Method::POST, ["containers", "prune"]) => containers::prune(&ctx).await,
-        (Method::GET, ["containers", id, "json"]) => containers::inspect(&ctx, &decode(id), &q).await,
+        (Method::GET, ["containers", id, "json"]) => {
+            containers::inspect(&ctx, &decode(id), &q).await
+        }
         (Method::DELETE, ["containers", id]) => containers::remove(&ctx, &decode(id), &q).await,
         (Method::POST, ["containers", id, action]) => {
             let id = decode(id);
@@ -104,18 +116,28 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
                 }
                 "pause" | "unpause" => {
                     ctx.engine.resolve_container(&id)?;
-                    Err(ApiError::bad_request(format!("berth does not support {action} yet")))
+                    Err(ApiError::bad_request(format!(
+                        "berth does not support {action} yet"
+                    )))
                 }
                 _ => Err(not_found()),
             }
         }
         (Method::GET, ["containers", id, "logs"]) => containers::logs(&ctx, &decode(id), &q).await,
         (Method::GET, ["containers", id, "top"]) => containers::top(&ctx, &decode(id), &q).await,
-        (Method::GET, ["containers", id, "changes"]) => containers::changes(&ctx, &decode(id)).await,
+        (Method::GET, ["containers", id, "changes"]) => {
+            containers::changes(&ctx, &decode(id)).await
+        }
         (Method::GET, ["containers", id, "export"]) => containers::export(&ctx, &decode(id)).await,
-        (Method::HEAD, ["containers", id, "archive"]) => containers::archive_head(&ctx, &decode(id), &q).await,
-        (Method::GET, ["containers", id, "archive"]) => containers::archive_get(&ctx, &decode(id), &q).await,
-        (Method::PUT, ["containers", id, "archive"]) => containers::archive_put(&ctx, &decode(id), &q, req).await,
+        (Method::HEAD, ["containers", id, "archive"]) => {
+            containers::archive_head(&ctx, &decode(id), &q).await
+        }
+        (Method::GET, ["containers", id, "archive"]) => {
+            containers::archive_get(&ctx, &decode(id), &q).await
+        }
+        (Method::PUT, ["containers", id, "archive"]) => {
+            containers::archive_put(&ctx, &decode(id), &q, req).await
+        }
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
         (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,
@@ -126,7 +148,9 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
             // Image names may contain '/': /images/{name}/json|history|get|tag, DELETE /images/{name}.
             let rest = &trimmed["images/".len()..];
             let (name, action) = match rest.rsplit_once('/') {
-                Some((n, a)) if matches!(a, "json" | "history" | "get" | "tag" | "push") => (n, Some(a)),
+                Some((n, a)) if matches!(a, "json" | "history" | "get" | "tag" | "push") => {
+                    (n, Some(a))
+                }
                 _ => (rest, None),
             };
             let name = decode(name);
@@ -149,11 +173,17 @@ mod tests {
 
     #[test]
     fn versions_are_checked() {
-        assert_eq!(strip_version("/v1.41/containers/json").unwrap(), "/containers/json");
+        assert_eq!(
+            strip_version("/v1.41/containers/json").unwrap(),
+            "/containers/json"
+        );
         assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
         assert_eq!(strip_version("/_ping").unwrap(), "/_ping");
         let e = strip_version("/v1.52/info").unwrap_err();
-        assert_eq!(e.message, "client version 1.52 is too new. Maximum supported API version is 1.41");
+        assert_eq!(
+            e.message,
+            "client version 1.52 is too new. Maximum supported API version is 1.41"
+        );
         assert!(strip_version("/v1.11/info").is_err());
         // Not a version: left alone (and then not found).
         assert_eq!(strip_version("/volumes").unwrap(), "/volumes");

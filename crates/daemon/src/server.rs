@@ -32,9 +32,13 @@ fn bind(socket: &Path) -> Result<UnixListener, DaemonError> {
                 socket.display()
             )));
         }
-        std::fs::remove_file(socket).map_err(io_err(format!("removing stale socket {}", socket.display())))?;
+        std::fs::remove_file(socket).map_err(io_err(format!(
+            "removing stale socket {}",
+            socket.display()
+        )))?;
     }
-    let listener = UnixListener::bind(socket).map_err(io_err(format!("binding {}", socket.display())))?;
+    let listener =
+        UnixListener::bind(socket).map_err(io_err(format!("binding {}", socket.display())))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .map_err(io_err(format!("chmod {}", socket.display())))?;
     Ok(listener)

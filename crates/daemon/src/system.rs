@@ -10,11 +10,21 @@ use crate::Ctx;
 
 /// `GET|HEAD /_ping`.
 pub fn ping(method: &Method) -> ApiResult {
-    let mut resp = Response::new(if *method == Method::HEAD { empty() } else { full("OK") });
+    let mut resp = Response::new(if *method == Method::HEAD {
+        empty()
+    } else {
+        full("OK")
+    });
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(resp)
 }
@@ -66,17 +76,25 @@ pub fn version() -> ApiResult {
     let ver = env!("CARGO_PKG_VERSION");
     let kernel = kernel_version();
     let mut details = std::collections::BTreeMap::new();
-    details.insert("ApiVersion".to_string(), berth_spec::API_VERSION.to_string());
+    details.insert(
+        "ApiVersion".to_string(),
+        berth_spec::API_VERSION.to_string(),
+    );
     details.insert("Arch".to_string(), arch().to_string());
     details.insert("BuildTime".to_string(), String::new());
     details.insert("Experimental".to_string(), "false".to_string());
     details.insert("GitCommit".to_string(), String::new());
     details.insert("GoVersion".to_string(), "n/a (Rust)".to_string());
     details.insert("KernelVersion".to_string(), kernel.clone());
-    details.insert("MinAPIVersion".to_string(), berth_spec::MIN_API_VERSION.to_string());
+    details.insert(
+        "MinAPIVersion".to_string(),
+        berth_spec::MIN_API_VERSION.to_string(),
+    );
     details.insert("Os".to_string(), "linux".to_string());
     let v = berth_spec::api::VersionResponse {
-        platform: berth_spec::api::VersionPlatform { name: "berth".into() },
+        platform: berth_spec::api::VersionPlatform {
+            name: "berth".into(),
+        },
         components: vec![berth_spec::api::VersionComponent {
             name: "Engine".into(),
             version: ver.into(),
@@ -101,12 +119,18 @@ pub fn info(ctx: &Ctx) -> ApiResult {
     let (total, running, paused, stopped) = engine.container_counts();
     let images = engine.store().list(false).map(|l| l.len()).unwrap_or(0);
     let cfg = engine.config();
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
     let name = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut v = json!({
         "ID": engine.engine_id(),
         "Containers": total,

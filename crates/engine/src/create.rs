@@ -23,14 +23,55 @@ pub(crate) fn new_id() -> String {
     hex::encode(bytes)
 }
 
-/// Normalise `HostConfig.NetworkMode`: `""`/`default` mean `none` until bridges exist.
-pub(crate) fn network_mode(mode: &str) -> Result<String> {
+/// Normalise `HostConfig.NetworkMode` (`""` becomes `default`; the rest is
+/// kept as given like dockerd, which checks the network at start: see
+/// [`check_network`] and [`effective_network`]).
+pub(crate) fn network_mode(mode: &str) -> String {
+    if mode.is_empty() {
+        "default".into()
+    } else {
+        mode.to_string()
+    }
+}
+
+/// The start-time check of the network mode: 404 `network X not found`.
+pub(crate) fn check_network(mode: &str) -> Result<()> {
     match mode {
-        "" | "default" | "none" => Ok("none".into()),
-        "host" => Ok("host".into()),
+        "" | "default" | "none" | "host" => Ok(()),
         other => Err(EngineError::not_found(format!("network {other} not found"))),
     }
 }
+
+/// The network a container really gets: `default` means `none` until bridges exist.
+pub(crate) fn effective_network(mode: &str) -> &'static str {
+    if mode == "host" {
+        "host"
+    } else {
+        "none"
+    }
+}
+
+/// Docker's default masked paths (`HostConfig.MaskedPaths`).
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+/// Docker's default read-only paths (`HostConfig.ReadonlyPaths`).
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Host's resolv.conf without loopback nameservers (Docker's filtering for
 /// containers that do not share the host's network); Google's servers when none remain.
@@ -66,16 +107,19 @@ fn host_hostname() -> String {
 fn prepare_dir(dir: &Path, hostname: &str, network: &str) -> Result<()> {
     for sub in ["upper", "work", "rootfs"] {
         let p = dir.join(sub);
-        std::fs::create_dir_all(&p).map_err(|e| EngineError::io(format!("mkdir {}", p.display()), e))?;
+        std::fs::create_dir_all(&p)
+            .map_err(|e| EngineError::io(format!("mkdir {}", p.display()), e))?;
     }
     let write = |name: &str, content: &str| -> Result<()> {
         let p = dir.join(name);
-        std::fs::write(&p, content).map_err(|e| EngineError::io(format!("write {}", p.display()), e))
+        std::fs::write(&p, content)
+            .map_err(|e| EngineError::io(format!("write {}", p.display()), e))
     };
     write("hostname", &format!("{hostname}\n"))?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     if network == "host" {
-        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_LOCAL.to_string());
+        let hosts =
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS_LOCAL.to_string());
         write("hosts", &hosts)?;
         write("resolv.conf", &host_resolv)?;
     } else {
@@ -111,7 +155,26 @@ impl Engine {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
-        host_config.network_mode = network_mode(&host_config.network_mode)?;
+        host_config.network_mode = network_mode(&host_config.network_mode);
+        if host_config.log_config.kind.is_empty() {
+            host_config.log_config.kind = "json-file".into();
+        }
+        if host_config.memory_swappiness == Some(-1) {
+            host_config.memory_swappiness = None;
+        }
+        if host_config.pids_limit == Some(0) {
+            host_config.pids_limit = None;
+        }
+        if !host_config.privileged {
+            if host_config.masked_paths.is_none() {
+                host_config.masked_paths =
+                    Some(MASKED_PATHS.iter().map(|s| s.to_string()).collect());
+            }
+            if host_config.readonly_paths.is_none() {
+                host_config.readonly_paths =
+                    Some(READONLY_PATHS.iter().map(|s| s.to_string()).collect());
+            }
+        }
         let mut config = req.config;
         let image_name = config.image.clone();
         if image_name.is_empty() {
@@ -153,7 +216,11 @@ impl Engine {
         // Reserve the name and insert under one lock.
         let container = {
             let mut map = self.map();
-            let taken = |n: &str| map.values().find(|c| c.rec().name == n).map(|c| c.id.clone());
+            let taken = |n: &str| {
+                map.values()
+                    .find(|c| c.rec().name == n)
+                    .map(|c| c.id.clone())
+            };
             let final_name = match name {
                 Some(n) => {
                     if let Some(other) = taken(&n) {
@@ -184,7 +251,11 @@ impl Engine {
         let res = blocking(move || {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| EngineError::io(format!("mkdir {}", dir.display()), e))?;
-            prepare_dir(&dir, &rec.config.hostname, &rec.host_config.network_mode)?;
+            prepare_dir(
+                &dir,
+                &rec.config.hostname,
+                effective_network(&rec.host_config.network_mode),
+            )?;
             rec.save(&dir)
         })
         .await;
@@ -195,7 +266,10 @@ impl Engine {
             return Err(e);
         }
         tracing::info!(id = %id, "container created");
-        Ok(ContainerCreateResponse { id, warnings: Vec::new() })
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -213,9 +287,15 @@ mod tests {
 
     #[test]
     fn network_modes() {
-        assert_eq!(network_mode("default").unwrap(), "none");
-        assert_eq!(network_mode("host").unwrap(), "host");
-        assert_eq!(network_mode("bridge").unwrap_err().message, "network bridge not found");
+        assert_eq!(network_mode("default"), "default");
+        assert_eq!(network_mode(""), "default");
+        assert_eq!(effective_network("default"), "none");
+        assert_eq!(network_mode("host"), "host");
+        assert!(check_network("host").is_ok());
+        assert_eq!(
+            check_network("bridge").unwrap_err().message,
+            "network bridge not found"
+        );
     }
 
     #[test]

@@ -62,15 +62,23 @@ mod tests {
 
     #[tokio::test]
     async fn notices_exit_of_a_process() {
-        let mut child = std::process::Command::new("sleep").arg("0.2").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .unwrap();
         let pid = child.id() as i32;
         let waiter = tokio::spawn(wait_pid_exit(pid));
         let started = std::time::Instant::now();
         // Reap from another thread so the pid stays valid until exit.
         std::thread::spawn(move || child.wait());
-        tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(started.elapsed() >= Duration::from_millis(150));
         // Non-existent pid returns immediately.
-        tokio::time::timeout(Duration::from_secs(1), wait_pid_exit(i32::MAX - 1)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), wait_pid_exit(i32::MAX - 1))
+            .await
+            .unwrap();
     }
 }

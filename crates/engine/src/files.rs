@@ -19,6 +19,49 @@ use crate::error::{EngineError, Result};
 use crate::record::Status;
 use crate::{blocking, Engine};
 
+/// Paths (relative to the rootfs) that the runtime creates as mount points
+/// in a container's upper dir: not the user's changes, so `diff` and
+/// `commit` leave them out (Docker keeps them in a hidden init layer).
+pub(crate) const MOUNT_PLACEHOLDERS: &[&str] = &[
+    "etc/hostname",
+    "etc/hosts",
+    "etc/resolv.conf",
+    "dev",
+    "proc",
+    "sys",
+    ".dockerenv",
+];
+
+fn is_placeholder(path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    MOUNT_PLACEHOLDERS
+        .iter()
+        .any(|p| rel == *p || rel.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+}
+
+/// Drop mount-point placeholders from a change list, and the parent
+/// directories reported as modified only because of them.
+pub(crate) fn filter_changes(items: Vec<ChangeItem>) -> Vec<ChangeItem> {
+    let (excluded, kept): (Vec<ChangeItem>, Vec<ChangeItem>) =
+        items.into_iter().partition(|c| is_placeholder(&c.path));
+    let under = |parent: &str, child: &str| {
+        child.len() > parent.len()
+            && child.starts_with(parent)
+            && child.as_bytes()[parent.len()] == b'/'
+    };
+    kept.iter()
+        .filter(|c| {
+            if c.kind != 0 {
+                return true;
+            }
+            let had_excluded = excluded.iter().any(|e| under(&c.path, &e.path));
+            let has_kept_child = kept.iter().any(|k| under(&c.path, &k.path));
+            !had_excluded || has_kept_child
+        })
+        .cloned()
+        .collect()
+}
+
 /// A `std::io::Write` that forwards bytes in chunks to an async receiver
 /// (for streaming tarballs out of blocking code). Fails once the receiver is gone.
 pub struct ByteSender {
@@ -32,7 +75,13 @@ impl ByteSender {
     /// A sender and the receiver that gets its chunks.
     pub fn channel() -> (ByteSender, mpsc::Receiver<std::io::Result<Bytes>>) {
         let (tx, rx) = mpsc::channel(16);
-        (ByteSender { tx, buf: Vec::with_capacity(CHUNK) }, rx)
+        (
+            ByteSender {
+                tx,
+                buf: Vec::with_capacity(CHUNK),
+            },
+            rx,
+        )
     }
 
     fn send_buf(&mut self) -> std::io::Result<()> {
@@ -122,7 +171,11 @@ pub(crate) fn go_file_mode(md: &std::fs::Metadata) -> u32 {
 /// `root`, and symlinks (absolute or relative) are resolved relative to
 /// `root`. The last component is followed only when `follow_last`.
 /// Returns the host path and the container path it stands for.
-pub(crate) fn scoped_resolve(root: &Path, path: &str, follow_last: bool) -> Result<(PathBuf, String)> {
+pub(crate) fn scoped_resolve(
+    root: &Path,
+    path: &str,
+    follow_last: bool,
+) -> Result<(PathBuf, String)> {
     let mut pending: Vec<String> = Path::new(path)
         .components()
         .filter_map(|c| match c {
@@ -149,7 +202,9 @@ pub(crate) fn scoped_resolve(root: &Path, path: &str, follow_last: bool) -> Resu
             Ok(md) if md.file_type().is_symlink() && (!is_last || follow_last) => {
                 links += 1;
                 if links > 255 {
-                    return Err(EngineError::invalid(format!("too many levels of symbolic links in {path}")));
+                    return Err(EngineError::invalid(format!(
+                        "too many levels of symbolic links in {path}"
+                    )));
                 }
                 let target = std::fs::read_link(&candidate)
                     .map_err(|e| EngineError::io(format!("readlink {}", candidate.display()), e))?;
@@ -191,10 +246,18 @@ impl Drop for RootfsGuard {
     }
 }
 
-fn ensure_rootfs(c: &Container, running: bool, layers: Vec<PathBuf>, readonly: bool) -> Result<RootfsGuard> {
+fn ensure_rootfs(
+    c: &Container,
+    running: bool,
+    layers: Vec<PathBuf>,
+    readonly: bool,
+) -> Result<RootfsGuard> {
     let target = c.dir.join("rootfs");
     if running {
-        return Ok(RootfsGuard { target, mounted_here: false });
+        return Ok(RootfsGuard {
+            target,
+            mounted_here: false,
+        });
     }
     let spec = berth_runtime::RootfsSpec {
         lower_dirs: layers,
@@ -204,7 +267,10 @@ fn ensure_rootfs(c: &Container, running: bool, layers: Vec<PathBuf>, readonly: b
         readonly,
     };
     berth_runtime::mount::mount_rootfs(&spec)?;
-    Ok(RootfsGuard { target, mounted_here: true })
+    Ok(RootfsGuard {
+        target,
+        mounted_here: true,
+    })
 }
 
 fn mtime_rfc3339(md: &std::fs::Metadata) -> String {
@@ -244,11 +310,18 @@ fn stat_path(root: &Path, path: &str) -> Result<(ArchiveStat, PathBuf)> {
 }
 
 /// Append `host` to `builder` as `name` (recursing into directories, never following symlinks).
-fn append_tree<W: Write>(builder: &mut tar::Builder<W>, host: &Path, name: &Path) -> std::io::Result<()> {
+fn append_tree<W: Write>(
+    builder: &mut tar::Builder<W>,
+    host: &Path,
+    name: &Path,
+) -> std::io::Result<()> {
     let md = std::fs::symlink_metadata(host)?;
     if md.is_dir() {
         builder.append_dir(name, host)?;
-        let mut entries: Vec<_> = std::fs::read_dir(host)?.flatten().map(|e| e.file_name()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(host)?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         entries.sort();
         for e in entries {
             append_tree(builder, &host.join(&e), &name.join(&e))?;
@@ -265,7 +338,10 @@ pub(crate) fn tar_tree<W: Write>(host: &Path, name: &Path, out: W) -> std::io::R
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
     if std::fs::symlink_metadata(host)?.is_dir() && name == Path::new("") {
-        let mut entries: Vec<_> = std::fs::read_dir(host)?.flatten().map(|e| e.file_name()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(host)?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         entries.sort();
         for e in entries {
             append_tree(&mut builder, &host.join(&e), Path::new(&e))?;
@@ -304,13 +380,16 @@ impl Engine {
         let upper = c.dir.join("upper");
         blocking(move || {
             let layers = store.layer_dirs(&rec.image_id)?;
-            Ok(berth_store::fs::changes(&upper, &layers)?)
+            Ok(filter_changes(berth_store::fs::changes(&upper, &layers)?))
         })
         .await
     }
 
     /// `docker export`: a tar stream of the container's merged rootfs.
-    pub async fn export(self: &Arc<Self>, name: &str) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
+    pub async fn export(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<mpsc::Receiver<std::io::Result<Bytes>>> {
         let (tx, rx) = ByteSender::channel();
         let c = self.lookup(name)?;
         let engine = Arc::clone(self);
@@ -338,7 +417,8 @@ impl Engine {
     /// `HEAD /containers/{id}/archive`: stat a path inside the container.
     pub async fn archive_stat(self: &Arc<Self>, name: &str, path: &str) -> Result<ArchiveStat> {
         let path = path.to_string();
-        self.with_rootfs(name, move |root| Ok(stat_path(root, &path)?.0)).await
+        self.with_rootfs(name, move |root| Ok(stat_path(root, &path)?.0))
+            .await
     }
 
     /// `GET /containers/{id}/archive`: the stat and a tar stream of the path.
@@ -386,7 +466,9 @@ impl Engine {
             Err(_) => {
                 // The task failed before stat: report why (e.g. no such container).
                 self.lookup(&name_for_err)?;
-                return Err(EngineError::system("archive failed: could not mount the container's rootfs"));
+                return Err(EngineError::system(
+                    "archive failed: could not mount the container's rootfs",
+                ));
             }
         };
         Ok((stat, rx))
@@ -417,7 +499,9 @@ impl Engine {
                 }
             })?;
             if !md.is_dir() {
-                return Err(EngineError::invalid(format!("extraction point is not a directory: {path}")));
+                return Err(EngineError::invalid(format!(
+                    "extraction point is not a directory: {path}"
+                )));
             }
             berth_store::fs::extract_into(body, root, Path::new(&inner))?;
             Ok(())
@@ -454,6 +538,25 @@ mod tests {
         assert_eq!(inner, "/etc");
         symlink("loop", r.join("loop")).unwrap();
         assert!(scoped_resolve(r, "/loop/x", false).is_err());
+    }
+
+    #[test]
+    fn placeholders_are_filtered_from_changes() {
+        let c = |p: &str, k: u8| ChangeItem {
+            path: p.into(),
+            kind: k,
+        };
+        let out = filter_changes(vec![
+            c("/etc", 0),
+            c("/etc/hosts", 1),
+            c("/tmp", 0),
+            c("/tmp/x", 1),
+            c("/dev", 0),
+            c("/dev/shm", 1),
+        ]);
+        assert_eq!(out, vec![c("/tmp", 0), c("/tmp/x", 1)]);
+        let out = filter_changes(vec![c("/etc", 0), c("/etc/hosts", 1), c("/etc/motd", 1)]);
+        assert_eq!(out, vec![c("/etc", 0), c("/etc/motd", 1)]);
     }
 
     #[test]

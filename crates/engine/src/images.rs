@@ -16,7 +16,9 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     fn rec(p: &[u8], t: &[u8]) -> bool {
         match p.first() {
             None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| rec(&p[1..], &t[i..])),
+            Some(b'*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| rec(&p[1..], &t[i..])),
             Some(b'?') => !t.is_empty() && t[0] != b'/' && rec(&p[1..], &t[1..]),
             Some(c) => t.first() == Some(c) && rec(&p[1..], &t[1..]),
         }
@@ -41,7 +43,9 @@ impl Engine {
         for c in self.map().values() {
             let r = c.rec();
             let running = matches!(r.state.status, Status::Running | Status::Restarting);
-            let e = out.entry(r.image_id.clone()).or_insert_with(|| (r.short_id().to_string(), running));
+            let e = out
+                .entry(r.image_id.clone())
+                .or_insert_with(|| (r.short_id().to_string(), running));
             if running && !e.1 {
                 *e = (r.short_id().to_string(), true);
             }
@@ -50,7 +54,11 @@ impl Engine {
     }
 
     /// `GET /images/json` with filters.
-    pub async fn images(self: &Arc<Self>, all: bool, filters: BTreeMap<String, Vec<String>>) -> Result<Vec<ImageSummary>> {
+    pub async fn images(
+        self: &Arc<Self>,
+        all: bool,
+        filters: BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<ImageSummary>> {
         for k in filters.keys() {
             if !IMAGE_FILTERS.contains(&k.as_str()) {
                 return Err(EngineError::invalid(format!("Invalid filter '{k}'")));
@@ -91,7 +99,9 @@ impl Engine {
                         continue;
                     }
                 }
-                if before.is_some_and(|b| img.created >= b) || since.is_some_and(|s| img.created <= s) {
+                if before.is_some_and(|b| img.created >= b)
+                    || since.is_some_and(|s| img.created <= s)
+                {
                     continue;
                 }
                 out.push(img);
@@ -102,7 +112,11 @@ impl Engine {
     }
 
     /// `DELETE /images/{name}`.
-    pub async fn image_remove(self: &Arc<Self>, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
+    pub async fn image_remove(
+        self: &Arc<Self>,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteItem>> {
         let users = self.image_users();
         let store = self.store();
         let name = name.to_string();
@@ -126,14 +140,21 @@ impl Engine {
         let ids: Vec<String> = self
             .map()
             .values()
-            .filter(|c| matches!(c.rec().state.status, Status::Exited | Status::Created | Status::Dead))
+            .filter(|c| {
+                matches!(
+                    c.rec().state.status,
+                    Status::Exited | Status::Created | Status::Dead
+                )
+            })
             .map(|c| c.id.clone())
             .collect();
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for id in ids {
             let upper = self.containers_dir().join(&id).join("upper");
-            let size = blocking(move || Ok(crate::list::dir_size(&upper))).await.unwrap_or(0);
+            let size = blocking(move || Ok(crate::list::dir_size(&upper)))
+                .await
+                .unwrap_or(0);
             if self.remove(&id, false, false).await.is_ok() {
                 reclaimed += size.max(0) as u64;
                 deleted.push(id);
@@ -172,6 +193,10 @@ impl Engine {
             comment,
             tag: reference,
             created: None,
+            exclude: crate::files::MOUNT_PLACEHOLDERS
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect(),
         };
         let store = self.store();
         let upper = c.dir.join("upper");
@@ -190,7 +215,13 @@ mod tests {
         assert!(glob_match("busybox:*", "busybox:latest"));
         assert!(!glob_match("busy*", "x/busybox"));
         assert!(glob_match("b?sybox", "busybox"));
-        assert!(reference_matches("busybox", &["busybox:latest".to_string()]));
-        assert!(!reference_matches("alpine", &["busybox:latest".to_string()]));
+        assert!(reference_matches(
+            "busybox",
+            &["busybox:latest".to_string()]
+        ));
+        assert!(!reference_matches(
+            "alpine",
+            &["busybox:latest".to_string()]
+        ));
     }
 }

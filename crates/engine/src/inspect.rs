@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_spec::api::{ContainerInspect, ContainerState, EndpointSettings, GraphDriver, NetworkSettings};
+use berth_spec::api::{
+    ContainerInspect, ContainerState, EndpointSettings, GraphDriver, NetworkSettings,
+};
 
 use crate::error::Result;
 use crate::record::{ContainerRecord, Status};
@@ -56,14 +58,21 @@ impl Engine {
         .await?;
         let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
         let mut gd = BTreeMap::new();
-        let lower: Vec<String> = layers.iter().rev().map(|l| l.to_string_lossy().into_owned()).collect();
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|l| l.to_string_lossy().into_owned())
+            .collect();
         gd.insert("LowerDir".to_string(), lower.join(":"));
         gd.insert("MergedDir".to_string(), p("rootfs"));
         gd.insert("UpperDir".to_string(), p("upper"));
         gd.insert("WorkDir".to_string(), p("work"));
         let net = rec.host_config.network_mode.clone();
         let mut networks = BTreeMap::new();
-        networks.insert(net, EndpointSettings::default());
+        networks.insert(
+            crate::create::effective_network(&net).to_string(),
+            EndpointSettings::default(),
+        );
         let network_settings = NetworkSettings {
             sandbox_key: String::new(),
             networks,
@@ -89,7 +98,10 @@ impl Engine {
             app_armor_profile: String::new(),
             exec_ids: None,
             host_config: rec.host_config.clone(),
-            graph_driver: GraphDriver { data: gd, name: "overlay2".into() },
+            graph_driver: GraphDriver {
+                data: gd,
+                name: "overlay2".into(),
+            },
             size_rw: sizes.map(|s| s.0),
             size_root_fs: sizes.map(|s| s.1),
             mounts: Vec::new(),

@@ -34,7 +34,9 @@ impl WaitCondition {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(EngineError::invalid(format!("invalid condition: \"{other}\""))),
+            other => Err(EngineError::invalid(format!(
+                "invalid condition: \"{other}\""
+            ))),
         }
     }
 }
@@ -49,7 +51,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         return Ok(n);
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|sig| sig as i32)
         .map_err(|_| bad())
@@ -68,7 +74,8 @@ fn start_error(msg: &str, path: &str) -> (EngineError, i64) {
         return (EngineError::invalid(text), 126);
     }
     if (lower.contains(&lpath) || lower.contains("exec"))
-        && (lower.contains("no such file or directory") || lower.contains("executable file not found"))
+        && (lower.contains("no such file or directory")
+            || lower.contains("executable file not found"))
     {
         return (EngineError::invalid(text), 127);
     }
@@ -93,7 +100,12 @@ impl Engine {
     }
 
     /// The runtime spec for a container.
-    fn build_spec(&self, c: &Container, rec: &ContainerRecord, layers: Vec<std::path::PathBuf>) -> ContainerSpec {
+    fn build_spec(
+        &self,
+        c: &Container,
+        rec: &ContainerRecord,
+        layers: Vec<std::path::PathBuf>,
+    ) -> ContainerSpec {
         let mut spec = ContainerSpec::with_defaults(&c.id, &c.dir);
         spec.rootfs.lower_dirs = layers;
         spec.rootfs.readonly = rec.host_config.readonly_rootfs;
@@ -104,7 +116,8 @@ impl Engine {
         spec.cwd = rec.config.working_dir.clone();
         spec.user = rec.config.user.clone();
         spec.hostname = rec.config.hostname.clone();
-        spec.network = if rec.host_config.network_mode == "host" {
+        spec.network = if crate::create::effective_network(&rec.host_config.network_mode) == "host"
+        {
             NetworkMode::Host
         } else {
             NetworkMode::None
@@ -147,8 +160,15 @@ impl Engine {
     }
 
     /// Start `c`; the caller holds `c.op`.
-    pub(crate) async fn start_locked(self: &Arc<Self>, c: &Arc<Container>, user: bool) -> Result<()> {
+    pub(crate) async fn start_locked(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        user: bool,
+    ) -> Result<()> {
         let rec = c.snapshot();
+        if let Err(err) = crate::create::check_network(&rec.host_config.network_mode) {
+            return self.start_failed(c, &rec, err, 128, user);
+        }
         let store = self.store();
         let image_id = rec.image_id.clone();
         let layers = blocking(move || Ok(store.layer_dirs(&image_id)?)).await?;
@@ -189,26 +209,38 @@ impl Engine {
                 Ok(())
             }
             Err(msg) => {
-                let (err, code) = start_error(&msg, &rec.path);
-                c.update(|r| {
-                    r.state.error = err.message.clone();
-                    r.state.exit_code = code;
-                    if r.state.status == Status::Restarting {
-                        r.state.status = Status::Exited;
-                        r.state.finished_at = Some(Utc::now());
-                    }
-                })?;
                 tracing::info!(id = %c.id, "container start failed: {msg}");
-                if rec.host_config.auto_remove && user {
-                    let engine = Arc::clone(self);
-                    let id = c.id.clone();
-                    tokio::spawn(async move {
-                        let _ = engine.remove(&id, true, false).await;
-                    });
-                }
-                Err(err)
+                let (err, code) = start_error(&msg, &rec.path);
+                self.start_failed(c, &rec, err, code, user)
             }
         }
+    }
+
+    /// Record a failed start (exit code `code`), auto-remove if asked, return `err`.
+    fn start_failed(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        rec: &ContainerRecord,
+        err: EngineError,
+        code: i64,
+        user: bool,
+    ) -> Result<()> {
+        c.update(|r| {
+            r.state.error = err.message.clone();
+            r.state.exit_code = code;
+            if r.state.status == Status::Restarting {
+                r.state.status = Status::Exited;
+                r.state.finished_at = Some(Utc::now());
+            }
+        })?;
+        if rec.host_config.auto_remove && user {
+            let engine = Arc::clone(self);
+            let id = c.id.clone();
+            tokio::spawn(async move {
+                let _ = engine.remove(&id, true, false).await;
+            });
+        }
+        Err(err)
     }
 
     /// Watch the shim `shim_pid` of `c` and handle the exit.
@@ -238,10 +270,24 @@ impl Engine {
     }
 
     /// Apply an exit (None: the shim died without recording one).
-    pub(crate) fn record_exit(self: &Arc<Self>, c: &Arc<Container>, exit: Option<berth_runtime::ExitInfo>) -> Result<()> {
+    pub(crate) fn record_exit(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        exit: Option<berth_runtime::ExitInfo>,
+    ) -> Result<()> {
         let (code, oom, finished, error) = match exit {
-            Some(e) => (i64::from(e.exit_code), e.oom_killed, e.finished_at, String::new()),
-            None => (255, false, Utc::now(), "shim died without recording an exit status".to_string()),
+            Some(e) => (
+                i64::from(e.exit_code),
+                e.oom_killed,
+                e.finished_at,
+                String::new(),
+            ),
+            None => (
+                255,
+                false,
+                Utc::now(),
+                "shim died without recording an exit status".to_string(),
+            ),
         };
         let rec = c.update(|r| {
             r.state.status = Status::Exited;
@@ -344,7 +390,11 @@ impl Engine {
         let grace = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let state = Self::shim_state(c, &rec);
         berth_runtime::signal(&state, sig)?;
-        let limit = if grace < 0 { None } else { Some(Duration::from_secs(grace as u64)) };
+        let limit = if grace < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(grace as u64))
+        };
         if !Self::wait_exit(c, before, limit).await {
             tracing::info!(id = %c.id, "stop timeout after {grace}s, killing");
             berth_runtime::signal(&state, libc::SIGKILL)?;
@@ -460,7 +510,9 @@ impl Engine {
     pub async fn rename(self: &Arc<Self>, name: &str, new_name: &str) -> Result<()> {
         let new = new_name.trim_start_matches('/');
         if new.is_empty() {
-            return Err(EngineError::invalid("Neither old nor new names may be empty"));
+            return Err(EngineError::invalid(
+                "Neither old nor new names may be empty",
+            ));
         }
         if !berth_spec::names::is_valid_container_name(new) {
             return Err(EngineError::invalid(format!(
@@ -499,7 +551,10 @@ impl Engine {
         Ok(async move {
             let done_now = cond == WaitCondition::NotRunning && !running;
             if done_now {
-                return WaitResponse { status_code: current, error: None };
+                return WaitResponse {
+                    status_code: current,
+                    error: None,
+                };
             }
             let res = rx
                 .wait_for(|e| match cond {
@@ -512,7 +567,10 @@ impl Engine {
                 Ok(code) => code,
                 Err(_) => c.events.borrow().last_exit,
             };
-            WaitResponse { status_code: code, error: None }
+            WaitResponse {
+                status_code: code,
+                error: None,
+            }
         })
     }
 }
@@ -533,7 +591,10 @@ mod tests {
 
     #[test]
     fn start_errors_map_to_docker_exit_codes() {
-        let (e, code) = start_error("exec: \"nosuch\": executable file not found in $PATH", "nosuch");
+        let (e, code) = start_error(
+            "exec: \"nosuch\": executable file not found in $PATH",
+            "nosuch",
+        );
         assert_eq!(code, 127);
         assert_eq!(e.status(), 400);
         assert!(e.message.contains("executable file not found"));
@@ -546,7 +607,10 @@ mod tests {
     #[test]
     fn wait_conditions() {
         assert_eq!(WaitCondition::parse("").unwrap(), WaitCondition::NotRunning);
-        assert_eq!(WaitCondition::parse("removed").unwrap(), WaitCondition::Removed);
+        assert_eq!(
+            WaitCondition::parse("removed").unwrap(),
+            WaitCondition::Removed
+        );
         assert!(WaitCondition::parse("bogus").is_err());
     }
 }

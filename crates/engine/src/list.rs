@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_spec::api::{ContainerSummary, EndpointSettings, SummaryHostConfig, SummaryNetworkSettings};
+use berth_spec::api::{
+    ContainerSummary, EndpointSettings, SummaryHostConfig, SummaryNetworkSettings,
+};
 use chrono::Utc;
 
 use crate::error::{EngineError, Result};
@@ -25,10 +27,31 @@ pub struct ListOptions {
 }
 
 const FILTER_KEYS: &[&str] = &[
-    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
-    "network", "volume", "publish", "expose", "is-task", "isolation",
+    "id",
+    "name",
+    "label",
+    "status",
+    "exited",
+    "ancestor",
+    "before",
+    "since",
+    "health",
+    "network",
+    "volume",
+    "publish",
+    "expose",
+    "is-task",
+    "isolation",
 ];
-const STATUSES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
 
 /// Whether a Docker label filter (`key` or `key=value`) matches `labels`.
 pub(crate) fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
@@ -91,7 +114,8 @@ impl Engine {
         let mut recs: Vec<ContainerRecord> = self.map().values().map(|c| c.snapshot()).collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         let f = &opts.filters;
-        let all = opts.all || opts.limit > 0 || f.contains_key("status") || f.contains_key("exited");
+        let all =
+            opts.all || opts.limit > 0 || f.contains_key("status") || f.contains_key("exited");
         // before/since: containers created before/after the named one.
         let anchor = |key: &str| -> Result<Option<chrono::DateTime<Utc>>> {
             match f.get(key).and_then(|v| v.first()) {
@@ -131,7 +155,11 @@ impl Engine {
                 }
             }
             if let Some(codes) = f.get("exited") {
-                if st != Status::Exited || !codes.iter().any(|c| c.parse::<i64>().ok() == Some(rec.state.exit_code)) {
+                if st != Status::Exited
+                    || !codes
+                        .iter()
+                        .any(|c| c.parse::<i64>().ok() == Some(rec.state.exit_code))
+                {
                     continue;
                 }
             }
@@ -139,7 +167,10 @@ impl Engine {
                 let matched = images.iter().any(|img| {
                     rec.image_name == *img
                         || rec.image_id == *img
-                        || rec.image_id.trim_start_matches("sha256:").starts_with(img.trim_start_matches("sha256:"))
+                        || rec
+                            .image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(img.trim_start_matches("sha256:"))
                         || store.resolve(img).ok().as_deref() == Some(rec.image_id.as_str())
                 });
                 if !matched {
@@ -167,7 +198,14 @@ impl Engine {
             let now = Utc::now();
             Ok(out
                 .into_iter()
-                .map(|rec| summary(&rec, now, &store, size.then(|| root.join(&rec.id).join("upper")).as_deref()))
+                .map(|rec| {
+                    summary(
+                        &rec,
+                        now,
+                        &store,
+                        size.then(|| root.join(&rec.id).join("upper")).as_deref(),
+                    )
+                })
                 .collect())
         })
         .await
@@ -179,9 +217,13 @@ pub(crate) fn dir_size(dir: &std::path::Path) -> i64 {
     let mut total = 0i64;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
-            let Ok(md) = e.path().symlink_metadata() else { continue };
+            let Ok(md) = e.path().symlink_metadata() else {
+                continue;
+            };
             if md.is_dir() {
                 stack.push(e.path());
             } else {
@@ -190,6 +232,24 @@ pub(crate) fn dir_size(dir: &std::path::Path) -> i64 {
         }
     }
     total
+}
+
+/// `Command` of a summary: path and args, args with spaces in single quotes (as dockerd).
+pub(crate) fn command_string(path: &str, args: &[String]) -> String {
+    if args.is_empty() {
+        return path.to_string();
+    }
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("{path} {}", args.join(" "))
 }
 
 fn summary(
@@ -202,14 +262,13 @@ fn summary(
     if store.resolve(&image).ok().as_deref() != Some(rec.image_id.as_str()) {
         image = rec.image_id.clone();
     }
-    let command = if rec.args.is_empty() {
-        rec.path.clone()
-    } else {
-        format!("{} {}", rec.path, rec.args.join(" "))
-    };
+    let command = command_string(&rec.path, &rec.args);
     let net = rec.host_config.network_mode.clone();
     let mut networks = BTreeMap::new();
-    networks.insert(net.clone(), EndpointSettings::default());
+    networks.insert(
+        crate::create::effective_network(&net).to_string(),
+        EndpointSettings::default(),
+    );
     let (size_rw, size_root_fs) = match upper {
         Some(u) => {
             let rw = dir_size(u);
@@ -256,10 +315,20 @@ mod tests {
     }
 
     #[test]
+    fn commands_are_quoted_like_dockerd() {
+        let args = vec!["-c".to_string(), "echo hi; sleep 1".to_string()];
+        assert_eq!(command_string("sh", &args), "sh -c 'echo hi; sleep 1'");
+        assert_eq!(command_string("true", &[]), "true");
+    }
+
+    #[test]
     fn filter_validation() {
         let mut f = BTreeMap::new();
         f.insert("bogus".to_string(), vec!["x".to_string()]);
-        assert_eq!(validate_filters(&f).unwrap_err().message, "Invalid filter 'bogus'");
+        assert_eq!(
+            validate_filters(&f).unwrap_err().message,
+            "Invalid filter 'bogus'"
+        );
         let mut f = BTreeMap::new();
         f.insert("status".to_string(), vec!["sleeping".to_string()]);
         assert!(validate_filters(&f).is_err());

@@ -61,18 +61,18 @@ fn convert(e: LogEntry, stdout: bool, stderr: bool) -> Option<LogChunk> {
         LogStream::Stdout => stdout,
         LogStream::Stderr => stderr,
     };
-    wanted.then(|| LogChunk { stream, data: e.log.into_bytes(), time: e.time })
+    wanted.then(|| LogChunk {
+        stream,
+        data: e.log.into_bytes(),
+        time: e.time,
+    })
 }
 
 async fn read_from(path: PathBuf, offset: u64) -> Result<(Vec<LogEntry>, u64)> {
     blocking(move || Ok(berth_runtime::logs::read_from(&path, offset)?)).await
 }
 
-async fn send_all(
-    tx: &mpsc::Sender<LogChunk>,
-    entries: Vec<LogEntry>,
-    opts: &LogOptions,
-) -> bool {
+async fn send_all(tx: &mpsc::Sender<LogChunk>, entries: Vec<LogEntry>, opts: &LogOptions) -> bool {
     for e in entries {
         if opts.since.is_some_and(|s| e.time < s) || opts.until.is_some_and(|u| e.time > u) {
             continue;
@@ -88,7 +88,11 @@ async fn send_all(
 
 impl Engine {
     /// Stream a container's logs; with `follow`, until the running container stops.
-    pub async fn logs(self: &Arc<Self>, name: &str, opts: LogOptions) -> Result<mpsc::Receiver<LogChunk>> {
+    pub async fn logs(
+        self: &Arc<Self>,
+        name: &str,
+        opts: LogOptions,
+    ) -> Result<mpsc::Receiver<LogChunk>> {
         let c = self.lookup(name)?;
         let path = c.log_path();
         let mut events = c.events.subscribe();
@@ -97,7 +101,8 @@ impl Engine {
         let (since, until, tail) = (opts.since, opts.until, opts.tail);
         let p = path.clone();
         let (entries, offset) =
-            blocking(move || Ok(berth_runtime::logs::read_entries(&p, since, until, tail)?)).await?;
+            blocking(move || Ok(berth_runtime::logs::read_entries(&p, since, until, tail)?))
+                .await?;
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             if !send_all(&tx, entries, &opts).await {
@@ -158,7 +163,11 @@ impl Engine {
             }
         })
         .await?;
-        let opts = LogOptions { stdout, stderr, ..Default::default() };
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            ..Default::default()
+        };
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             let mut offset = start;

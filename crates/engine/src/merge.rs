@@ -138,7 +138,10 @@ mod tests {
             cmd: v(&["echo image"]),
             ..Default::default()
         };
-        let mut user = ContainerConfig { cmd: v(&["echo user"]), ..Default::default() };
+        let mut user = ContainerConfig {
+            cmd: v(&["echo user"]),
+            ..Default::default()
+        };
         merge_config(&mut user, &image);
         assert_eq!(user.entrypoint, v(&["/bin/sh", "-c"]));
         assert_eq!(user.cmd, v(&["echo user"]));
@@ -154,21 +157,36 @@ mod tests {
             cmd: v(&["arg"]),
             ..Default::default()
         };
-        let mut user = ContainerConfig { entrypoint: v(&["/other"]), ..Default::default() };
+        let mut user = ContainerConfig {
+            entrypoint: v(&["/other"]),
+            ..Default::default()
+        };
         merge_config(&mut user, &image);
         assert_eq!(user.cmd, None);
-        let mut cleared = ContainerConfig { entrypoint: Some(vec![]), ..Default::default() };
+        let mut cleared = ContainerConfig {
+            entrypoint: Some(vec![]),
+            ..Default::default()
+        };
         merge_config(&mut cleared, &image);
         assert_eq!(cleared.entrypoint, Some(vec![]));
         assert_eq!(cleared.cmd, v(&["arg"]));
         let empty = ContainerConfig::default();
-        assert_eq!(entrypoint_and_args(&empty).unwrap_err().message, "No command specified");
+        assert_eq!(
+            entrypoint_and_args(&empty).unwrap_err().message,
+            "No command specified"
+        );
     }
 
     #[test]
     fn env_merges_by_key_user_first() {
-        let image = ContainerConfig { env: v(&["PATH=/img", "A=1", "B=2"]), ..Default::default() };
-        let mut user = ContainerConfig { env: v(&["B=user", "C=3"]), ..Default::default() };
+        let image = ContainerConfig {
+            env: v(&["PATH=/img", "A=1", "B=2"]),
+            ..Default::default()
+        };
+        let mut user = ContainerConfig {
+            env: v(&["B=user", "C=3"]),
+            ..Default::default()
+        };
         merge_config(&mut user, &image);
         assert_eq!(user.env, v(&["B=user", "C=3", "PATH=/img", "A=1"]));
         let mut none = ContainerConfig::default();
@@ -178,9 +196,27 @@ mod tests {
 
     #[test]
     fn runtime_env_has_default_path_and_hostname() {
-        let c = ContainerConfig { hostname: "abc".into(), env: v(&["X=1"]), ..Default::default() };
-        assert_eq!(runtime_env(&c), vec![format!("PATH={DEFAULT_PATH}"), "HOSTNAME=abc".into(), "X=1".into()]);
-        let c = ContainerConfig { hostname: "h".into(), env: v(&["PATH=/p"]), ..Default::default() };
-        assert_eq!(runtime_env(&c), vec!["PATH=/p".to_string(), "HOSTNAME=h".into()]);
+        let c = ContainerConfig {
+            hostname: "abc".into(),
+            env: v(&["X=1"]),
+            ..Default::default()
+        };
+        assert_eq!(
+            runtime_env(&c),
+            vec![
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=abc".into(),
+                "X=1".into()
+            ]
+        );
+        let c = ContainerConfig {
+            hostname: "h".into(),
+            env: v(&["PATH=/p"]),
+            ..Default::default()
+        };
+        assert_eq!(
+            runtime_env(&c),
+            vec!["PATH=/p".to_string(), "HOSTNAME=h".into()]
+        );
     }
 }

@@ -101,7 +101,8 @@ impl ContainerRecord {
     /// Load a record from a container directory.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(RECORD_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| EngineError::io(format!("read {}", path.display()), e))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| EngineError::io(format!("read {}", path.display()), e))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| EngineError::system(format!("parse {}: {e}", path.display())))
     }
@@ -121,7 +122,10 @@ impl ContainerRecord {
 
 /// Write `bytes` to `path` via a temp file, fsync and rename (then fsync the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir: PathBuf = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -35,7 +35,9 @@ where
             return Ok(id.to_string());
         }
     }
-    Err(EngineError::not_found(format!("No such container: {input}")))
+    Err(EngineError::not_found(format!(
+        "No such container: {input}"
+    )))
 }
 
 #[cfg(test)]

@@ -27,12 +27,16 @@ pub fn validate(policy: &RestartPolicy) -> Result<()> {
         }
         "on-failure" => {
             if policy.maximum_retry_count < 0 {
-                return Err(EngineError::invalid("maximum retry count cannot be negative"));
+                return Err(EngineError::invalid(
+                    "maximum retry count cannot be negative",
+                ));
             }
             Ok(())
         }
         "" => Ok(()),
-        other => Err(EngineError::invalid(format!("invalid restart policy '{other}'"))),
+        other => Err(EngineError::invalid(format!(
+            "invalid restart policy '{other}'"
+        ))),
     }
 }
 
@@ -72,7 +76,10 @@ mod tests {
     use super::*;
 
     fn p(name: &str, n: i64) -> RestartPolicy {
-        RestartPolicy { name: name.into(), maximum_retry_count: n }
+        RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: n,
+        }
     }
 
     #[test]
@@ -105,7 +112,10 @@ mod tests {
         assert_eq!(d1, Duration::from_millis(100));
         let d2 = next_delay(Some(d1), short);
         assert_eq!(d2, Duration::from_millis(200));
-        assert_eq!(next_delay(Some(Duration::from_secs(50)), short), BACKOFF_MAX);
+        assert_eq!(
+            next_delay(Some(Duration::from_secs(50)), short),
+            BACKOFF_MAX
+        );
         assert_eq!(next_delay(Some(d2), Duration::from_secs(11)), BACKOFF_START);
     }
 }

@@ -37,7 +37,12 @@ fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
     let rd = match std::fs::read_dir(containers_dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(EngineError::io(format!("read {}", containers_dir.display()), e)),
+        Err(e) => {
+            return Err(EngineError::io(
+                format!("read {}", containers_dir.display()),
+                e,
+            ))
+        }
     };
     for entry in rd.flatten() {
         let dir = entry.path();
@@ -64,7 +69,12 @@ fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
             .flatten()
             .filter(berth_runtime::shim_alive);
         let exit = berth_runtime::read_exit(&dir).ok().flatten();
-        out.push(Found { rec, dir, shim, exit });
+        out.push(Found {
+            rec,
+            dir,
+            shim,
+            exit,
+        });
     }
     Ok(out)
 }
@@ -74,7 +84,8 @@ impl Engine {
     /// run inside a tokio runtime (it spawns exit watchers).
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
         for d in [cfg.data_root.join("containers"), cfg.exec_root.clone()] {
-            std::fs::create_dir_all(&d).map_err(|e| EngineError::io(format!("mkdir {}", d.display()), e))?;
+            std::fs::create_dir_all(&d)
+                .map_err(|e| EngineError::io(format!("mkdir {}", d.display()), e))?;
         }
         let root = cfg.data_root.clone();
         let store = blocking(move || Ok(Store::open(&root.join("image"))?)).await?;
@@ -113,7 +124,12 @@ impl Engine {
                 let manual = rec.state.manually_stopped && policy.name != "always";
                 if started_before
                     && rec.state.status == Status::Exited
-                    && crate::restart::should_restart(policy, rec.state.exit_code, 0, manual)
+                    && crate::restart::should_restart(
+                        policy,
+                        rec.state.exit_code,
+                        c.policy_restarts(),
+                        manual,
+                    )
                 {
                     to_start.push(c);
                 }

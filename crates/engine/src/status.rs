@@ -55,6 +55,9 @@ mod tests {
         st.status = Status::Restarting;
         st.exit_code = 1;
         st.finished_at = Some(now);
-        assert_eq!(status_string(&st, now), "Restarting (1) Less than a second ago");
+        assert_eq!(
+            status_string(&st, now),
+            "Restarting (1) Less than a second ago"
+        );
     }
 }

@@ -28,7 +28,9 @@ pub fn rfc3339_nano(t: &DateTime<Utc>) -> String {
 
 /// Format an optional time, `ZERO_TIME` when absent.
 pub fn opt_rfc3339_nano(t: &Option<DateTime<Utc>>) -> String {
-    t.as_ref().map(rfc3339_nano).unwrap_or_else(|| ZERO_TIME.to_string())
+    t.as_ref()
+        .map(rfc3339_nano)
+        .unwrap_or_else(|| ZERO_TIME.to_string())
 }
 
 /// Parse a Docker API time filter (`since`/`until` of logs): unix seconds

@@ -53,7 +53,11 @@ pub(crate) fn parse_ps(output: &str, pids: &[u32]) -> Result<TopResponse> {
             continue;
         }
         let n = titles.len();
-        let mut row: Vec<String> = fields.iter().take(n.saturating_sub(1)).map(|s| s.to_string()).collect();
+        let mut row: Vec<String> = fields
+            .iter()
+            .take(n.saturating_sub(1))
+            .map(|s| s.to_string())
+            .collect();
         if fields.len() >= n {
             row.push(fields[n - 1..].join(" "));
         }
@@ -68,7 +72,10 @@ impl Engine {
         let c = self.lookup(name)?;
         let rec = c.snapshot();
         if rec.state.status != Status::Running {
-            return Err(EngineError::conflict(format!("Container {} is not running", c.id)));
+            return Err(EngineError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         let args: Vec<String> = if ps_args.trim().is_empty() {
             vec!["-ef".to_string()]

@@ -139,6 +139,7 @@ pub struct MountSpec {
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct HostConfig {
     pub binds: Option<Vec<String>>,
+    #[serde(rename = "ContainerIDFile", alias = "ContainerIdFile")]
     pub container_id_file: String,
     pub log_config: LogConfig,
     pub network_mode: String,

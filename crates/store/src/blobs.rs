@@ -6,17 +6,12 @@ use crate::atomic::{fsync_dir, temp_name};
 use crate::error::{IoContext, StoreError};
 use berth_spec::digest::{Digest, Hasher};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The path of a blob.
 pub(crate) fn blob_path(root: &Path, d: &Digest) -> PathBuf {
     root.join("blobs/sha256").join(d.hex())
-}
-
-/// Whether a blob is present.
-pub(crate) fn has_blob(root: &Path, d: &Digest) -> bool {
-    blob_path(root, d).is_file()
 }
 
 /// Read a whole (small) blob, verifying its digest.
@@ -56,11 +51,6 @@ impl BlobWriter {
             file: Some(BufWriter::with_capacity(1 << 20, file)),
             hasher: Hasher::new(),
         })
-    }
-
-    /// Bytes written so far.
-    pub(crate) fn len(&self) -> u64 {
-        self.hasher.len()
     }
 
     /// Finish: verify against `expected` (if given), fsync, rename into
@@ -117,51 +107,6 @@ impl Drop for BlobWriter {
     }
 }
 
-/// A reader of a blob that fails at the end if the content does not match
-/// the digest (and if the length differs from `expected_len`).
-pub(crate) struct VerifyingReader {
-    inner: File,
-    hasher: Option<Hasher>,
-    expected: Digest,
-}
-
-impl VerifyingReader {
-    /// Open a blob for verified reading; returns it and its length.
-    pub(crate) fn open(root: &Path, d: &Digest) -> Result<(VerifyingReader, u64), StoreError> {
-        let p = blob_path(root, d);
-        let f = File::open(&p).ctx("opening blob", &p)?;
-        let len = f.metadata().ctx("reading blob metadata", &p)?.len();
-        Ok((
-            VerifyingReader {
-                inner: f,
-                hasher: Some(Hasher::new()),
-                expected: d.clone(),
-            },
-            len,
-        ))
-    }
-}
-
-impl Read for VerifyingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 {
-            if let Some(h) = self.hasher.take() {
-                let got = h.finish();
-                if got != self.expected {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("blob {} is corrupt (content hashes to {got})", self.expected),
-                    ));
-                }
-            }
-        } else if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,10 +126,6 @@ mod tests {
         // Corrupt it: reads fail.
         std::fs::write(blob_path(d.path(), &dg), b"hellO").unwrap();
         assert!(read_blob(d.path(), &dg).is_err());
-        let (mut r, len) = VerifyingReader::open(d.path(), &dg).unwrap();
-        assert_eq!(len, 5);
-        let mut v = Vec::new();
-        assert!(r.read_to_end(&mut v).is_err());
     }
 
     #[test]

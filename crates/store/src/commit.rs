@@ -81,8 +81,9 @@ pub(crate) fn commit(store: &Store, parent: &str, upper: &Path, opts: &CommitOpt
         let written = writer
             .join()
             .map_err(|_| StoreError::Corrupt("layer tar writer panicked".into()))?;
-        written?;
+        // The reader's error explains a writer's broken pipe: report it first.
         let layer = ingested?;
+        written?;
         pins.diffs.push(layer.diff_id.clone());
         diff_ids.push(layer.diff_id);
     }

@@ -211,10 +211,6 @@ impl State {
                     any = true;
                 }
             }
-            let blob = crate::blobs::blob_path(&self.root, d);
-            if blob.exists() && atomic::remove_file(&blob).is_ok() {
-                any = true;
-            }
             if any {
                 removed.push(d.clone());
             }

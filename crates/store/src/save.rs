@@ -1,7 +1,9 @@
 //! `docker save`: a docker-archive (manifest.json, the legacy per-layer
 //! directories docker 20.10 also reads, `repositories`), streamed.
 
-use crate::blobs::{read_blob, VerifyingReader};
+use crate::blobs::read_blob;
+use crate::layers::layer_path;
+use crate::split::LayerReader;
 use crate::error::StoreError;
 use crate::meta::{unix_secs, State};
 use crate::query::resolve_digest;
@@ -183,7 +185,7 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
                             .map_err(w)?;
                     }
                     None => {
-                        let (reader, len) = VerifyingReader::open(store.root(), diff)?;
+                        let (reader, len) = LayerReader::open(&layer_path(store.root(), diff), diff)?;
                         let mut h = header("", len, mt, false);
                         tar.append_data(&mut h, format!("{id}/layer.tar"), reader).map_err(w)?;
                         saved.insert(chain[i].clone(), id.clone());

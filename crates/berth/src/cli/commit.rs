@@ -20,7 +20,7 @@ pub struct CommitArgs {
     #[arg(short = 'm', long, value_name = "string")]
     pub message: Option<String>,
     /// Pause container during commit
-    #[arg(short = 'p', long, default_value = "true", value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", hide_default_value = true)]
+    #[arg(short = 'p', long, default_value = "true", value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", hide_default_value = true)]
     pub pause: String,
     /// Container
     #[arg(value_name = "CONTAINER")]
@@ -32,7 +32,11 @@ pub struct CommitArgs {
 
 /// `berth commit`.
 pub async fn commit(client: &Client, args: &CommitArgs) -> CliResult {
-    let (repo, tag) = args.reference.as_deref().map(split_repo_tag).unwrap_or_default();
+    let (repo, tag) = args
+        .reference
+        .as_deref()
+        .map(split_repo_tag)
+        .unwrap_or_default();
     let opts = CommitOptions {
         container: args.container.clone(),
         repo,

@@ -5,7 +5,7 @@ use berth_client::{Client, LogsOptions};
 use chrono::Utc;
 use clap::Args;
 
-use super::error::{CliError, CliResult};
+use super::error::{not_found_as, CliError, CliResult};
 use super::format::tabwrite;
 use super::output::{confirm, copy_mux, outln};
 use super::run::attach_and_wait;
@@ -21,6 +21,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub sig_proxy: String,
     /// Containers to start
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -30,7 +33,12 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait for stop before killing it
-    #[arg(short = 't', long = "time", default_value_t = 10, allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long = "time",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
     pub time: i64,
     /// Containers
     #[arg(required = true, value_name = "CONTAINER")]
@@ -91,7 +99,11 @@ pub struct TopArgs {
     #[arg(value_name = "CONTAINER")]
     pub container: String,
     /// ps options
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ps OPTIONS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ps OPTIONS"
+    )]
     pub ps_args: Vec<String>,
 }
 
@@ -170,9 +182,13 @@ pub async fn start(client: &Client, args: &StartArgs) -> CliResult {
             ));
         }
         let id = &args.containers[0];
-        let code = attach_and_wait(client, id, false, |c| async move {
-            c.container_start(id).await.map(|_| ())
-        })
+        let code = attach_and_wait(
+            client,
+            id,
+            false,
+            args.sig_proxy != "false",
+            |c| async move { c.container_start(id).await.map(|_| ()) },
+        )
         .await?;
         if code != 0 {
             return Err(CliError::status(code as i32, ""));
@@ -225,10 +241,18 @@ pub async fn kill(client: &Client, args: &KillArgs) -> CliResult {
 
 /// `berth rm`.
 pub async fn rm(client: &Client, args: &RmArgs) -> CliResult {
-    each(&args.containers, |c| async move {
-        client.container_remove(&c, args.force, args.volumes).await
-    })
-    .await
+    let mut errs = Vec::new();
+    for c in &args.containers {
+        match client.container_remove(c, args.force, args.volumes).await {
+            Ok(()) => outln(c)?,
+            Err(e) => errs.push(not_found_as(e, "container", c).to_string()),
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::msg(errs.join("\n")))
+    }
 }
 
 /// `berth wait`.
@@ -251,18 +275,29 @@ pub async fn wait(client: &Client, args: &WaitArgs) -> CliResult {
 pub async fn rename(client: &Client, args: &RenameArgs) -> CliResult {
     let new_name = args.new_name.trim();
     if args.container.trim().is_empty() || new_name.is_empty() {
-        return Err(CliError::msg("Error: Neither old nor new names may be empty"));
+        return Err(CliError::msg(
+            "Error: Neither old nor new names may be empty",
+        ));
     }
     client
         .container_rename(&args.container, new_name)
         .await
-        .map_err(|e| CliError::msg(format!("{e}\nError: failed to rename container named {}", args.container)))
+        .map_err(|e| {
+            CliError::msg(format!(
+                "{e}\nError: failed to rename container named {}",
+                args.container
+            ))
+        })
 }
 
 /// `berth top`.
 pub async fn top(client: &Client, args: &TopArgs) -> CliResult {
     let ps_args = args.ps_args.join(" ");
-    let ps = if ps_args.is_empty() { None } else { Some(ps_args.as_str()) };
+    let ps = if ps_args.is_empty() {
+        None
+    } else {
+        Some(ps_args.as_str())
+    };
     let top = client.container_top(&args.container, ps).await?;
     let mut text = top.titles.join("\t");
     text.push('\n');
@@ -319,7 +354,9 @@ pub async fn logs(client: &Client, args: &LogsArgs) -> CliResult {
 pub async fn prune(client: &Client, args: &PruneArgs) -> CliResult {
     let filters: Filters = filters_from(&args.filter)?;
     if !args.force
-        && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue?")
+        && !confirm(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
+        )
     {
         return Ok(());
     }

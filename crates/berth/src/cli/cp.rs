@@ -10,7 +10,7 @@ use berth_client::{channel_body, Client, RawStream};
 use bytes::Bytes;
 use clap::Args;
 
-use super::error::{CliError, CliResult};
+use super::error::{not_found_as, CliError, CliResult};
 use super::images::write_stream;
 
 /// `berth cp`.
@@ -68,7 +68,11 @@ fn split_cp_arg(arg: &str) -> (Option<&str>, &str) {
 fn split_dir_entry(path: &str) -> (String, String) {
     let cleaned = clean(path);
     let cleaned = if path.ends_with("/.") || path == "." {
-        if cleaned == "/" { "/.".to_string() } else { format!("{cleaned}/.") }
+        if cleaned == "/" {
+            "/.".to_string()
+        } else {
+            format!("{cleaned}/.")
+        }
     } else {
         cleaned
     };
@@ -143,13 +147,13 @@ fn safe_relative(name: &str) -> Option<PathBuf> {
 /// `berth cp`.
 pub async fn cp(client: &Client, args: &CpArgs) -> CliResult {
     match (split_cp_arg(&args.src), split_cp_arg(&args.dest)) {
-        ((Some(_), _), (Some(_), _)) => Err(CliError::msg(
-            "copying between containers is not supported",
-        )),
-        ((None, _), (None, _)) => Err(CliError::msg(
-            "must specify at least one container source",
-        )),
-        ((Some(c), src), (None, dst)) => from_container(client, c, src, dst, args.follow_link).await,
+        ((Some(_), _), (Some(_), _)) => {
+            Err(CliError::msg("copying between containers is not supported"))
+        }
+        ((None, _), (None, _)) => Err(CliError::msg("must specify at least one container source")),
+        ((Some(c), src), (None, dst)) => {
+            from_container(client, c, src, dst, args.follow_link).await
+        }
         ((None, src), (Some(c), dst)) => to_container(client, src, c, dst, args.follow_link).await,
     }
 }
@@ -175,11 +179,20 @@ impl Read for ChannelReader {
     }
 }
 
-async fn from_container(client: &Client, container: &str, src: &str, dst: &str, follow: bool) -> CliResult {
+async fn from_container(
+    client: &Client,
+    container: &str,
+    src: &str,
+    dst: &str,
+    follow: bool,
+) -> CliResult {
     let mut src_path = src.to_string();
     let mut rebase_name = None;
     if follow {
-        let stat = client.archive_stat(container, src).await?;
+        let stat = client
+            .archive_stat(container, src)
+            .await
+            .map_err(|e| not_found_as(e, "container:path", &format!("{container}:{src}")))?;
         if stat.mode & (1 << 27) != 0 {
             let (dir, base) = split_dir_entry(src);
             let target = if stat.link_target.starts_with('/') {
@@ -191,7 +204,10 @@ async fn from_container(client: &Client, container: &str, src: &str, dst: &str, 
             src_path = target;
         }
     }
-    let (stat, stream) = client.archive_get(container, &src_path).await?;
+    let (stat, stream) = client
+        .archive_get(container, &src_path)
+        .await
+        .map_err(|e| not_found_as(e, "container:path", &format!("{container}:{src_path}")))?;
     if dst == "-" {
         return write_stream(stream, None).await;
     }
@@ -215,7 +231,11 @@ async fn from_container(client: &Client, container: &str, src: &str, dst: &str, 
                     "destination directory does not exist: {dst_parent}"
                 )));
             }
-            (PathBuf::from(&dst_parent), Some(src_base.clone()), Some(dst_base))
+            (
+                PathBuf::from(&dst_parent),
+                Some(src_base.clone()),
+                Some(dst_base),
+            )
         }
     };
     let link_base = rebase_name.map(|_| {
@@ -224,7 +244,16 @@ async fn from_container(client: &Client, container: &str, src: &str, dst: &str, 
     });
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let worker = tokio::task::spawn_blocking(move || {
-        extract(ChannelReader { rx, cur: Bytes::new() }, &extract_dir, link_base.as_deref(), old.as_deref(), new.as_deref())
+        extract(
+            ChannelReader {
+                rx,
+                cur: Bytes::new(),
+            },
+            &extract_dir,
+            link_base.as_deref(),
+            old.as_deref(),
+            new.as_deref(),
+        )
     });
     let pump = pump(stream, tx).await;
     let extracted = worker
@@ -246,7 +275,13 @@ async fn pump(mut stream: RawStream, tx: tokio::sync::mpsc::Sender<Bytes>) -> Cl
 /// Extract a tar into `dir`, renaming the first component `link_base`
 /// (the link target's name when following a link) and then `old` to
 /// `new`; refuses entries that would land outside `dir`.
-fn extract(reader: impl Read, dir: &Path, link_base: Option<&str>, old: Option<&str>, new: Option<&str>) -> CliResult {
+fn extract(
+    reader: impl Read,
+    dir: &Path,
+    link_base: Option<&str>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> CliResult {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
@@ -272,7 +307,9 @@ fn extract(reader: impl Read, dir: &Path, link_base: Option<&str>, old: Option<&
             name = rebase(&name, o, n);
         }
         let Some(rel) = safe_relative(&name) else {
-            return Err(CliError::msg(format!("refusing to extract {raw_name:?}: path escapes the destination")));
+            return Err(CliError::msg(format!(
+                "refusing to extract {raw_name:?}: path escapes the destination"
+            )));
         };
         if rel.as_os_str().is_empty() {
             continue;
@@ -298,7 +335,9 @@ fn extract(reader: impl Read, dir: &Path, link_base: Option<&str>, old: Option<&
                 lname = rebase(&lname, o, n);
             }
             let Some(lrel) = safe_relative(&lname) else {
-                return Err(CliError::msg(format!("refusing hard link {raw_name:?} to {lname:?}")));
+                return Err(CliError::msg(format!(
+                    "refusing hard link {raw_name:?} to {lname:?}"
+                )));
             };
             let _ = std::fs::remove_file(&target);
             std::fs::hard_link(root.join(lrel), &target)
@@ -339,7 +378,13 @@ fn make_parents_inside(root: &Path, rel: &Path, raw_name: &str) -> CliResult {
     Ok(())
 }
 
-async fn to_container(client: &Client, src: &str, container: &str, dst: &str, follow: bool) -> CliResult {
+async fn to_container(
+    client: &Client,
+    src: &str,
+    container: &str,
+    dst: &str,
+    follow: bool,
+) -> CliResult {
     let mut dst_path = dst.to_string();
     let mut stat = client.archive_stat(container, dst).await;
     if let Ok(s) = &stat {
@@ -367,11 +412,18 @@ async fn to_container(client: &Client, src: &str, container: &str, dst: &str, fo
             )));
         }
         let body = berth_client::reader_body(tokio::io::stdin());
-        client.archive_put(container, &dst_path, body, true).await?;
+        client
+            .archive_put(container, &dst_path, body, true)
+            .await
+            .map_err(|e| not_found_as(e, "container:path", &format!("{container}:{dst_path}")))?;
         return Ok(());
     }
-    let src_meta = if follow { std::fs::metadata(src) } else { std::fs::symlink_metadata(src) }
-        .map_err(|e| CliError::msg(format!("lstat {src}: {e}")))?;
+    let src_meta = if follow {
+        std::fs::metadata(src)
+    } else {
+        std::fs::symlink_metadata(src)
+    }
+    .map_err(|e| CliError::msg(format!("lstat {src}: {}", super::output::go_error(&e))))?;
     let src_is_dir = src_meta.is_dir();
     let (src_dir, src_base) = split_dir_entry(src);
     let (dst_parent, dst_base) = split_dir_entry(&dst_path);
@@ -384,7 +436,11 @@ async fn to_container(client: &Client, src: &str, container: &str, dst: &str, fo
     } else {
         (dst_parent, dst_base)
     };
-    let source = if src_base == "." { PathBuf::from(&src_dir) } else { Path::new(&src_dir).join(&src_base) };
+    let source = if src_base == "." {
+        PathBuf::from(&src_dir)
+    } else {
+        Path::new(&src_dir).join(&src_base)
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let contents_only = src_base == "." && top_name == ".";
     let writer = tokio::task::spawn_blocking(move || {
@@ -402,8 +458,7 @@ async fn to_container(client: &Client, src: &str, container: &str, dst: &str, fo
         .await
         .map_err(|e| CliError::msg(format!("archive task failed: {e}")))?;
     written?;
-    put?;
-    Ok(())
+    put.map_err(|e| not_found_as(e, "container:path", &format!("{container}:{put_dir}")))
 }
 
 /// A `Write` that sends chunks to a request body channel.
@@ -423,7 +478,14 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-fn write_tar(sink: impl std::io::Write, source: &Path, top: &str, is_dir: bool, contents_only: bool, follow: bool) -> CliResult {
+fn write_tar(
+    sink: impl std::io::Write,
+    source: &Path,
+    top: &str,
+    is_dir: bool,
+    contents_only: bool,
+    follow: bool,
+) -> CliResult {
     let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(256 * 1024, sink));
     b.follow_symlinks(follow);
     let io = |e| CliError::io(format!("archive {}", source.display()), e);
@@ -445,7 +507,10 @@ mod tests {
 
     #[test]
     fn splits_cp_args() {
-        assert_eq!(split_cp_arg("web:/etc/passwd"), (Some("web"), "/etc/passwd"));
+        assert_eq!(
+            split_cp_arg("web:/etc/passwd"),
+            (Some("web"), "/etc/passwd")
+        );
         assert_eq!(split_cp_arg("/tmp/a:b"), (None, "/tmp/a:b"));
         assert_eq!(split_cp_arg("./a:b"), (None, "./a:b"));
         assert_eq!(split_cp_arg("-"), (None, "-"));
@@ -453,7 +518,10 @@ mod tests {
 
     #[test]
     fn path_entries_like_docker() {
-        assert_eq!(split_dir_entry("/etc/passwd"), ("/etc".into(), "passwd".into()));
+        assert_eq!(
+            split_dir_entry("/etc/passwd"),
+            ("/etc".into(), "passwd".into())
+        );
         assert_eq!(split_dir_entry("/etc/"), ("/".into(), "etc".into()));
         assert_eq!(split_dir_entry("/etc/."), ("/etc".into(), ".".into()));
         assert_eq!(split_dir_entry("a"), (".".into(), "a".into()));
@@ -481,6 +549,8 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_size(2);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_cksum();
         b.append_data(&mut h, "hostname", &b"hi"[..]).unwrap();
         let data = b.into_inner().unwrap();
@@ -492,11 +562,15 @@ mod tests {
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_cksum();
         b.append_link(&mut h, "esc", "/").unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_size(1);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_cksum();
         b.append_data(&mut h, "esc/tmp/pwned", &b"x"[..]).unwrap();
         let data = b.into_inner().unwrap();

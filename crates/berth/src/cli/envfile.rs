@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn env_file_rejects_spaces_in_names() {
         let err = parse_env_file("A B=1\n", host).unwrap_err();
-        assert_eq!(err, "poorly formatted environment: variable 'A B' contains whitespaces");
+        assert_eq!(
+            err,
+            "poorly formatted environment: variable 'A B' contains whitespaces"
+        );
         let err = parse_env_file("=1\n", host).unwrap_err();
         assert!(err.contains("no variable name"), "{err}");
     }

@@ -65,5 +65,15 @@ impl CliError {
     }
 }
 
+/// Docker 20.10's `wrapResponseError`: a 404 from some endpoints is
+/// reported as `Error: No such <object>: <id>`.
+pub fn not_found_as(e: ClientError, object: &str, id: &str) -> CliError {
+    if e.is_not_found() {
+        CliError::msg(format!("Error: No such {object}: {id}"))
+    } else {
+        e.into()
+    }
+}
+
 /// Result alias of the CLI.
 pub type CliResult<T = ()> = Result<T, CliError>;

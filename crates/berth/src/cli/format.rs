@@ -12,7 +12,10 @@ pub fn render(format: &str, header: &Val, rows: &[Val]) -> Result<String, Templa
         Some(rest) => (true, rest),
         None => (false, format),
     };
-    let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+    let body = body
+        .trim_matches(' ')
+        .replace("\\t", "\t")
+        .replace("\\n", "\n");
     let tmpl = Template::parse(&body)?;
     let mut out = String::new();
     if table {
@@ -54,7 +57,10 @@ pub fn tabwrite(text: &str, min_width: usize, padding: usize) -> String {
         .map(|l| l.split('\t').collect())
         .collect();
     // widths[line][col] for terminated cells.
-    let mut widths: Vec<Vec<usize>> = lines.iter().map(|l| vec![0; l.len().saturating_sub(1)]).collect();
+    let mut widths: Vec<Vec<usize>> = lines
+        .iter()
+        .map(|l| vec![0; l.len().saturating_sub(1)])
+        .collect();
     let max_cols = widths.iter().map(Vec::len).max().unwrap_or(0);
     for col in 0..max_cols {
         let mut i = 0;
@@ -113,13 +119,22 @@ mod tests {
     #[test]
     fn tabwriter_matches_go() {
         let out = tabwrite("A\tBB\tC\nlonger cell\tx\tlast\n", 10, 3);
-        assert_eq!(out, "A              BB        C\nlonger cell    x         last\n");
+        assert_eq!(
+            out,
+            "A             BB        C\nlonger cell   x         last\n"
+        );
     }
 
     #[test]
     fn table_has_header_and_aligned_rows() {
-        let header = row(vec![("ID", "CONTAINER ID".into()), ("Names", "NAMES".into())], vec![]);
-        let rows = vec![row(vec![("ID", "abc".into()), ("Names", "web".into())], vec![])];
+        let header = row(
+            vec![("ID", "CONTAINER ID".into()), ("Names", "NAMES".into())],
+            vec![],
+        );
+        let rows = vec![row(
+            vec![("ID", "abc".into()), ("Names", "web".into())],
+            vec![],
+        )];
         let out = render("table {{.ID}}\\t{{.Names}}", &header, &rows).unwrap();
         assert_eq!(out, "CONTAINER ID   NAMES\nabc            web\n");
         let out = render("{{.ID}}: {{.Names}}", &header, &rows).unwrap();
@@ -128,7 +143,10 @@ mod tests {
 
     #[test]
     fn ellipsis_cuts_like_docker() {
-        assert_eq!(ellipsis("\"sleep 1000000000000\"", 20), "\"sleep 100000000000…");
+        assert_eq!(
+            ellipsis("\"sleep 1000000000000\"", 20),
+            "\"sleep 100000000000…"
+        );
         assert_eq!(ellipsis("\"sh\"", 20), "\"sh\"");
     }
 }

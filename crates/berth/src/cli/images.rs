@@ -8,9 +8,9 @@ use berth_spec::units::human_size;
 use chrono::{DateTime, TimeZone, Utc};
 use clap::Args;
 
-use super::error::{CliError, CliResult};
+use super::error::{not_found_as, CliError, CliResult};
 use super::format::{render, row};
-use super::output::{confirm, copy_raw, out, outln};
+use super::output::{confirm, copy_raw, go_error, out, outln};
 use super::template::Val;
 use super::timefmt::ago;
 
@@ -114,7 +114,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "string")]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short = 'H', long, default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub human: String,
     /// Don't truncate output
     #[arg(long = "no-trunc")]
@@ -143,7 +143,11 @@ pub struct ImagePruneArgs {
 
 fn short_id(id: &str, trunc: bool) -> String {
     if trunc {
-        id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
+        id.strip_prefix("sha256:")
+            .unwrap_or(id)
+            .chars()
+            .take(12)
+            .collect()
     } else {
         id.to_string()
     }
@@ -174,7 +178,10 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: DateTime<Utc>) -> V
         if pairs.is_empty() {
             // An untagged image shows its digest's repository if it has one.
             match digests.iter().find(|d| !d.starts_with("<none>")) {
-                Some(d) => pairs.push((d.split('@').next().unwrap_or("<none>").to_string(), "<none>".into())),
+                Some(d) => pairs.push((
+                    d.split('@').next().unwrap_or("<none>").to_string(),
+                    "<none>".into(),
+                )),
                 None => pairs.push(("<none>".into(), "<none>".into())),
             }
         }
@@ -200,8 +207,22 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: DateTime<Utc>) -> V
                     ("CreatedAt", created_at),
                     ("Size", human_size(img.size.max(0) as u64, 3)),
                     ("VirtualSize", human_size(img.virtual_size.max(0) as u64, 3)),
-                    ("SharedSize", if img.shared_size < 0 { "N/A".into() } else { human_size(img.shared_size as u64, 3) }),
-                    ("Containers", if img.containers < 0 { "N/A".into() } else { img.containers.to_string() }),
+                    (
+                        "SharedSize",
+                        if img.shared_size < 0 {
+                            "N/A".into()
+                        } else {
+                            human_size(img.shared_size as u64, 3)
+                        },
+                    ),
+                    (
+                        "Containers",
+                        if img.containers < 0 {
+                            "N/A".into()
+                        } else {
+                            img.containers.to_string()
+                        },
+                    ),
                 ],
                 vec![],
             ));
@@ -233,30 +254,31 @@ pub fn image_header() -> Val {
 pub async fn images(client: &Client, args: &ImagesArgs) -> CliResult {
     let mut filters = super::filters_from(&args.filter)?;
     if let Some(r) = &args.reference {
-        filters.entry("reference".into()).or_default().push(r.clone());
+        filters
+            .entry("reference".into())
+            .or_default()
+            .push(r.clone());
     }
     let list = client.images_list(args.all, args.digests, &filters).await?;
     let format = match (&args.format, args.quiet) {
         (_, true) => "{{.ID}}".to_string(),
         (Some(f), false) if !f.is_empty() && f != "table" => f.clone(),
-        _ if args.digests => "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into(),
+        _ if args.digests => {
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                .into()
+        }
         _ => "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into(),
     };
     let rows = image_rows(&list, !args.no_trunc, Utc::now());
-    let rows = if args.quiet {
-        // `-q` lists each image once.
-        let mut seen = std::collections::HashSet::new();
-        rows.into_iter()
-            .filter(|r| seen.insert(r.get("ID").map(|v| v.to_go("")).unwrap_or_default()))
-            .collect()
-    } else {
-        rows
-    };
     out(&render(&format, &image_header(), &rows)?)
 }
 
 async fn print_stream(mut stream: berth_client::JsonStream, quiet: bool) -> CliResult {
-    while let Some(msg) = stream.next().await.map_err(|e| CliError::msg(e.to_string()))? {
+    while let Some(msg) = stream
+        .next()
+        .await
+        .map_err(|e| CliError::msg(e.to_string()))?
+    {
         if quiet {
             continue;
         }
@@ -278,7 +300,7 @@ async fn open_input(path: Option<&str>) -> CliResult<berth_client::ReqBody> {
         Some(p) => {
             let f = tokio::fs::File::open(p)
                 .await
-                .map_err(|e| CliError::msg(format!("open {p}: {e}")))?;
+                .map_err(|e| CliError::msg(format!("open {p}: {}", go_error(&e))))?;
             Ok(reader_body(f))
         }
     }
@@ -287,7 +309,9 @@ async fn open_input(path: Option<&str>) -> CliResult<berth_client::ReqBody> {
 /// `berth import`.
 pub async fn import(client: &Client, args: &ImportArgs) -> CliResult {
     if args.source.contains("://") {
-        return Err(CliError::msg("importing from a URL is not supported; download the file first"));
+        return Err(CliError::msg(
+            "importing from a URL is not supported; download the file first",
+        ));
     }
     let body = open_input(Some(&args.source)).await?;
     let (repo, tag) = args
@@ -338,7 +362,8 @@ pub async fn write_stream(stream: berth_client::RawStream, output: Option<&str>)
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
             let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&tmp).map_err(|e| CliError::msg(format!("failed to save: {e}")))?,
+                std::fs::File::create(&tmp)
+                    .map_err(|e| CliError::msg(format!("failed to save: {e}")))?,
             );
             let res = copy_raw(stream, &mut f).await;
             drop(f);
@@ -376,7 +401,7 @@ pub async fn rmi(client: &Client, args: &RmiArgs) -> CliResult {
                     }
                 }
             }
-            Err(e) => errs.push(e.to_string()),
+            Err(e) => errs.push(not_found_as(e, "image", img).to_string()),
         }
     }
     if errs.is_empty() {
@@ -395,23 +420,32 @@ pub async fn history(client: &Client, args: &HistoryArgs) -> CliResult {
     let rows: Vec<Val> = items
         .iter()
         .map(|h| {
-            let id = if h.id == "<missing>" { h.id.clone() } else { short_id(&h.id, trunc) };
-            let created = if human {
-                ago(h.created, now)
+            let id = if h.id == "<missing>" {
+                h.id.clone()
             } else {
-                Utc.timestamp_opt(h.created, 0)
-                    .single()
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
-                    .unwrap_or_default()
+                short_id(&h.id, trunc)
             };
+            let created_at = Utc
+                .timestamp_opt(h.created, 0)
+                .single()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
             let created_by = h.created_by.replace('\t', " ");
-            let created_by = if trunc { super::format::ellipsis(&created_by, 45) } else { created_by };
-            let size = if human { human_size(h.size.max(0) as u64, 3) } else { h.size.to_string() };
+            let created_by = if trunc {
+                super::format::ellipsis(&created_by, 45)
+            } else {
+                created_by
+            };
+            let size = if human {
+                human_size(h.size.max(0) as u64, 3)
+            } else {
+                h.size.to_string()
+            };
             row(
                 vec![
                     ("ID", id),
-                    ("CreatedSince", created.clone()),
-                    ("CreatedAt", created),
+                    ("CreatedSince", ago(h.created, now)),
+                    ("CreatedAt", created_at),
                     ("CreatedBy", created_by),
                     ("Size", size),
                     ("Comment", h.comment.clone()),
@@ -434,7 +468,10 @@ pub async fn history(client: &Client, args: &HistoryArgs) -> CliResult {
     let format = match (&args.format, args.quiet) {
         (_, true) => "{{.ID}}".to_string(),
         (Some(f), false) if !f.is_empty() => f.clone(),
-        _ => "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into(),
+        _ if human => {
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into()
+        }
+        _ => "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into(),
     };
     out(&render(&format, &header, &rows)?)
 }
@@ -443,10 +480,16 @@ pub async fn history(client: &Client, args: &HistoryArgs) -> CliResult {
 pub async fn prune(client: &Client, args: &ImagePruneArgs) -> CliResult {
     let mut filters = super::filters_from(&args.filter)?;
     let warning = if args.all {
-        filters.entry("dangling".into()).or_default().push("false".into());
+        filters
+            .entry("dangling".into())
+            .or_default()
+            .push("false".into());
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
-        filters.entry("dangling".into()).or_default().push("true".into());
+        filters
+            .entry("dangling".into())
+            .or_default()
+            .push("true".into());
         "WARNING! This will remove all dangling images."
     };
     if !args.force && !confirm(&format!("{warning}\nAre you sure you want to continue?")) {
@@ -480,21 +523,30 @@ mod tests {
     #[test]
     fn images_table_like_docker() {
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let imgs = vec![ImageSummary {
-            id: "sha256:30f8d8962bc5beab9b230314197e3826befd58375b9bc6bc6fab07e5b338576f".into(),
-            repo_tags: Some(vec!["busybox:local".into(), "bb:2".into()]),
-            created: now.timestamp() - 3 * 86400,
-            size: 1_982_256,
-            ..Default::default()
-        }, ImageSummary {
-            id: "sha256:aaaaaaaaaaaabbbb".into(),
-            repo_tags: None,
-            created: now.timestamp() - 10,
-            size: 0,
-            ..Default::default()
-        }];
+        let imgs = vec![
+            ImageSummary {
+                id: "sha256:30f8d8962bc5beab9b230314197e3826befd58375b9bc6bc6fab07e5b338576f"
+                    .into(),
+                repo_tags: Some(vec!["busybox:local".into(), "bb:2".into()]),
+                created: now.timestamp() - 3 * 86400,
+                size: 1_982_256,
+                ..Default::default()
+            },
+            ImageSummary {
+                id: "sha256:aaaaaaaaaaaabbbb".into(),
+                repo_tags: None,
+                created: now.timestamp() - 10,
+                size: 0,
+                ..Default::default()
+            },
+        ];
         let rows = image_rows(&imgs, true, now);
-        let out = render("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", &image_header(), &rows).unwrap();
+        let out = render(
+            "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+            &image_header(),
+            &rows,
+        )
+        .unwrap();
         let want = "REPOSITORY   TAG       IMAGE ID       CREATED          SIZE\n\
                     busybox      local     30f8d8962bc5   3 days ago       1.98MB\n\
                     bb           2         30f8d8962bc5   3 days ago       1.98MB\n\
@@ -505,7 +557,13 @@ mod tests {
     #[test]
     fn splits_references() {
         assert_eq!(split_repo_tag("a:1"), ("a".into(), "1".into()));
-        assert_eq!(split_repo_tag("localhost:5000/a"), ("localhost:5000/a".into(), String::new()));
-        assert_eq!(split_repo_tag("localhost:5000/a:v"), ("localhost:5000/a".into(), "v".into()));
+        assert_eq!(
+            split_repo_tag("localhost:5000/a"),
+            ("localhost:5000/a".into(), String::new())
+        );
+        assert_eq!(
+            split_repo_tag("localhost:5000/a:v"),
+            ("localhost:5000/a".into(), "v".into())
+        );
     }
 }

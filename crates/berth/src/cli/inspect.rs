@@ -2,9 +2,9 @@
 //! the daemon's JSON re-indented with 4 spaces in its own key order, or a
 //! Go template per object.
 
+use berth_client::Method;
 use berth_client::{encode, Client};
 use clap::Args;
-use berth_client::Method;
 
 use super::error::{CliError, CliResult};
 use super::output::out;
@@ -40,10 +40,18 @@ pub enum Kind {
 
 async fn fetch(client: &Client, kind: Kind, name: &str, size: bool) -> CliResult<Option<String>> {
     let paths: Vec<String> = match kind {
-        Kind::Container => vec![format!("/containers/{}/json{}", encode(name), if size { "?size=1" } else { "" })],
+        Kind::Container => vec![format!(
+            "/containers/{}/json{}",
+            encode(name),
+            if size { "?size=1" } else { "" }
+        )],
         Kind::Image => vec![format!("/images/{}/json", encode(name))],
         Kind::Any => vec![
-            format!("/containers/{}/json{}", encode(name), if size { "?size=1" } else { "" }),
+            format!(
+                "/containers/{}/json{}",
+                encode(name),
+                if size { "?size=1" } else { "" }
+            ),
             format!("/images/{}/json", encode(name)),
         ],
     };
@@ -63,7 +71,9 @@ pub async fn inspect(client: &Client, args: &InspectArgs, kind: Kind) -> CliResu
         (Kind::Any, Some("container")) => Kind::Container,
         (Kind::Any, Some("image")) => Kind::Image,
         (Kind::Any, Some(t)) if !t.is_empty() => {
-            return Err(CliError::msg(format!("\"{t}\" is not a valid value for --type")))
+            return Err(CliError::msg(format!(
+                "\"{t}\" is not a valid value for --type"
+            )))
         }
         (k, _) => k,
     };
@@ -78,7 +88,8 @@ pub async fn inspect(client: &Client, args: &InspectArgs, kind: Kind) -> CliResu
         match fetch(client, kind, name, args.size).await? {
             Some(raw) => {
                 if let Some(t) = &template {
-                    let v: Val = serde_json::from_str(&raw).map_err(berth_client::ClientError::Json)?;
+                    let v: Val =
+                        serde_json::from_str(&raw).map_err(berth_client::ClientError::Json)?;
                     text.push_str(&t.execute(&v)?);
                     text.push('\n');
                 } else {

@@ -23,7 +23,7 @@ use berth_client::Client;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub use connect::{DAEMON_LOG, DEFAULT_HOST};
+use connect::DEFAULT_HOST;
 pub use error::{CliError, CliResult};
 
 /// `--filter` values grouped by key.
@@ -40,10 +40,20 @@ pub type Filters = berth_client::Filters;
 )]
 pub struct Cli {
     /// Daemon socket to connect to
-    #[arg(short = 'H', long = "host", env = "BERTH_HOST", value_name = "unix:///path")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST",
+        value_name = "unix:///path"
+    )]
     pub host: Option<String>,
     /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
-    #[arg(short = 'l', long = "log-level", default_value = "info", value_name = "string")]
+    #[arg(
+        short = 'l',
+        long = "log-level",
+        default_value = "info",
+        value_name = "string"
+    )]
     pub log_level: String,
     /// Enable debug mode
     #[arg(short = 'D', long = "debug")]
@@ -59,9 +69,17 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Attach, create, start and wait: run a command in a new container
+    /// Run a command in a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(run::RunArgs),
     /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(run::CreateArgs),
     /// Start one or more stopped containers
     Start(containers::StartArgs),
@@ -128,8 +146,16 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     /// Run a command in a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(run::RunArgs),
     /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(run::CreateArgs),
     /// Start one or more stopped containers
     Start(containers::StartArgs),
@@ -206,10 +232,18 @@ pub struct DaemonArgs {
     #[arg(short = 'H', long = "host", value_name = "unix:///path")]
     pub host: Option<String>,
     /// Root directory of persistent state
-    #[arg(long = "data-root", default_value = "/var/lib/berth", value_name = "string")]
+    #[arg(
+        long = "data-root",
+        default_value = "/var/lib/berth",
+        value_name = "string"
+    )]
     pub data_root: PathBuf,
     /// Root directory for execution state files
-    #[arg(long = "exec-root", default_value = "/run/berth", value_name = "string")]
+    #[arg(
+        long = "exec-root",
+        default_value = "/run/berth",
+        value_name = "string"
+    )]
     pub exec_root: PathBuf,
     /// Set the logging level
     #[arg(short = 'l', long = "log-level", value_name = "string")]
@@ -275,7 +309,7 @@ fn command_path(root: &clap::Command, args: &[String]) -> (Vec<String>, Option<u
 fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<String> {
     let (path, first) = command_path(root, &args);
     if let (Some(last), Some(i)) = (path.last(), first) {
-        if matches!(last.as_str(), "run" | "create" | "top") && i + 1 <= args.len() {
+        if matches!(last.as_str(), "run" | "create" | "top") && i < args.len() {
             args.insert(i + 1, "--".into());
         }
     }
@@ -332,7 +366,10 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
             }
             1
         }
-        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues | ErrorKind::MissingSubcommand => {
+        ErrorKind::MissingRequiredArgument
+        | ErrorKind::TooFewValues
+        | ErrorKind::WrongNumberOfValues
+        | ErrorKind::MissingSubcommand => {
             let mut sub = &*root;
             for p in &path {
                 if let Some(s) = sub.find_subcommand(p) {
@@ -340,11 +377,7 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
                 }
             }
             let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-            let usage = sub
-                .clone()
-                .bin_name(&cmd_path)
-                .render_usage()
-                .to_string();
+            let usage = sub.clone().bin_name(&cmd_path).render_usage().to_string();
             let usage = usage.trim_start_matches("Usage: ").trim();
             let last = path.last().map(String::as_str).unwrap_or("");
             eprintln!(
@@ -377,7 +410,9 @@ pub fn filters_from(values: &[String]) -> CliResult<Filters> {
                 format!("invalid argument \"{v}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"),
             ));
         };
-        f.entry(k.trim().to_lowercase()).or_default().push(val.to_string());
+        f.entry(k.trim().to_lowercase())
+            .or_default()
+            .push(val.to_string());
     }
     Ok(f)
 }
@@ -425,7 +460,10 @@ pub fn main() -> i32 {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");
@@ -453,7 +491,10 @@ async fn client_for_run(host: &str, cmd: &str) -> CliResult<Client> {
     client(host).await.map_err(|e| {
         CliError::status(
             125,
-            format!("berth: {}.\nSee 'berth {cmd} --help'.", e.to_string().trim_end_matches('.')),
+            format!(
+                "berth: {}.\nSee 'berth {cmd} --help'.",
+                e.to_string().trim_end_matches('.')
+            ),
         )
     })
 }
@@ -561,14 +602,20 @@ mod tests {
     fn separator_goes_after_the_image() {
         let root = Cli::command();
         assert_eq!(
-            protect_trailing_args(&root, argv("berth -H unix:///x run --rm -e A=1 -it img sh -c -x")),
+            protect_trailing_args(
+                &root,
+                argv("berth -H unix:///x run --rm -e A=1 -it img sh -c -x")
+            ),
             argv("berth -H unix:///x run --rm -e A=1 -it img -- sh -c -x")
         );
         assert_eq!(
             protect_trailing_args(&root, argv("berth container run --name=x img --help")),
             argv("berth container run --name=x img -- --help")
         );
-        assert_eq!(protect_trailing_args(&root, argv("berth ps -a")), argv("berth ps -a"));
+        assert_eq!(
+            protect_trailing_args(&root, argv("berth ps -a")),
+            argv("berth ps -a")
+        );
     }
 
     #[test]
@@ -578,7 +625,9 @@ mod tests {
             argv("berth run -d --rm --name web -e A=1 -l k=v --restart no img echo -n hi"),
         ))
         .unwrap();
-        let Some(Command::Run(r)) = cli.command else { panic!("not run") };
+        let Some(Command::Run(r)) = cli.command else {
+            panic!("not run")
+        };
         assert!(r.detach);
         assert!(r.opts.rm);
         assert_eq!(r.opts.name.as_deref(), Some("web"));

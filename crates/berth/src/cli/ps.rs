@@ -9,7 +9,7 @@ use clap::Args;
 use super::error::CliResult;
 use super::format::{ellipsis, render, row};
 use super::output::{go_quote, out};
-use super::template::Val;
+use super::template::{Val, ECHO_KEY};
 use super::timefmt::ago;
 
 /// `berth ps`.
@@ -41,21 +41,34 @@ pub struct PsArgs {
     pub size: bool,
 }
 
-const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// Docker's `DisplayablePorts` (without range compaction).
 pub fn display_ports(ports: &[Port]) -> String {
     let mut sorted: Vec<&Port> = ports.iter().collect();
     sorted.sort_by(|a, b| {
-        (a.public_port.is_some(), &a.ip, a.private_port, &a.kind)
-            .cmp(&(b.public_port.is_some(), &b.ip, b.private_port, &b.kind))
+        (a.public_port.is_some(), &a.ip, a.private_port, &a.kind).cmp(&(
+            b.public_port.is_some(),
+            &b.ip,
+            b.private_port,
+            &b.kind,
+        ))
     });
     let parts: Vec<String> = sorted
         .iter()
         .map(|p| match p.public_port {
             Some(public) => {
-                let ip = if p.ip.is_empty() { "0.0.0.0" } else { p.ip.as_str() };
-                let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                let ip = if p.ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    p.ip.as_str()
+                };
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
                 format!("{ip}:{public}->{}/{}", p.private_port, p.kind)
             }
             None => format!("{}/{}", p.private_port, p.kind),
@@ -94,7 +107,11 @@ pub fn container_row(c: &ContainerSummary, trunc: bool, now: DateTime<Utc>) -> V
     } else {
         c.image.clone()
     };
-    let command = if trunc { ellipsis(&c.command, 20) } else { c.command.clone() };
+    let command = if trunc {
+        ellipsis(&c.command, 20)
+    } else {
+        c.command.clone()
+    };
     let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     labels.sort();
     let size = {
@@ -113,7 +130,13 @@ pub fn container_row(c: &ContainerSummary, trunc: bool, now: DateTime<Utc>) -> V
     let mounts: Vec<String> = c
         .mounts
         .iter()
-        .map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() })
+        .map(|m| {
+            if m.name.is_empty() {
+                m.source.clone()
+            } else {
+                m.name.clone()
+            }
+        })
         .map(|m| if trunc { ellipsis(&m, 15) } else { m })
         .collect();
     let local_volumes = c.mounts.iter().filter(|m| m.driver == "local").count();
@@ -163,7 +186,7 @@ pub fn container_header() -> Val {
             ("Networks", "NETWORKS".into()),
             ("LocalVolumes", "LOCAL VOLUMES".into()),
         ],
-        vec![("Label", Val::Obj(Vec::new()))],
+        vec![("Label", Val::s(ECHO_KEY))],
     )
 }
 
@@ -191,7 +214,8 @@ pub async fn ps(client: &Client, args: &PsArgs) -> CliResult {
         _ => DEFAULT_FORMAT.to_string(),
     };
     // Sizes are only worth computing when shown.
-    opts.size = opts.size || format.contains(".Size");
+    opts.size =
+        opts.size || (!args.quiet && (format.contains(".Size") || format.contains("json .")));
     let list = client.containers_list(&opts).await?;
     let now = Utc::now();
     let rows: Vec<Val> = list
@@ -226,7 +250,7 @@ mod tests {
         let rows = vec![container_row(&sample(now), true, now)];
         let out = render(DEFAULT_FORMAT, &container_header(), &rows).unwrap();
         let want = "CONTAINER ID   IMAGE           COMMAND                  CREATED         STATUS         PORTS     NAMES\n\
-                    0123456789ab   busybox:local   \"sleep 100000000000…\"   2 minutes ago   Up 2 minutes             web\n";
+                    0123456789ab   busybox:local   \"sleep 1000000000000…\"   2 minutes ago   Up 2 minutes             web\n";
         assert_eq!(out, want);
     }
 
@@ -234,18 +258,36 @@ mod tests {
     fn ps_formats_and_labels() {
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let rows = vec![container_row(&sample(now), false, now)];
-        let out = render("{{.Names}} {{.Label \"a\"}} {{.Labels}} {{.State}}", &container_header(), &rows).unwrap();
+        let out = render(
+            "{{.Names}} {{.Label \"a\"}} {{.Labels}} {{.State}}",
+            &container_header(),
+            &rows,
+        )
+        .unwrap();
         assert_eq!(out, "web 1 a=1 running\n");
         let out = render("{{json .}}", &container_header(), &rows).unwrap();
-        assert!(out.starts_with("{\"Command\":\"\\\"sleep 1000000000000000\\\"\",\"CreatedAt\":"), "{out}");
+        assert!(
+            out.starts_with("{\"Command\":\"\\\"sleep 1000000000000000\\\"\",\"CreatedAt\":"),
+            "{out}"
+        );
         assert!(!out.contains("Label\""), "{out}");
     }
 
     #[test]
     fn ports_display() {
         let ports = vec![
-            Port { ip: "0.0.0.0".into(), private_port: 80, public_port: Some(8080), kind: "tcp".into() },
-            Port { ip: String::new(), private_port: 443, public_port: None, kind: "tcp".into() },
+            Port {
+                ip: "0.0.0.0".into(),
+                private_port: 80,
+                public_port: Some(8080),
+                kind: "tcp".into(),
+            },
+            Port {
+                ip: String::new(),
+                private_port: 443,
+                public_port: None,
+                kind: "tcp".into(),
+            },
         ];
         assert_eq!(display_ports(&ports), "443/tcp, 0.0.0.0:8080->80/tcp");
     }

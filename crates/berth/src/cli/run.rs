@@ -17,6 +17,9 @@ use super::output::{copy_mux, outln};
 /// Options shared by `create` and `run`.
 #[derive(Debug, Args, Default)]
 pub struct ContainerOptions {
+    /// Print help (`-h` is --hostname, as in docker)
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "list")]
     pub add_host: Vec<String>,
@@ -78,7 +81,12 @@ pub struct ContainerOptions {
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,
     /// Connect a container to a network
-    #[arg(long = "network", visible_alias = "net", value_name = "network", default_value = "default")]
+    #[arg(
+        long = "network",
+        visible_alias = "net",
+        value_name = "network",
+        default_value = "default"
+    )]
     pub network: String,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
@@ -132,7 +140,11 @@ pub struct ContainerOptions {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// Command and arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
@@ -143,7 +155,7 @@ pub struct RunArgs {
     #[arg(short = 'd', long = "detach")]
     pub detach: bool,
     /// Proxy received signals to the process
-    #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true)]
+    #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: String,
     /// Options
     #[command(flatten)]
@@ -170,7 +182,11 @@ pub fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
     };
     if parts.len() == 2 {
         if p.name != "on-failure" {
-            return Err("maximum retry count cannot be used with restart policy '".to_string() + &p.name + "'");
+            return Err(
+                "maximum retry count cannot be used with restart policy '".to_string()
+                    + &p.name
+                    + "'",
+            );
         }
         p.maximum_retry_count = parts[1]
             .parse()
@@ -188,9 +204,7 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
         .unwrap_or(lower.len());
     let (num, mut unit) = lower.split_at(num_end);
     unit = unit.trim_start();
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size: '{s}'"))?;
+    let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     let unit = unit.strip_suffix('b').unwrap_or(unit);
     let unit = unit.strip_suffix('i').unwrap_or(unit);
     let mult: f64 = match unit {
@@ -326,13 +340,23 @@ pub fn build_request(
         stop_timeout: o.stop_timeout,
         ..ContainerConfig::default()
     };
-    let memory = o.memory.as_deref().map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let memory = o
+        .memory
+        .as_deref()
+        .map(ram_in_bytes)
+        .transpose()?
+        .unwrap_or(0);
     let memory_swap = match o.memory_swap.as_deref() {
         Some("-1") => -1,
         Some(s) => ram_in_bytes(s)?,
         None => 0,
     };
-    let shm_size = o.shm_size.as_deref().map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let shm_size = o
+        .shm_size
+        .as_deref()
+        .map(ram_in_bytes)
+        .transpose()?
+        .unwrap_or(0);
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
         network_mode: o.network.clone(),
@@ -401,8 +425,24 @@ pub fn start_error_code(msg: &str) -> i32 {
     }
 }
 
+/// A failed create: `create` prints the daemon's error and exits 1; `run`
+/// reports it docker-style with 125/126/127.
+fn create_error(cmd: &str, e: ClientError) -> CliError {
+    if cmd == "run" {
+        let msg = e.to_string();
+        report(cmd, &msg, start_error_code(&msg), true)
+    } else {
+        e.into()
+    }
+}
+
 /// Create the container, pulling the image when the daemon lacks it.
-async fn create_container(client: &Client, o: &ContainerOptions, req: &ContainerCreateRequest, cmd: &str) -> CliResult<String> {
+async fn create_container(
+    client: &Client,
+    o: &ContainerOptions,
+    req: &ContainerCreateRequest,
+    cmd: &str,
+) -> CliResult<String> {
     let name = o.name.as_deref();
     let resp = match client.container_create(req, name).await {
         Ok(r) => r,
@@ -418,22 +458,27 @@ async fn create_container(client: &Client, o: &ContainerOptions, req: &Container
                 Err(e) => Err(e),
             };
             if let Err(e) = pulled {
-                return Err(report(cmd, &e.to_string(), 125, true));
+                return Err(create_error(cmd, e));
             }
             client
                 .container_create(req, name)
                 .await
-                .map_err(|e| report(cmd, &e.to_string(), 125, true))?
+                .map_err(|e| create_error(cmd, e))?
         }
-        Err(e) if e.is_unavailable() => return Err(e.into()),
-        Err(e) => return Err(report(cmd, &e.to_string(), 125, true)),
+        Err(e) => return Err(create_error(cmd, e)),
     };
     for w in &resp.warnings {
         eprintln!("WARNING: {w}");
     }
     if let Some(path) = &o.cidfile {
-        std::fs::write(path, &resp.id)
-            .map_err(|e| report(cmd, &format!("failed to write the container ID to the file: {e}"), 125, true))?;
+        std::fs::write(path, &resp.id).map_err(|e| {
+            report(
+                cmd,
+                &format!("failed to write the container ID to the file: {e}"),
+                125,
+                true,
+            )
+        })?;
     }
     Ok(resp.id)
 }
@@ -453,21 +498,53 @@ pub async fn attach_and_wait<Fut>(
     client: &Client,
     id: &str,
     removed: bool,
+    sig_proxy: bool,
     start: impl FnOnce(Client) -> Fut,
 ) -> CliResult<i64>
 where
     Fut: std::future::Future<Output = Result<(), ClientError>>,
 {
-    match attach_start_wait(client, id, removed, start).await? {
+    match attach_start_wait(client, id, removed, sig_proxy, start).await? {
         Ok(code) => Ok(code),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Forward the signals a user sends to the CLI (Ctrl+C, `kill`) to the
+/// container, as docker's `--sig-proxy` does.
+fn proxy_signals(client: &Client, id: &str) -> Vec<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::quit(), "SIGQUIT"),
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::user_defined2(), "SIGUSR2"),
+    ];
+    let mut tasks = Vec::new();
+    for (kind, name) in kinds {
+        let Ok(mut stream) = signal(kind) else {
+            continue;
+        };
+        let client = client.clone();
+        let id = id.to_string();
+        tasks.push(tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if let Err(e) = client.container_kill(&id, Some(name)).await {
+                    eprintln!("berth: failed to forward {name}: {e}");
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 async fn attach_start_wait<Fut>(
     client: &Client,
     id: &str,
     removed: bool,
+    sig_proxy: bool,
     start: impl FnOnce(Client) -> Fut,
 ) -> CliResult<Result<i64, ClientError>>
 where
@@ -477,14 +554,21 @@ where
     let condition = if removed { "removed" } else { "next-exit" };
     let waiter = client.container_wait_begin(id, Some(condition)).await?;
     let output = tokio::spawn(copy_mux(stream));
+    let proxies = if sig_proxy {
+        proxy_signals(client, id)
+    } else {
+        Vec::new()
+    };
     if let Err(e) = start(client.clone()).await {
         output.abort();
+        proxies.iter().for_each(|p| p.abort());
         return Ok(Err(e));
     }
     let copied = output
         .await
         .map_err(|e| CliError::msg(format!("output task failed: {e}")))?;
     let status = waiter.result().await?;
+    proxies.iter().for_each(|p| p.abort());
     copied?;
     if let Some(err) = status.error.filter(|e| !e.message.is_empty()) {
         return Err(CliError::status(125, format!("berth: {}", err.message)));
@@ -508,10 +592,15 @@ pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
         return outln(&id);
     }
     let start_id = id.clone();
-    let result = attach_start_wait(client, &id, o.rm, |c| async move {
+    let sig_proxy = args.sig_proxy != "false" && !o.tty;
+    let result = attach_start_wait(client, &id, o.rm, sig_proxy, |c| async move {
         c.container_start(&start_id).await.map(|_| ())
     })
-    .await?;
+    .await
+    .map_err(|e| match e {
+        CliError::Client(c) => report("run", &c.to_string(), 125, false),
+        other => other,
+    })?;
     match result {
         Ok(0) => Ok(()),
         Ok(code) => Err(CliError::status(code as i32, "")),
@@ -547,7 +636,10 @@ mod tests {
             network: "default".into(),
             ..Default::default()
         };
-        assert_eq!(build_request(&o, true).unwrap_err(), "Conflicting options: --restart and --rm");
+        assert_eq!(
+            build_request(&o, true).unwrap_err(),
+            "Conflicting options: --restart and --rm"
+        );
     }
 
     #[test]
@@ -586,13 +678,19 @@ mod tests {
         assert_eq!(ram_in_bytes("100").unwrap(), 100);
         assert!(ram_in_bytes("1x").is_err());
         assert_eq!(image_with_tag("busybox"), "busybox:latest");
-        assert_eq!(image_with_tag("localhost:5000/a"), "localhost:5000/a:latest");
+        assert_eq!(
+            image_with_tag("localhost:5000/a"),
+            "localhost:5000/a:latest"
+        );
         assert_eq!(image_with_tag("a:1"), "a:1");
     }
 
     #[test]
     fn start_error_codes() {
-        assert_eq!(start_error_code("exec: \"x\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            start_error_code("exec: \"x\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(start_error_code("exec: \"/etc\": permission denied"), 126);
         assert_eq!(start_error_code("something else"), 125);
     }

@@ -39,15 +39,17 @@ fn go_arch() -> &'static str {
 pub async fn version(client: Result<Client, CliError>, args: &FormatArgs) -> CliResult {
     if let Some(f) = &args.format {
         let client = client?;
-        let v = client.version().await?;
-        let json = serde_json::to_value(&v).map_err(berth_client::ClientError::Json)?;
+        let json: Value = client.get_json("/version").await?;
         let val = Val::Obj(vec![
-            ("Client".into(), Val::Obj(vec![
-                ("Version".into(), Val::s(env!("CARGO_PKG_VERSION"))),
-                ("ApiVersion".into(), Val::s(client.api_version())),
-                ("Os".into(), Val::s(std::env::consts::OS)),
-                ("Arch".into(), Val::s(go_arch())),
-            ])),
+            (
+                "Client".into(),
+                Val::Obj(vec![
+                    ("Version".into(), Val::s(env!("CARGO_PKG_VERSION"))),
+                    ("ApiVersion".into(), Val::s(client.api_version())),
+                    ("Os".into(), Val::s(std::env::consts::OS)),
+                    ("Arch".into(), Val::s(go_arch())),
+                ]),
+            ),
             ("Server".into(), Val::from(&json)),
         ]);
         return out(&format!("{}\n", Template::parse(f)?.execute(&val)?));
@@ -61,38 +63,63 @@ pub async fn version(client: Result<Client, CliError>, args: &FormatArgs) -> Cli
             return Err(e);
         }
     };
-    let v = match client.version().await {
+    let v = match client.get_json::<Value>("/version").await {
         Ok(v) => v,
         Err(e) => {
             out(&text)?;
             return Err(e.into());
         }
     };
-    let platform = if v.platform.name.is_empty() { String::new() } else { format!(" {}", v.platform.name) };
-    text.push_str(&format!("Server:{platform}\n"));
-    let engine = v.components.iter().find(|c| c.name == "Engine");
+    let platform = v.get("Platform").map(|p| s(p, "Name")).unwrap_or("");
+    if platform.is_empty() {
+        text.push_str("Server:\n");
+    } else {
+        text.push_str(&format!("Server: {platform}\n"));
+    }
+    let components: &[Value] = v
+        .get("Components")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let engine = components.iter().find(|c| s(c, "Name") == "Engine");
     text.push_str(" Engine:\n");
-    text.push_str(&format!("  Version:          {}\n", v.version));
+    text.push_str(&format!("  Version:          {}\n", s(&v, "Version")));
     text.push_str(&format!(
         "  API version:      {} (minimum version {})\n",
-        v.api_version, v.min_api_version
+        s(&v, "ApiVersion"),
+        s(&v, "MinAPIVersion")
     ));
-    if !v.go_version.is_empty() {
-        text.push_str(&format!("  Go version:       {}\n", v.go_version));
+    if !s(&v, "GoVersion").is_empty() {
+        text.push_str(&format!("  Go version:       {}\n", s(&v, "GoVersion")));
     }
-    text.push_str(&format!("  Git commit:       {}\n", v.git_commit));
-    text.push_str(&format!("  Built:            {}\n", v.build_time));
-    text.push_str(&format!("  OS/Arch:          {}/{}\n", v.os, v.arch));
+    text.push_str(&format!("  Git commit:       {}\n", s(&v, "GitCommit")));
+    let built = s(&v, "BuildTime");
+    let built = chrono::DateTime::parse_from_rfc3339(built)
+        .map(|t| t.format("%a %b %e %H:%M:%S %Y").to_string())
+        .unwrap_or_else(|_| built.to_string());
+    text.push_str(&format!("  Built:            {built}\n"));
+    text.push_str(&format!(
+        "  OS/Arch:          {}/{}\n",
+        s(&v, "Os"),
+        s(&v, "Arch")
+    ));
     let experimental = engine
-        .and_then(|e| e.details.get("Experimental"))
-        .map(String::as_str)
+        .and_then(|e| e.get("Details"))
+        .map(|d| s(d, "Experimental"))
+        .filter(|e| !e.is_empty())
         .unwrap_or("false");
     text.push_str(&format!("  Experimental:     {experimental}\n"));
-    for c in v.components.iter().filter(|c| c.name != "Engine") {
-        text.push_str(&format!(" {}:\n", c.name));
-        text.push_str(&format!("  Version:          {}\n", c.version));
-        for (k, val) in &c.details {
-            text.push_str(&format!("  {:<16}  {val}\n", format!("{k}:")));
+    for c in components.iter().filter(|c| s(c, "Name") != "Engine") {
+        text.push_str(&format!(" {}:\n", s(c, "Name")));
+        text.push_str(&format!("  Version:          {}\n", s(c, "Version")));
+        if let Some(details) = c.get("Details").and_then(Value::as_object) {
+            for (k, val) in details {
+                text.push_str(&format!(
+                    "  {:<16}  {}\n",
+                    format!("{k}:"),
+                    val.as_str().unwrap_or("")
+                ));
+            }
         }
     }
     out(&text)
@@ -110,7 +137,10 @@ fn n(v: &Value, k: &str) -> i64 {
 pub async fn info(client: Result<Client, CliError>, args: &FormatArgs) -> CliResult {
     if let Some(f) = &args.format {
         let info = client?.info().await?;
-        return out(&format!("{}\n", Template::parse(f)?.execute(&Val::from(&info))?));
+        return out(&format!(
+            "{}\n",
+            Template::parse(f)?.execute(&Val::from(&info))?
+        ));
     }
     let mut t = String::from("Client:\n Context:    default\n Debug Mode: false\n\nServer:\n");
     let client = match client {
@@ -137,7 +167,11 @@ pub async fn info(client: Result<Client, CliError>, args: &FormatArgs) -> CliRes
     if let Some(status) = i.get("DriverStatus").and_then(Value::as_array) {
         for pair in status {
             if let Some([k, v]) = pair.as_array().map(Vec::as_slice) {
-                t.push_str(&format!("  {}: {}\n", k.as_str().unwrap_or(""), v.as_str().unwrap_or("")));
+                t.push_str(&format!(
+                    "  {}: {}\n",
+                    k.as_str().unwrap_or(""),
+                    v.as_str().unwrap_or("")
+                ));
             }
         }
     }
@@ -168,7 +202,10 @@ pub async fn info(client: Result<Client, CliError>, args: &FormatArgs) -> CliRes
         }
     }
     t.push_str(&format!(" Kernel Version: {}\n", s(&i, "KernelVersion")));
-    t.push_str(&format!(" Operating System: {}\n", s(&i, "OperatingSystem")));
+    t.push_str(&format!(
+        " Operating System: {}\n",
+        s(&i, "OperatingSystem")
+    ));
     t.push_str(&format!(" OSType: {}\n", s(&i, "OSType")));
     t.push_str(&format!(" Architecture: {}\n", s(&i, "Architecture")));
     t.push_str(&format!(" CPUs: {}\n", n(&i, "NCPU")));
@@ -189,11 +226,15 @@ pub async fn info(client: Result<Client, CliError>, args: &FormatArgs) -> CliRes
     ));
     t.push_str(&format!(
         " Experimental: {}\n",
-        i.get("ExperimentalBuild").and_then(Value::as_bool).unwrap_or(false)
+        i.get("ExperimentalBuild")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     ));
     t.push_str(&format!(
         " Live Restore Enabled: {}\n",
-        i.get("LiveRestoreEnabled").and_then(Value::as_bool).unwrap_or(false)
+        i.get("LiveRestoreEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     ));
     out(&t)
 }

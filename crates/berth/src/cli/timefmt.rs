@@ -11,11 +11,6 @@ pub fn ago(then_unix: i64, now: DateTime<Utc>) -> String {
     format!("{} ago", human_duration(secs))
 }
 
-/// An RFC 3339 time of the daemon as unix seconds (0 when unparsable).
-pub fn rfc3339_to_unix(s: &str) -> i64 {
-    DateTime::parse_from_rfc3339(s).map(|t| t.timestamp()).unwrap_or(0)
-}
-
 /// A Go duration (`300ms`, `1.5h`, `2h45m`) in nanoseconds.
 pub fn parse_go_duration(s: &str) -> Option<i128> {
     let (neg, mut rest) = match s.strip_prefix('-') {
@@ -64,15 +59,32 @@ pub fn api_timestamp(value: &str, now: DateTime<Utc>) -> Result<String, String> 
     if let Some(ns) = parse_go_duration(value) {
         let now_ns = now.timestamp() as i128 * 1_000_000_000 + now.timestamp_subsec_nanos() as i128;
         let t = now_ns - ns;
-        return Ok(format!("{}.{:09}", t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000)));
+        return Ok(format!(
+            "{}.{:09}",
+            t.div_euclid(1_000_000_000),
+            t.rem_euclid(1_000_000_000)
+        ));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+        return Ok(format!(
+            "{}.{:09}",
+            t.timestamp(),
+            t.timestamp_subsec_nanos()
+        ));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(value, fmt) {
             let t = Utc.from_utc_datetime(&t);
-            return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+            return Ok(format!(
+                "{}.{:09}",
+                t.timestamp(),
+                t.timestamp_subsec_nanos()
+            ));
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
@@ -119,9 +131,15 @@ mod tests {
             api_timestamp("2023-11-14T22:13:20Z", now()).unwrap(),
             "1700000000.000000000"
         );
-        assert_eq!(api_timestamp("2023-11-14", now()).unwrap(), "1699920000.000000000");
+        assert_eq!(
+            api_timestamp("2023-11-14", now()).unwrap(),
+            "1699920000.000000000"
+        );
         assert_eq!(api_timestamp("1700000000", now()).unwrap(), "1700000000");
-        assert_eq!(api_timestamp("1700000000.5", now()).unwrap(), "1700000000.5");
+        assert_eq!(
+            api_timestamp("1700000000.5", now()).unwrap(),
+            "1700000000.5"
+        );
         assert!(api_timestamp("yesterday", now()).is_err());
     }
 

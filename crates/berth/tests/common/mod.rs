@@ -54,7 +54,9 @@ pub struct Harness {
 
 /// Fixture cache directory.
 pub fn cache_dir() -> PathBuf {
-    PathBuf::from(std::env::var("BERTH_TEST_CACHE").unwrap_or_else(|_| "/var/cache/berth-test".into()))
+    PathBuf::from(
+        std::env::var("BERTH_TEST_CACHE").unwrap_or_else(|_| "/var/cache/berth-test".into()),
+    )
 }
 
 /// Path of a fixture, panicking with instructions if missing.
@@ -76,7 +78,10 @@ pub fn berth_exe() -> PathBuf {
 fn check_root() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "berth e2e tests run real containers and must run as root (CI runs them as root)");
+    assert_eq!(
+        euid, 0,
+        "berth e2e tests run real containers and must run as root (CI runs them as root)"
+    );
 }
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();
@@ -93,8 +98,11 @@ pub fn h() -> &'static Harness {
         };
         let (cli, host, daemon) = match mode {
             Mode::Docker => {
-                let cli = PathBuf::from(std::env::var("BERTH_E2E_DOCKER").unwrap_or_else(|_| "/usr/bin/docker".into()));
-                let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into());
+                let cli = PathBuf::from(
+                    std::env::var("BERTH_E2E_DOCKER").unwrap_or_else(|_| "/usr/bin/docker".into()),
+                );
+                let host = std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into());
                 (cli, host, None)
             }
             Mode::Berth => {
@@ -104,11 +112,22 @@ pub fn h() -> &'static Harness {
             }
         };
         let image = "berth-e2e/busybox:latest".to_string();
-        let mut hs = Harness { mode, cli, host, daemon, image: image.clone(), image_id: String::new() };
+        let mut hs = Harness {
+            mode,
+            cli,
+            host,
+            daemon,
+            image: image.clone(),
+            image_id: String::new(),
+        };
         let out = hs.run(&["import", path_str(&bb), &image]);
         out.ok();
         hs.image_id = out.stdout.trim().to_string();
-        assert!(hs.image_id.starts_with("sha256:"), "import printed {:?}", out.stdout);
+        assert!(
+            hs.image_id.starts_with("sha256:"),
+            "import printed {:?}",
+            out.stdout
+        );
         hs
     })
 }
@@ -136,7 +155,11 @@ pub fn unique_tmp_dir(tag: &str) -> PathBuf {
 /// A name unique to this process, for containers and images: `e2e-<tag>-<pid><n>`.
 pub fn uname(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("e2e-{tag}-{}x{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "e2e-{tag}-{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// `Path` as `&str` (test paths are ASCII).
@@ -193,13 +216,21 @@ impl Out {
     /// Asserts stdout contains `s`.
     #[track_caller]
     pub fn stdout_has(&self, s: &str) -> &Self {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}: {}", self.describe());
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}: {}",
+            self.describe()
+        );
         self
     }
     /// Asserts stderr contains `s`.
     #[track_caller]
     pub fn stderr_has(&self, s: &str) -> &Self {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}: {}", self.describe());
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}: {}",
+            self.describe()
+        );
         self
     }
     /// Trimmed stdout.
@@ -208,12 +239,22 @@ impl Out {
     }
     /// Non-empty stdout lines.
     pub fn lines(&self) -> Vec<String> {
-        self.stdout.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
     }
 }
 
 /// Runs `exe args` with `env`, stdin from `stdin` (or /dev/null), within `timeout`.
-pub fn run_cmd(exe: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>, timeout: Duration) -> Out {
+pub fn run_cmd(
+    exe: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&Path>,
+    timeout: Duration,
+) -> Out {
     let mut outf = tempfile::tempfile().expect("tempfile");
     let mut errf = tempfile::tempfile().expect("tempfile");
     let mut cmd = Command::new(exe);
@@ -225,7 +266,9 @@ pub fn run_cmd(exe: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&P
     }
     match stdin {
         Some(p) => {
-            cmd.stdin(std::fs::File::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display())));
+            cmd.stdin(
+                std::fs::File::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display())),
+            );
         }
         None => {
             cmd.stdin(Stdio::null());
@@ -321,11 +364,17 @@ impl Harness {
         out.ok();
         let v: serde_json::Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {}", out.stdout));
-        v.get(0).cloned().unwrap_or_else(|| panic!("inspect printed an empty array: {}", out.stdout))
+        v.get(0)
+            .cloned()
+            .unwrap_or_else(|| panic!("inspect printed an empty array: {}", out.stdout))
     }
     /// Removes these containers (`rm -f`) when dropped, even if the test panics.
     pub fn guard(&'static self, names: &[&str]) -> Guard {
-        Guard { h: self, containers: names.iter().map(|s| s.to_string()).collect(), images: vec![] }
+        Guard {
+            h: self,
+            containers: names.iter().map(|s| s.to_string()).collect(),
+            images: vec![],
+        }
     }
     /// Polls `f` every 50 ms until it returns true or `timeout` passes; panics with `what`.
     #[track_caller]
@@ -427,7 +476,8 @@ fn spawn_with_deathsig(mut cmd: Command) -> std::io::Result<Child> {
             std::thread::park();
         }
     });
-    rx.recv().map_err(|e| std::io::Error::other(e.to_string()))?
+    rx.recv()
+        .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 impl Daemon {
@@ -451,7 +501,11 @@ impl Daemon {
 
     /// Starts the daemon and waits (up to 20 s) until `/_ping` answers.
     pub fn start(&self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("daemon log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("daemon log");
         let mut cmd = Command::new(berth_exe());
         cmd.arg("daemon")
             .arg("--data-root")
@@ -466,15 +520,24 @@ impl Daemon {
         let mut child = spawn_with_deathsig(cmd).expect("spawn berth daemon");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok((200, _)) = http(&self.sock, "GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n") {
+            if let Ok((200, _)) = http(
+                &self.sock,
+                "GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+            ) {
                 break;
             }
             if let Some(st) = child.try_wait().expect("try_wait") {
-                panic!("berth daemon exited ({st}) before answering /_ping; log:\n{}", self.log_text());
+                panic!(
+                    "berth daemon exited ({st}) before answering /_ping; log:\n{}",
+                    self.log_text()
+                );
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("berth daemon did not answer /_ping within 20 s; log:\n{}", self.log_text());
+                panic!(
+                    "berth daemon did not answer /_ping within 20 s; log:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -541,7 +604,11 @@ pub fn http(sock: &Path, request: &str) -> std::io::Result<(u16, String)> {
 }
 
 /// Like [`http`] with raw bytes and a read timeout.
-pub fn http_bytes(sock: &Path, request: &[u8], timeout: Duration) -> std::io::Result<(u16, String)> {
+pub fn http_bytes(
+    sock: &Path,
+    request: &[u8],
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let mut s = UnixStream::connect(sock)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
@@ -555,8 +622,17 @@ pub fn http_bytes(sock: &Path, request: &[u8], timeout: Duration) -> std::io::Re
         .and_then(|c| c.parse::<u16>().ok())
         .ok_or_else(|| std::io::Error::other(format!("no HTTP status in response: {text:?}")))?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    ))
 }
 
 /// Decodes an HTTP/1.1 chunked body (lenient: stops at the first malformed chunk).
@@ -607,7 +683,9 @@ pub fn norm_ids(s: &str) -> String {
 
 /// True if `s` is 64 lowercase hex characters.
 pub fn is_full_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Lists the entries of a tar archive (names without a leading `./`).

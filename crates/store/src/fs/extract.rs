@@ -42,13 +42,89 @@ pub(crate) struct ExtractOpts {
     pub preserve_owner: bool,
 }
 
+/// Where the content of each regular file of a layer tar ended up, in tar
+/// order (see `crate::split`): paths relative to `base` (the layer dir).
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    /// The layer directory (parent of the extraction root).
+    pub base: PathBuf,
+    /// One path per regular-file data segment, in order.
+    pub list: Vec<PathBuf>,
+    by_path: HashMap<PathBuf, usize>,
+    extra: usize,
+}
+
+impl Records {
+    /// Records for a layer extracted into `<base>/diff`.
+    pub(crate) fn new(base: &Path) -> Self {
+        Records {
+            base: base.to_path_buf(),
+            ..Records::default()
+        }
+    }
+
+    fn push(&mut self, host: &Path) {
+        let rel = host.strip_prefix(&self.base).unwrap_or(host).to_path_buf();
+        self.by_path.insert(host.to_path_buf(), self.list.len());
+        self.list.push(rel);
+    }
+
+    fn next_extra(&mut self) -> Result<PathBuf, StoreError> {
+        let dir = self.base.join("extra");
+        std::fs::create_dir_all(&dir).ctx("creating directory", &dir)?;
+        self.extra += 1;
+        Ok(dir.join(self.extra.to_string()))
+    }
+
+    /// Keep data that is about to be removed: move `host` (a recorded file,
+    /// or a directory holding some) aside and repoint the records.
+    fn rescue(&mut self, host: &Path, is_dir: bool) -> Result<bool, StoreError> {
+        let hit: Vec<PathBuf> = if is_dir {
+            self.by_path.keys().filter(|k| k.starts_with(host)).cloned().collect()
+        } else if self.by_path.contains_key(host) {
+            vec![host.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+        if hit.is_empty() {
+            return Ok(false);
+        }
+        let aside = self.next_extra()?;
+        std::fs::rename(host, &aside).ctx("moving aside", host)?;
+        for old in hit {
+            if let Some(i) = self.by_path.remove(&old) {
+                let suffix = old.strip_prefix(host).unwrap_or(Path::new(""));
+                let new = if suffix.as_os_str().is_empty() {
+                    aside.clone()
+                } else {
+                    aside.join(suffix)
+                };
+                self.list[i] = new.strip_prefix(&self.base).unwrap_or(&new).to_path_buf();
+            }
+        }
+        Ok(true)
+    }
+
+    /// Write the list (NUL-separated) to `path`.
+    pub(crate) fn write(&self, path: &Path) -> Result<(), StoreError> {
+        let mut out = Vec::new();
+        for p in &self.list {
+            out.extend_from_slice(p.as_os_str().as_bytes());
+            out.push(0);
+        }
+        std::fs::write(path, out).ctx("writing", path)
+    }
+}
+
 /// Extract `reader` (a tar stream) into `root`, starting at the resolved
-/// directory `start` (components relative to `root`).
+/// directory `start` (components relative to `root`). With `records`,
+/// note where each regular file's content is kept.
 pub(crate) fn extract(
     reader: impl Read,
     root: &Path,
     start: &[OsString],
     opts: ExtractOpts,
+    records: Option<&mut Records>,
 ) -> Result<LayerStats, StoreError> {
     let mut ex = Extractor {
         root: root.to_path_buf(),
@@ -57,6 +133,8 @@ pub(crate) fn extract(
         dir_cache: HashMap::new(),
         dir_times: Vec::new(),
         stats: LayerStats::default(),
+        records,
+        buf: Vec::new(),
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| bad_tar(opts, e))?;
@@ -72,7 +150,10 @@ fn bad_tar(opts: ExtractOpts, e: io::Error) -> StoreError {
     StoreError::BadArchive(format!("{what}: invalid tar stream: {e}"))
 }
 
-struct Extractor {
+struct Extractor<'r> {
+    records: Option<&'r mut Records>,
+    /// Copy buffer (large: fewer system calls for big layers).
+    buf: Vec<u8>,
     root: PathBuf,
     start: Vec<OsString>,
     opts: ExtractOpts,
@@ -84,7 +165,7 @@ struct Extractor {
     stats: LayerStats,
 }
 
-impl Extractor {
+impl Extractor<'_> {
     fn what(&self) -> &'static str {
         if self.opts.layer {
             "layer tar"
@@ -133,10 +214,20 @@ impl Extractor {
                 if keep_dir {
                     return Ok(true);
                 }
-                std::fs::remove_dir_all(path).ctx("removing directory", path)?;
                 self.dir_cache.clear();
+                if let Some(r) = self.records.as_deref_mut() {
+                    if r.rescue(path, true)? {
+                        return Ok(false);
+                    }
+                }
+                std::fs::remove_dir_all(path).ctx("removing directory", path)?;
             }
             Ok(_) => {
+                if let Some(r) = self.records.as_deref_mut() {
+                    if r.rescue(path, false)? {
+                        return Ok(false);
+                    }
+                }
                 std::fs::remove_file(path).ctx("removing", path)?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -152,9 +243,11 @@ impl Extractor {
         if kind.is_pax_global_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink() {
             return Ok(());
         }
+        use tar::EntryType as T;
+        let has_data = matches!(kind, T::Regular | T::Continuous) && entry.size() > 0;
         let Some((parent, last, comps)) = self.place(&name)? else {
-            // The root itself: only its metadata could change; ignore.
-            return Ok(());
+            // The root itself: only its metadata could change.
+            return self.stash(entry, has_data);
         };
         let path = parent.join(&last);
         let header = entry.header().clone();
@@ -167,21 +260,20 @@ impl Extractor {
             let lb = last.as_bytes();
             if lb == WH_OPAQUE.as_bytes() {
                 xattr::set(&parent, OPAQUE_XATTR, b"y").ctx("marking directory opaque", &parent)?;
-                return Ok(());
+                return self.stash(entry, has_data);
             }
             if lb.starts_with(b".wh..wh.") {
-                return Ok(()); // AUFS internals.
+                return self.stash(entry, has_data); // AUFS internals.
             }
             if let Some(hidden) = lb.strip_prefix(WH_PREFIX.as_bytes()) {
                 let target = parent.join(OsStr::from_bytes(hidden));
                 self.clear(&target, false)?;
                 mknod(&target, libc::S_IFCHR | 0o000, 0)?;
                 self.owner(&target, uid, gid)?;
-                return Ok(());
+                return self.stash(entry, has_data);
             }
         }
 
-        use tar::EntryType as T;
         match kind {
             T::Directory => {
                 let kept = self.clear(&path, true)?;
@@ -203,7 +295,7 @@ impl Extractor {
                     .mode(0o600)
                     .open(&path)
                     .ctx("creating file", &path)?;
-                let n = io::copy(entry, &mut f).map_err(|e| bad_tar(self.opts, e))?;
+                let n = copy_big(entry, &mut f, &mut self.buf).map_err(|e| bad_tar(self.opts, e))?;
                 self.stats.size += n;
                 if self.opts.preserve_owner {
                     std::os::unix::fs::fchown(&f, Some(uid as u32), Some(gid as u32)).ctx("changing owner", &path)?;
@@ -213,6 +305,11 @@ impl Extractor {
                 self.xattrs(entry, &path)?;
                 filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
                     .ctx("setting times", &path)?;
+                if has_data {
+                    if let Some(r) = self.records.as_deref_mut() {
+                        r.push(&path);
+                    }
+                }
             }
             T::Symlink => {
                 let target = entry
@@ -271,6 +368,22 @@ impl Extractor {
         Ok(())
     }
 
+    /// Keep the content of a regular-file entry that is not extracted as
+    /// a file (whiteout markers with data, ...), for the tar-split.
+    fn stash<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, has_data: bool) -> Result<(), StoreError> {
+        let Some(r) = self.records.as_deref_mut() else {
+            return Ok(());
+        };
+        if !has_data {
+            return Ok(());
+        }
+        let p = r.next_extra()?;
+        let mut f = File::create(&p).ctx("creating", &p)?;
+        io::copy(entry, &mut f).ctx("writing", &p)?;
+        r.push(&p);
+        Ok(())
+    }
+
     fn bad_entry(&self, name: &Path, msg: &str) -> StoreError {
         StoreError::BadArchive(format!("{}: entry {:?} {msg}", self.what(), name.to_string_lossy()))
     }
@@ -318,6 +431,25 @@ impl Extractor {
             filetime::set_symlink_file_times(&path, t, t).ctx("setting times", &path)?;
         }
         Ok(self.stats)
+    }
+}
+
+/// `io::copy` with a 1 MiB buffer.
+fn copy_big(r: &mut impl Read, w: &mut File, buf: &mut Vec<u8>) -> io::Result<u64> {
+    use std::io::Write;
+    if buf.is_empty() {
+        buf.resize(1 << 20, 0);
+    }
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
     }
 }
 

@@ -54,7 +54,16 @@ pub struct PathStat {
 /// whiteouts become overlay whiteouts and `.wh..wh..opq` the opaque xattr.
 pub fn extract_layer(reader: impl Read, dest: &Path) -> Result<LayerStats, StoreError> {
     std::fs::create_dir_all(dest).ctx("creating layer directory", dest)?;
-    extract::extract(reader, dest, &[], ExtractOpts { layer: true, preserve_owner: true })
+    extract::extract(
+        reader,
+        dest,
+        &[],
+        ExtractOpts {
+            layer: true,
+            preserve_owner: true,
+        },
+        None,
+    )
 }
 
 /// `docker cp` into a container: extract `reader` under `dest_in_root`
@@ -75,6 +84,7 @@ pub fn extract_into_with(reader: impl Read, root: &Path, dest_in_root: &Path, op
             layer: false,
             preserve_owner: opts.preserve_owner,
         },
+        None,
     )
     .map(|_| ())
 }

@@ -20,6 +20,10 @@ pub struct TemplateError(pub String);
 
 type TResult<T> = Result<T, TemplateError>;
 
+/// A method value that answers any `.Method "key"` call with `key`
+/// (used by table header rows).
+pub const ECHO_KEY: &str = "\u{1}echo";
+
 fn err<T>(msg: impl Into<String>) -> TResult<T> {
     Err(TemplateError(msg.into()))
 }
@@ -72,6 +76,7 @@ impl Template {
 }
 
 /// Parse and run in one go.
+#[cfg(test)]
 pub fn render(src: &str, dot: &Val) -> TResult<String> {
     Template::parse(src)?.execute(dot)
 }
@@ -154,7 +159,11 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<
                         } else if word == "with" {
                             // `with` sets dot; model it as a one-shot range
                             // over a non-array value.
-                            Node::Range(vec![vec![Arg::Ident("\u{1}with".into()), Arg::Sub(pipe)]], body, else_body)
+                            Node::Range(
+                                vec![vec![Arg::Ident("\u{1}with".into()), Arg::Sub(pipe)]],
+                                body,
+                                else_body,
+                            )
                         } else {
                             Node::If(pipe, body, else_body)
                         });
@@ -172,7 +181,10 @@ fn parse_pipeline(src: &str) -> TResult<Pipeline> {
     let mut pos = 0;
     let pipe = parse_pipe_tokens(&tokens, &mut pos)?;
     if pos != tokens.len() {
-        return err(format!("template: :1: unexpected \"{}\" in command", tokens[pos]));
+        return err(format!(
+            "template: :1: unexpected \"{}\" in command",
+            tokens[pos]
+        ));
     }
     Ok(pipe)
 }
@@ -275,7 +287,10 @@ fn tokenize(src: &str) -> TResult<Vec<String>> {
             i += 1;
         } else {
             let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '|' | '(' | ')' | '"') {
+            while i < chars.len()
+                && !chars[i].is_whitespace()
+                && !matches!(chars[i], '|' | '(' | ')' | '"')
+            {
                 i += 1;
             }
             tokens.push(chars[start..i].iter().collect());
@@ -377,11 +392,23 @@ fn lookup(dot: &Val, path: &[String]) -> Res {
 fn eval_arg(a: &Arg, dot: &Val) -> TResult<Res> {
     Ok(match a {
         Arg::Field(path) => lookup(dot, path),
-        Arg::Str(s) => Res { val: Val::s(s.clone()), key: String::new() },
-        Arg::Int(n) => Res { val: Val::Num((*n).into()), key: String::new() },
+        Arg::Str(s) => Res {
+            val: Val::s(s.clone()),
+            key: String::new(),
+        },
+        Arg::Int(n) => Res {
+            val: Val::Num((*n).into()),
+            key: String::new(),
+        },
         Arg::Sub(p) => eval_pipeline(p, dot)?,
-        Arg::Ident(i) if i == "nil" => Res { val: Val::Null, key: String::new() },
-        Arg::Ident(i) if i == "true" || i == "false" => Res { val: Val::Bool(i == "true"), key: String::new() },
+        Arg::Ident(i) if i == "nil" => Res {
+            val: Val::Null,
+            key: String::new(),
+        },
+        Arg::Ident(i) if i == "true" || i == "false" => Res {
+            val: Val::Bool(i == "true"),
+            key: String::new(),
+        },
         Arg::Ident(i) => call(i, Vec::new())?,
     })
 }
@@ -403,6 +430,13 @@ fn eval_cmd(cmd: &Cmd, dot: &Val, prev: Option<Res>) -> TResult<Res> {
             // A method call such as `.Label "k"`: index the field's map.
             let base = lookup(dot, path);
             let key = args[0].val.to_go("");
+            if base.val == Val::s(ECHO_KEY) {
+                // Header rows title such a column with the key itself.
+                return Ok(Res {
+                    val: Val::s(key.clone()),
+                    key,
+                });
+            }
             let val = base.val.get(&key).cloned().unwrap_or(Val::s(""));
             Ok(Res { val, key })
         }
@@ -412,13 +446,19 @@ fn eval_cmd(cmd: &Cmd, dot: &Val, prev: Option<Res>) -> TResult<Res> {
 }
 
 fn str_res(s: String) -> TResult<Res> {
-    Ok(Res { val: Val::Str(s), key: String::new() })
+    Ok(Res {
+        val: Val::Str(s),
+        key: String::new(),
+    })
 }
 
 fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
     let want = |n: usize| -> TResult<()> {
         if args.len() < n {
-            err(format!("template: :1: wrong number of args for {name}: want {n} got {}", args.len()))
+            err(format!(
+                "template: :1: wrong number of args for {name}: want {n} got {}",
+                args.len()
+            ))
         } else {
             Ok(())
         }
@@ -440,16 +480,29 @@ fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
                     (Val::Obj(_), k) => {
                         let k = k.to_go("");
                         let v = cur.val.get(&k).cloned();
-                        Res { val: v.unwrap_or(Val::s("<no value>")), key: k }
+                        Res {
+                            val: v.unwrap_or(Val::s("<no value>")),
+                            key: k,
+                        }
                     }
                     (Val::Arr(a), Val::Num(n)) => {
                         let i = n.as_u64().unwrap_or(u64::MAX) as usize;
                         match a.get(i) {
-                            Some(v) => Res { val: v.clone(), key: String::new() },
-                            None => return err(format!("template: :1: error calling index: index out of range: {n}")),
+                            Some(v) => Res {
+                                val: v.clone(),
+                                key: String::new(),
+                            },
+                            None => {
+                                return err(format!(
+                                    "template: :1: error calling index: index out of range: {n}"
+                                ))
+                            }
                         }
                     }
-                    (Val::Null, _) => Res { val: Val::s("<no value>"), key: String::new() },
+                    (Val::Null, _) => Res {
+                        val: Val::s("<no value>"),
+                        key: String::new(),
+                    },
                     _ => return err("template: :1: error calling index: cannot index value"),
                 };
             }
@@ -459,7 +512,9 @@ fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
             want(2)?;
             let sep = args[1].val.to_go("");
             match &args[0].val {
-                Val::Arr(a) => str_res(a.iter().map(|v| v.to_go("")).collect::<Vec<_>>().join(&sep)),
+                Val::Arr(a) => {
+                    str_res(a.iter().map(|v| v.to_go("")).collect::<Vec<_>>().join(&sep))
+                }
                 v => str_res(v.to_go("")),
             }
         }
@@ -503,7 +558,10 @@ fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
                 Val::Str(s) => s.len(),
                 _ => return err("template: :1: error calling len: len of invalid value"),
             };
-            Ok(Res { val: Val::Num((n as u64).into()), key: String::new() })
+            Ok(Res {
+                val: Val::Num((n as u64).into()),
+                key: String::new(),
+            })
         }
         "truncate" => {
             want(2)?;
@@ -520,28 +578,50 @@ fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
         }
         "not" => {
             want(1)?;
-            Ok(Res { val: Val::Bool(!args[0].val.truthy()), key: String::new() })
+            Ok(Res {
+                val: Val::Bool(!args[0].val.truthy()),
+                key: String::new(),
+            })
         }
         "eq" | "ne" => {
             want(2)?;
             let a = args[0].val.to_go(&args[0].key);
             let same = args[1..].iter().any(|b| b.val.to_go(&b.key) == a);
-            Ok(Res { val: Val::Bool(same == (name == "eq")), key: String::new() })
+            Ok(Res {
+                val: Val::Bool(same == (name == "eq")),
+                key: String::new(),
+            })
         }
         "and" => {
             want(1)?;
-            let pick = args.iter().find(|a| !a.val.truthy()).or(args.last()).cloned();
+            let pick = args
+                .iter()
+                .find(|a| !a.val.truthy())
+                .or(args.last())
+                .cloned();
             pick.ok_or_else(|| TemplateError("template: :1: and: no args".into()))
         }
         "or" => {
             want(1)?;
-            let pick = args.iter().find(|a| a.val.truthy()).or(args.last()).cloned();
+            let pick = args
+                .iter()
+                .find(|a| a.val.truthy())
+                .or(args.last())
+                .cloned();
             pick.ok_or_else(|| TemplateError("template: :1: or: no args".into()))
         }
-        "print" => str_res(args.iter().map(|a| a.val.to_go(&a.key)).collect::<Vec<_>>().join(" ")),
+        "print" => str_res(
+            args.iter()
+                .map(|a| a.val.to_go(&a.key))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         "println" => str_res(format!(
             "{}\n",
-            args.iter().map(|a| a.val.to_go(&a.key)).collect::<Vec<_>>().join(" ")
+            args.iter()
+                .map(|a| a.val.to_go(&a.key))
+                .collect::<Vec<_>>()
+                .join(" ")
         )),
         "printf" => {
             want(1)?;
@@ -616,7 +696,10 @@ mod tests {
             render("{{json .Config.Labels}}", &v).unwrap(),
             r#"{"b":"2","a.b":"1"}"#
         );
-        assert_eq!(render(r#"{{index .Config.Labels "a.b"}}"#, &v).unwrap(), "1");
+        assert_eq!(
+            render(r#"{{index .Config.Labels "a.b"}}"#, &v).unwrap(),
+            "1"
+        );
         assert_eq!(render("{{index .Config.Cmd 1}}", &v).unwrap(), "-c");
         assert_eq!(
             render("{{range .RootFS.Layers}}{{.}}\n{{end}}", &v).unwrap(),
@@ -633,21 +716,36 @@ mod tests {
             render("{{if .State.Running}}up{{else}}down{{end}}", &v).unwrap(),
             "down"
         );
-        assert_eq!(render(r#"{{join .Config.Cmd ","}}"#, &v).unwrap(), "sh,-c,exit 3");
+        assert_eq!(
+            render(r#"{{join .Config.Cmd ","}}"#, &v).unwrap(),
+            "sh,-c,exit 3"
+        );
         assert_eq!(render("{{upper .State.Status}}", &v).unwrap(), "EXITED");
         assert_eq!(render("{{len .RootFS.Layers}}", &v).unwrap(), "2");
-        assert_eq!(render(r#"{{printf "%s=%d" .Name .State.ExitCode}}"#, &v).unwrap(), "/web=3");
+        assert_eq!(
+            render(r#"{{printf "%s=%d" .Name .State.ExitCode}}"#, &v).unwrap(),
+            "/web=3"
+        );
         assert_eq!(render("a {{- \" b \" -}} c", &v).unwrap(), "a b c");
-        assert_eq!(render("{{with .State}}{{.Status}}{{end}}", &v).unwrap(), "exited");
+        assert_eq!(
+            render("{{with .State}}{{.Status}}{{end}}", &v).unwrap(),
+            "exited"
+        );
     }
 
     #[test]
     fn method_style_label_lookup() {
         let row = Val::Obj(vec![
             ("ID".into(), Val::s("x")),
-            (format!("{HIDDEN}Label"), Val::Obj(vec![("k".into(), Val::s("v"))])),
+            (
+                format!("{HIDDEN}Label"),
+                Val::Obj(vec![("k".into(), Val::s("v"))]),
+            ),
         ]);
-        assert_eq!(render(r#"{{.ID}} {{.Label "k"}}|{{.Label "z"}}|"#, &row).unwrap(), "x v||");
+        assert_eq!(
+            render(r#"{{.ID}} {{.Label "k"}}|{{.Label "z"}}|"#, &row).unwrap(),
+            "x v||"
+        );
         assert_eq!(render("{{json .}}", &row).unwrap(), r#"{"ID":"x"}"#);
     }
 

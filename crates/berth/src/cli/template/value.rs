@@ -127,18 +127,34 @@ impl Val {
 /// pointers.
 fn null_for_key(key: &str) -> &'static str {
     const MAPS: &[&str] = &[
-        "Labels", "Volumes", "ExposedPorts", "Options", "Sysctls", "StorageOpt", "Tmpfs",
-        "PortBindings", "DriverOpts", "Config", "Data", "Ports",
+        "Labels",
+        "Volumes",
+        "ExposedPorts",
+        "Options",
+        "Sysctls",
+        "StorageOpt",
+        "Tmpfs",
+        "PortBindings",
+        "DriverOpts",
+        "Config",
+        "Data",
+        "Ports",
     ];
     const POINTERS: &[&str] = &[
-        "OomKillDisable", "PidsLimit", "MemorySwappiness", "Init", "Health", "Healthcheck",
-        "IPAMConfig", "NetworkingConfig", "SizeRw", "SizeRootFs",
+        "OomKillDisable",
+        "PidsLimit",
+        "MemorySwappiness",
+        "Init",
+        "Health",
+        "Healthcheck",
+        "IPAMConfig",
+        "NetworkingConfig",
+        "SizeRw",
+        "SizeRootFs",
     ];
     if MAPS.contains(&key) {
         "map[]"
-    } else if POINTERS.contains(&key) {
-        "<nil>"
-    } else if key.is_empty() {
+    } else if POINTERS.contains(&key) || key.is_empty() {
         "<nil>"
     } else {
         "[]"
@@ -282,13 +298,20 @@ mod tests {
 
     #[test]
     fn keeps_key_order() {
-        let v: Val = serde_json::from_str(r#"{"b":1,"a":[true,null],"c":{"z":"x","y":""}}"#).unwrap();
-        assert_eq!(v.to_json(), r#"{"b":1,"a":[true,null],"c":{"z":"x","y":""}}"#);
+        let v: Val =
+            serde_json::from_str(r#"{"b":1,"a":[true,null],"c":{"z":"x","y":""}}"#).unwrap();
+        assert_eq!(
+            v.to_json(),
+            r#"{"b":1,"a":[true,null],"c":{"z":"x","y":""}}"#
+        );
     }
 
     #[test]
     fn prints_like_go_fmt() {
-        let v: Val = serde_json::from_str(r#"{"Cmd":["echo","hi"],"Labels":{"b":"2","a":"1"},"Entrypoint":null,"N":3}"#).unwrap();
+        let v: Val = serde_json::from_str(
+            r#"{"Cmd":["echo","hi"],"Labels":{"b":"2","a":"1"},"Entrypoint":null,"N":3}"#,
+        )
+        .unwrap();
         assert_eq!(v.get("Cmd").unwrap().to_go("Cmd"), "[echo hi]");
         assert_eq!(v.get("Labels").unwrap().to_go("Labels"), "map[a:1 b:2]");
         assert_eq!(v.get("Entrypoint").unwrap().to_go("Entrypoint"), "[]");
