@@ -352,7 +352,10 @@ impl Client {
         for c in &opts.changes {
             q.push("changes", c);
         }
-        q.push("pause", if opts.pause { "1" } else { "0" });
+        if !opts.pause {
+            // Docker's client only sends the parameter to turn pausing off.
+            q.push("pause", "0");
+        }
         let body = match config {
             Some(c) => full_body(serde_json::to_vec(c)?),
             None => empty_body(),

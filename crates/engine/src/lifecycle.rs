@@ -177,9 +177,14 @@ impl Engine {
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
         let spawned = blocking(move || {
+            let t0 = std::time::Instant::now();
             berth_runtime::clear_records(&dir)?;
             spec.save(&dir)?;
-            match berth_runtime::spawn_shim(&exe, &dir, &exec_root) {
+            tracing::debug!("spec written in {:?}", t0.elapsed());
+            let t1 = std::time::Instant::now();
+            let r = berth_runtime::spawn_shim(&exe, &dir, &exec_root);
+            tracing::debug!("spawn_shim took {:?}", t1.elapsed());
+            match r {
                 Ok(s) => Ok(Ok(s)),
                 Err(berth_runtime::RuntimeError::Start(m)) => Ok(Err(m)),
                 Err(e) => {
@@ -478,7 +483,9 @@ impl Engine {
         let dir = c.dir.clone();
         let exec_root = self.cfg.exec_root.clone();
         let res = blocking(move || {
+            let t0 = std::time::Instant::now();
             berth_runtime::cleanup(&dir, &exec_root);
+            tracing::debug!("runtime cleanup took {:?}", t0.elapsed());
             let rootfs = dir.join("rootfs");
             if let (Ok(a), Ok(b)) = (std::fs::metadata(&dir), std::fs::metadata(&rootfs)) {
                 if a.dev() != b.dev() {
@@ -488,7 +495,10 @@ impl Engine {
                     )));
                 }
             }
-            match std::fs::remove_dir_all(&dir) {
+            let t1 = std::time::Instant::now();
+            let r = std::fs::remove_dir_all(&dir);
+            tracing::debug!("remove_dir_all took {:?}", t1.elapsed());
+            match r {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(EngineError::io(format!("remove {}", dir.display()), e)),

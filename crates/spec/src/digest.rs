@@ -157,7 +157,10 @@ mod tests {
         assert!(Digest::parse("sha256:E3B0").is_err());
         assert!(Digest::parse(&s.to_uppercase()).is_err());
         assert!(Digest::parse("md5:e3b0").is_err());
-        assert!(Digest::parse("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_err());
+        assert!(
+            Digest::parse("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+                .is_err()
+        );
     }
 
     #[test]

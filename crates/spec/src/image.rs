@@ -115,7 +115,11 @@ pub struct ImageConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub os_features: Option<Vec<String>>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
     /// The parent image ID (`sha256:...`) for committed images.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -197,7 +201,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
 }
 

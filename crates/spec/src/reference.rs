@@ -77,12 +77,18 @@ impl Reference {
                 return Err(ImageSpecError::ReferenceFormat);
             }
         }
-        let (domain, path) = name.split_once('/').ok_or(ImageSpecError::ReferenceFormat)?;
+        let (domain, path) = name
+            .split_once('/')
+            .ok_or(ImageSpecError::ReferenceFormat)?;
         if !is_valid_domain(domain) {
             return Err(ImageSpecError::ReferenceFormat);
         }
         if path.is_empty() || !path.split('/').all(is_valid_path_component) {
-            if path.split('/').all(|c| is_valid_path_component(&c.to_lowercase())) && !path.is_empty() {
+            if path
+                .split('/')
+                .all(|c| is_valid_path_component(&c.to_lowercase()))
+                && !path.is_empty()
+            {
                 return Err(ImageSpecError::ReferenceUppercase);
             }
             return Err(ImageSpecError::ReferenceFormat);
@@ -212,7 +218,9 @@ pub fn is_valid_tag(t: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 128
         && word(bytes[0])
-        && bytes[1..].iter().all(|&b| word(b) || b == b'.' || b == b'-')
+        && bytes[1..]
+            .iter()
+            .all(|&b| word(b) || b == b'.' || b == b'-')
 }
 
 /// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`
@@ -272,7 +280,9 @@ mod tests {
     }
 
     fn fam(s: &str) -> String {
-        Reference::parse_normalized_tagged(s).unwrap().familiar_string()
+        Reference::parse_normalized_tagged(s)
+            .unwrap()
+            .familiar_string()
     }
 
     #[test]
@@ -280,11 +290,20 @@ mod tests {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(norm("ns/repo"), "docker.io/ns/repo:latest");
-        assert_eq!(norm("index.docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            norm("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(norm("localhost/x"), "localhost/x:latest");
         assert_eq!(norm("localhost:5000/x:y"), "localhost:5000/x:y");
-        assert_eq!(norm("example.com/a/b/c:V1.0-rc_2"), "example.com/a/b/c:V1.0-rc_2");
-        assert_eq!(norm("a__b.c-d---e"), "docker.io/library/a__b.c-d---e:latest");
+        assert_eq!(
+            norm("example.com/a/b/c:V1.0-rc_2"),
+            "example.com/a/b/c:V1.0-rc_2"
+        );
+        assert_eq!(
+            norm("a__b.c-d---e"),
+            "docker.io/library/a__b.c-d---e:latest"
+        );
         // "localhost:5000" alone is a repository "localhost" with tag "5000".
         assert_eq!(norm("localhost:5000"), "docker.io/library/localhost:5000");
     }
@@ -306,8 +325,14 @@ mod tests {
     #[test]
     fn rejects_like_docker() {
         let e = |s: &str| Reference::parse_normalized(s).unwrap_err().to_string();
-        assert_eq!(e("BusyBox"), "invalid reference format: repository name must be lowercase");
-        assert_eq!(e("ns/Repo:tag"), "invalid reference format: repository name must be lowercase");
+        assert_eq!(
+            e("BusyBox"),
+            "invalid reference format: repository name must be lowercase"
+        );
+        assert_eq!(
+            e("ns/Repo:tag"),
+            "invalid reference format: repository name must be lowercase"
+        );
         assert_eq!(e("busybox:"), "invalid reference format");
         assert_eq!(e(""), "invalid reference format");
         assert_eq!(e("-x"), "invalid reference format");
@@ -316,7 +341,10 @@ mod tests {
         assert_eq!(e("a:.tag"), "invalid reference format");
         assert_eq!(e("a b"), "invalid reference format");
         assert_eq!(e("a@sha256:abc"), "invalid reference format");
-        assert_eq!(e(&format!("a:{}", "t".repeat(129))), "invalid reference format");
+        assert_eq!(
+            e(&format!("a:{}", "t".repeat(129))),
+            "invalid reference format"
+        );
         assert!(Reference::parse_normalized(&format!("a:{}", "t".repeat(128))).is_ok());
         assert!(e(&"a".repeat(256)).contains("255"));
         let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -23,9 +23,9 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Atomically replace `path` with `bytes`.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| StoreError::Corrupt(format!("no parent directory for {}", path.display())))?;
+    let dir = path.parent().ok_or_else(|| {
+        StoreError::Corrupt(format!("no parent directory for {}", path.display()))
+    })?;
     let tmp = temp_name(dir, "w");
     let result = (|| {
         let mut f = File::create(&tmp).ctx("creating temporary file", &tmp)?;
@@ -65,7 +65,10 @@ mod tests {
         write_file(&p, b"one").unwrap();
         write_file(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 }

@@ -19,7 +19,9 @@ pub(crate) fn read_blob(root: &Path, d: &Digest) -> Result<Vec<u8>, StoreError> 
     let p = blob_path(root, d);
     let bytes = std::fs::read(&p).ctx("reading blob", &p)?;
     if Digest::of_bytes(&bytes) != *d {
-        return Err(StoreError::Corrupt(format!("blob {d} does not match its digest")));
+        return Err(StoreError::Corrupt(format!(
+            "blob {d} does not match its digest"
+        )));
     }
     Ok(bytes)
 }
@@ -68,7 +70,10 @@ impl BlobWriter {
         }
         let target = blob_path(&self.root, &digest);
         if let Some(f) = file {
-            let f = f.into_inner().map_err(|e| e.into_error()).ctx("writing blob", &self.tmp)?;
+            let f = f
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .ctx("writing blob", &self.tmp)?;
             if target.exists() {
                 return Ok(digest); // Drop removes the temp file.
             }
@@ -134,6 +139,11 @@ mod tests {
         let mut w = BlobWriter::new(d.path()).unwrap();
         w.write_all(b"abc").unwrap();
         assert!(w.commit(Some(&Digest::of_bytes(b"xyz"))).is_err());
-        assert_eq!(std::fs::read_dir(d.path().join("blobs/sha256")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(d.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

@@ -35,7 +35,12 @@ fn has_changes(dir: &Path, exclude: &HashSet<PathBuf>) -> Result<bool, StoreErro
     Ok(false)
 }
 
-pub(crate) fn commit(store: &Store, parent: &str, upper: &Path, opts: &CommitOptions) -> Result<String, StoreError> {
+pub(crate) fn commit(
+    store: &Store,
+    parent: &str,
+    upper: &Path,
+    opts: &CommitOptions,
+) -> Result<String, StoreError> {
     let tag = match &opts.tag {
         Some(t) if !t.is_empty() => Some(parse_tag_target(t)?),
         _ => None,
@@ -108,7 +113,11 @@ pub(crate) fn commit(store: &Store, parent: &str, upper: &Path, opts: &CommitOpt
         created,
         docker_version: DOCKER_VERSION.to_string(),
         history,
-        os: if base.os.is_empty() { "linux".into() } else { base.os.clone() },
+        os: if base.os.is_empty() {
+            "linux".into()
+        } else {
+            base.os.clone()
+        },
         parent: parent_id.to_string(),
         rootfs: RootFs {
             kind: "layers".into(),

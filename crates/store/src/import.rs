@@ -13,7 +13,11 @@ use std::io::{BufReader, Read};
 /// What berth writes as `docker_version` in the configs it creates.
 pub(crate) const DOCKER_VERSION: &str = concat!("berth-", env!("CARGO_PKG_VERSION"));
 
-pub(crate) fn import_rootfs(store: &Store, tar: impl Read, opts: &ImportOptions) -> Result<String, StoreError> {
+pub(crate) fn import_rootfs(
+    store: &Store,
+    tar: impl Read,
+    opts: &ImportOptions,
+) -> Result<String, StoreError> {
     // Validate everything cheap before reading the stream.
     let tag = match &opts.tag {
         Some(t) if !t.is_empty() => Some(crate::remove::parse_tag_target(t)?),
@@ -49,7 +53,11 @@ pub(crate) fn import_rootfs(store: &Store, tar: impl Read, opts: &ImportOptions)
             comment: message,
             ..History::default()
         }],
-        os: if opts.os.is_empty() { "linux".into() } else { opts.os.clone() },
+        os: if opts.os.is_empty() {
+            "linux".into()
+        } else {
+            opts.os.clone()
+        },
         rootfs: RootFs {
             kind: "layers".into(),
             diff_ids: vec![layer.diff_id.clone()],

@@ -32,19 +32,32 @@ pub(crate) fn layer_size(root: &Path, diff: &Digest) -> i64 {
 
 /// The size of an image: the sum of its layers' sizes.
 pub(crate) fn image_size(root: &Path, config: &ImageConfig) -> i64 {
-    config.rootfs.diff_ids.iter().map(|d| layer_size(root, d)).sum()
+    config
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| layer_size(root, d))
+        .sum()
 }
 
 /// Decompress if the stream starts with a gzip header; otherwise pass it
 /// through. (zstd, bzip2 and xz are refused with a clear message.)
-pub(crate) fn decompressed<'a, R: BufRead + 'a>(mut r: R) -> Result<Box<dyn Read + 'a>, StoreError> {
-    let head = r.fill_buf().map_err(|e| StoreError::BadArchive(format!("reading input: {e}")))?;
+pub(crate) fn decompressed<'a, R: BufRead + 'a>(
+    mut r: R,
+) -> Result<Box<dyn Read + 'a>, StoreError> {
+    let head = r
+        .fill_buf()
+        .map_err(|e| StoreError::BadArchive(format!("reading input: {e}")))?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(r)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Err(StoreError::BadArchive("zstd-compressed input is not supported; use gzip or none".into()))
+        Err(StoreError::BadArchive(
+            "zstd-compressed input is not supported; use gzip or none".into(),
+        ))
     } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Err(StoreError::BadArchive("bzip2/xz-compressed input is not supported; use gzip or none".into()))
+        Err(StoreError::BadArchive(
+            "bzip2/xz-compressed input is not supported; use gzip or none".into(),
+        ))
     } else {
         Ok(Box::new(r))
     }
@@ -62,7 +75,11 @@ pub(crate) struct Ingested {
 /// split it and extract it at the same time. If `expected` is given the
 /// content must hash to it. The result is pinned in the store's state: the
 /// caller must unpin it (see [`PinGuard`]).
-pub(crate) fn ingest(store: &Store, reader: impl Read, expected: Option<&Digest>) -> Result<Ingested, StoreError> {
+pub(crate) fn ingest(
+    store: &Store,
+    reader: impl Read,
+    expected: Option<&Digest>,
+) -> Result<Ingested, StoreError> {
     let layers_dir = store.root().join("layers");
     let tmp = temp_name(&layers_dir, "layer");
     let result = ingest_into(store, reader, expected, &tmp);
@@ -72,7 +89,12 @@ pub(crate) fn ingest(store: &Store, reader: impl Read, expected: Option<&Digest>
     result
 }
 
-fn ingest_into(store: &Store, reader: impl Read, expected: Option<&Digest>, tmp: &Path) -> Result<Ingested, StoreError> {
+fn ingest_into(
+    store: &Store,
+    reader: impl Read,
+    expected: Option<&Digest>,
+    tmp: &Path,
+) -> Result<Ingested, StoreError> {
     let root = store.root();
     let diff_path = tmp.join("diff");
     std::fs::create_dir_all(&diff_path).ctx("creating layer directory", &diff_path)?;
@@ -91,7 +113,8 @@ fn ingest_into(store: &Store, reader: impl Read, expected: Option<&Digest>, tmp:
             Some(&mut records),
         )?;
         // Whatever follows the end marker is part of the layer's bytes.
-        io::copy(&mut buffered, &mut io::sink()).map_err(|e| StoreError::BadArchive(format!("layer tar: {e}")))?;
+        io::copy(&mut buffered, &mut io::sink())
+            .map_err(|e| StoreError::BadArchive(format!("layer tar: {e}")))?;
         stats
     };
     if splitter.segments != records.list.len() as u64 {
@@ -138,7 +161,10 @@ pub(crate) struct PinGuard<'a> {
 
 impl<'a> PinGuard<'a> {
     pub(crate) fn new(store: &'a Store) -> Self {
-        PinGuard { store, diffs: Vec::new() }
+        PinGuard {
+            store,
+            diffs: Vec::new(),
+        }
     }
 }
 

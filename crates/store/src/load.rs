@@ -10,7 +10,10 @@ use crate::layers::{decompressed, ingest, PinGuard};
 use crate::meta::{purge, ImageRecord};
 use crate::Store;
 use berth_spec::digest::{Digest, Hasher};
-use berth_spec::image::{go_arch, media_type, ArchiveManifestEntry, ImageConfig, Index, Manifest, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
+use berth_spec::image::{
+    go_arch, media_type, ArchiveManifestEntry, ImageConfig, Index, Manifest, ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+};
 use berth_spec::reference::Reference;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
@@ -86,7 +89,11 @@ impl Scan {
     }
 }
 
-pub(crate) fn load(store: &Store, archive: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, StoreError> {
+pub(crate) fn load(
+    store: &Store,
+    archive: impl Read,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, StoreError> {
     let mut pins = PinGuard::new(store);
     let mut scan = Scan {
         layers: HashMap::new(),
@@ -112,10 +119,16 @@ fn scan_and_register(
 ) -> Result<Vec<String>, StoreError> {
     let input = decompressed(BufReader::with_capacity(1 << 20, archive))?;
     let mut ar = tar::Archive::new(input);
-    let entries = ar.entries().map_err(|e| bad(format!("invalid archive: {e}")))?;
+    let entries = ar
+        .entries()
+        .map_err(|e| bad(format!("invalid archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("invalid archive: {e}")))?;
-        let path = norm(&entry.path().map_err(|e| bad(format!("invalid archive: {e}")))?);
+        let path = norm(
+            &entry
+                .path()
+                .map_err(|e| bad(format!("invalid archive: {e}")))?,
+        );
         let kind = entry.header().entry_type();
         if kind.is_symlink() || kind.is_hard_link() {
             if let Ok(Some(t)) = entry.link_name() {
@@ -134,19 +147,26 @@ fn scan_and_register(
         }
         let size = entry.size();
         let top_level = !path.contains('/');
-        if top_level && (path.ends_with(".json") || path == "repositories" || path == "oci-layout") {
-            scan.jsons.insert(path.clone(), read_json(&mut entry, size, &path)?);
+        if top_level && (path.ends_with(".json") || path == "repositories" || path == "oci-layout")
+        {
+            scan.jsons
+                .insert(path.clone(), read_json(&mut entry, size, &path)?);
         } else if path.ends_with("/layer.tar") || path.ends_with(".tar") {
             let found = ingest_entry(store, &mut entry, pins, scan)?;
             scan.layers.insert(path, found);
         } else if let Some(hex) = path.strip_prefix("blobs/sha256/") {
-            let want = Digest::from_hex(hex).map_err(|_| bad(format!("invalid blob name {path:?}")))?;
+            let want =
+                Digest::from_hex(hex).map_err(|_| bad(format!("invalid blob name {path:?}")))?;
             let mut buffered = BufReader::with_capacity(256 * 1024, &mut entry);
-            let head = buffered.fill_buf().map_err(|e| bad(format!("reading {path}: {e}")))?;
+            let head = buffered
+                .fill_buf()
+                .map_err(|e| bad(format!("reading {path}: {e}")))?;
             let is_json = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
             if is_json && size <= MAX_JSON {
                 let mut v = Vec::with_capacity(size as usize);
-                buffered.read_to_end(&mut v).map_err(|e| bad(format!("reading {path}: {e}")))?;
+                buffered
+                    .read_to_end(&mut v)
+                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
                 if Digest::of_bytes(&v) != want {
                     return Err(bad(format!("blob {path} does not match its digest")));
                 }
@@ -157,7 +177,8 @@ fn scan_and_register(
                     hasher: Hasher::new(),
                 };
                 let found = ingest_entry(store, &mut hashing, pins, scan)?;
-                io::copy(&mut hashing, &mut io::sink()).map_err(|e| bad(format!("reading {path}: {e}")))?;
+                io::copy(&mut hashing, &mut io::sink())
+                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
                 if hashing.hasher.finish() != want {
                     return Err(bad(format!("blob {path} does not match its digest")));
                 }
@@ -188,13 +209,17 @@ fn scan_and_register(
         }
         out
     } else if let Some(i) = scan.json("index.json") {
-        let index: Index = serde_json::from_slice(i).map_err(|e| bad(format!("invalid index.json: {e}")))?;
+        let index: Index =
+            serde_json::from_slice(i).map_err(|e| bad(format!("invalid index.json: {e}")))?;
         let mut out = Vec::new();
         for d in &index.manifests {
             let name = d
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(ANNOTATION_IMAGE_NAME).or_else(|| a.get(ANNOTATION_REF_NAME)))
+                .and_then(|a| {
+                    a.get(ANNOTATION_IMAGE_NAME)
+                        .or_else(|| a.get(ANNOTATION_REF_NAME))
+                })
                 .filter(|n| n.contains(':') || n.contains('/'))
                 .and_then(|n| Reference::parse_normalized(n).ok())
                 .map(|r| r.with_default_tag().familiar_string());
@@ -213,29 +238,47 @@ fn scan_and_register(
 
 fn read_json(entry: &mut impl Read, size: u64, path: &str) -> Result<Vec<u8>, StoreError> {
     if size > MAX_JSON {
-        return Err(bad(format!("invalid archive: {path} is too large ({size} bytes)")));
+        return Err(bad(format!(
+            "invalid archive: {path} is too large ({size} bytes)"
+        )));
     }
     let mut v = Vec::with_capacity(size as usize);
-    entry.read_to_end(&mut v).map_err(|e| bad(format!("reading {path}: {e}")))?;
+    entry
+        .read_to_end(&mut v)
+        .map_err(|e| bad(format!("reading {path}: {e}")))?;
     Ok(v)
 }
 
-fn ingest_entry(store: &Store, entry: &mut impl Read, pins: &mut PinGuard<'_>, scan: &mut Scan) -> Result<Found, StoreError> {
+fn ingest_entry(
+    store: &Store,
+    entry: &mut impl Read,
+    pins: &mut PinGuard<'_>,
+    scan: &mut Scan,
+) -> Result<Found, StoreError> {
     let input = decompressed(BufReader::with_capacity(256 * 1024, entry))?;
     let ing = ingest(store, input, None)?;
     pins.diffs.push(ing.diff_id.clone());
     if ing.created {
         scan.created.push(ing.diff_id.clone());
     }
-    Ok(Found { diff_id: ing.diff_id })
+    Ok(Found {
+        diff_id: ing.diff_id,
+    })
 }
 
 /// Follow an OCI descriptor (manifest or nested index) to a config and
 /// its layers' diff IDs.
-fn oci_image(scan: &Scan, digest: &str, mt: &str, depth: u8) -> Result<(Vec<u8>, Vec<Digest>), StoreError> {
+fn oci_image(
+    scan: &Scan,
+    digest: &str,
+    mt: &str,
+    depth: u8,
+) -> Result<(Vec<u8>, Vec<Digest>), StoreError> {
     let d = Digest::parse(digest)?;
     let path = format!("blobs/sha256/{}", d.hex());
-    let bytes = scan.json(&path).ok_or_else(|| bad(format!("invalid archive: {path} not found")))?;
+    let bytes = scan
+        .json(&path)
+        .ok_or_else(|| bad(format!("invalid archive: {path} not found")))?;
     let is_index = mt == media_type::OCI_INDEX
         || mt == media_type::DOCKER_MANIFEST_LIST
         || serde_json::from_slice::<serde_json::Value>(bytes)
@@ -245,20 +288,31 @@ fn oci_image(scan: &Scan, digest: &str, mt: &str, depth: u8) -> Result<(Vec<u8>,
         if depth > 2 {
             return Err(bad("invalid archive: nested indexes too deep"));
         }
-        let idx: Index = serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid index {path}: {e}")))?;
+        let idx: Index =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid index {path}: {e}")))?;
         let pick = idx
             .manifests
             .iter()
-            .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == go_arch()))
+            .find(|m| {
+                m.platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == "linux" && p.architecture == go_arch())
+            })
             .or_else(|| idx.manifests.first())
             .ok_or_else(|| bad(format!("invalid archive: index {path} is empty")))?;
         return oci_image(scan, &pick.digest, &pick.media_type, depth + 1);
     }
-    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid manifest {path}: {e}")))?;
+    let m: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid manifest {path}: {e}")))?;
     let cd = Digest::parse(&m.config.digest)?;
     let config = scan
         .json(&format!("blobs/sha256/{}", cd.hex()))
-        .ok_or_else(|| bad(format!("invalid archive: config {} not found", m.config.digest)))?
+        .ok_or_else(|| {
+            bad(format!(
+                "invalid archive: config {} not found",
+                m.config.digest
+            ))
+        })?
         .clone();
     let mut diffs = Vec::new();
     for l in &m.layers {
@@ -281,7 +335,8 @@ fn register(
     // Validate everything before making anything visible.
     let mut checked = Vec::new();
     for (raw, diffs, tags) in images {
-        let config = ImageConfig::from_bytes(&raw).map_err(|e| bad(format!("invalid image config: {e}")))?;
+        let config =
+            ImageConfig::from_bytes(&raw).map_err(|e| bad(format!("invalid image config: {e}")))?;
         if config.rootfs.diff_ids != diffs {
             return Err(bad(format!(
                 "invalid archive: layers do not match the image config (config lists {}, archive has {})",

@@ -68,19 +68,39 @@ impl State {
         for e in std::fs::read_dir(&dir).ctx("reading image records", &dir)? {
             let e = e.ctx("reading image records", &dir)?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(hex) = name.strip_suffix(".json") else { continue };
+            let Some(hex) = name.strip_suffix(".json") else {
+                continue;
+            };
             if !is_hex64(hex) {
                 continue;
             }
             // An unreadable record or config means a damaged image: leave it
             // out rather than refuse to start.
-            let Ok(bytes) = std::fs::read(e.path()) else { continue };
-            let Ok(record) = serde_json::from_slice::<ImageRecord>(&bytes) else { continue };
-            let Ok(id) = Digest::from_hex(hex) else { continue };
-            let Ok(cfg_bytes) = read_blob(root, &id) else { continue };
-            let Ok(config) = ImageConfig::from_bytes(&cfg_bytes) else { continue };
+            let Ok(bytes) = std::fs::read(e.path()) else {
+                continue;
+            };
+            let Ok(record) = serde_json::from_slice::<ImageRecord>(&bytes) else {
+                continue;
+            };
+            let Ok(id) = Digest::from_hex(hex) else {
+                continue;
+            };
+            let Ok(cfg_bytes) = read_blob(root, &id) else {
+                continue;
+            };
+            let Ok(config) = ImageConfig::from_bytes(&cfg_bytes) else {
+                continue;
+            };
             let size = layers::image_size(root, &config);
-            st.images.insert(hex.to_string(), ImageEntry { id, record, config, size });
+            st.images.insert(
+                hex.to_string(),
+                ImageEntry {
+                    id,
+                    record,
+                    config,
+                    size,
+                },
+            );
         }
         let tags_path = root.join("repositories.json");
         if let Ok(bytes) = std::fs::read(&tags_path) {
@@ -105,9 +125,14 @@ impl State {
     /// Persist the tag map atomically.
     pub(crate) fn save_tags(&self) -> Result<(), StoreError> {
         let tf = TagFile {
-            tags: self.tags.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
         };
-        let bytes = serde_json::to_vec_pretty(&tf).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(&tf).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         atomic::write_file(&self.root.join("repositories.json"), &bytes)
     }
 
@@ -119,7 +144,12 @@ impl State {
 
     /// Add (or replace) an image whose blobs and layers are on disk:
     /// writes its record, then indexes it.
-    pub(crate) fn add_image(&mut self, id: &Digest, config: ImageConfig, record: ImageRecord) -> Result<(), StoreError> {
+    pub(crate) fn add_image(
+        &mut self,
+        id: &Digest,
+        config: ImageConfig,
+        record: ImageRecord,
+    ) -> Result<(), StoreError> {
         self.save_record(id, &record)?;
         let size = layers::image_size(&self.root, &config);
         self.images.insert(
@@ -151,7 +181,10 @@ impl State {
 
     /// Familiar strings of the references pointing at `id`.
     pub(crate) fn tags_of(&self, id: &Digest) -> Vec<String> {
-        self.refs_of(id).iter().map(|r| r.familiar_string()).collect()
+        self.refs_of(id)
+            .iter()
+            .map(|r| r.familiar_string())
+            .collect()
     }
 
     /// Images (not deleted) whose parent is `id`.
@@ -245,7 +278,9 @@ pub(crate) fn now() -> String {
 
 /// Unix seconds of an RFC 3339 time (0 if unparsable).
 pub(crate) fn unix_secs(t: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.timestamp())
+        .unwrap_or(0)
 }
 
 /// Docker's short form of an ID (12 hex, no `sha256:`).

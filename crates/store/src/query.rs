@@ -5,7 +5,9 @@ use crate::error::StoreError;
 use crate::layers::{diff_dir, layer_path, layer_size};
 use crate::meta::{unix_secs, ImageEntry, State};
 use crate::Store;
-use berth_spec::api::{GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs};
+use berth_spec::api::{
+    GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
+};
 use berth_spec::digest::{is_hex64, Digest};
 use berth_spec::image::ImageConfig;
 use berth_spec::reference::Reference;
@@ -22,7 +24,11 @@ pub(crate) fn resolve(st: &State, name: &str) -> Result<String, StoreError> {
 
 /// Resolve to a digest. `include_deleted` lets exact IDs find images
 /// removed with `rmi -f` that containers still use.
-pub(crate) fn resolve_digest(st: &State, name: &str, include_deleted: bool) -> Result<Digest, StoreError> {
+pub(crate) fn resolve_digest(
+    st: &State,
+    name: &str,
+    include_deleted: bool,
+) -> Result<Digest, StoreError> {
     let visible = |e: &ImageEntry| include_deleted || !e.record.deleted;
     // A full ID, with or without "sha256:".
     let full = name.strip_prefix("sha256:").unwrap_or(name);
@@ -59,7 +65,8 @@ pub(crate) fn resolve_digest(st: &State, name: &str, include_deleted: bool) -> R
 /// Resolve for internal use: exact IDs of deleted images are accepted.
 pub(crate) fn entry<'a>(st: &'a State, name: &str) -> Result<&'a ImageEntry, StoreError> {
     let d = resolve_digest(st, name, true)?;
-    st.get(&d).ok_or_else(|| StoreError::NoSuchImage(name.to_string()))
+    st.get(&d)
+        .ok_or_else(|| StoreError::NoSuchImage(name.to_string()))
 }
 
 pub(crate) fn config(store: &Store, id: &str) -> Result<ImageConfig, StoreError> {
@@ -76,8 +83,7 @@ pub(crate) fn repo_tags(store: &Store, id: &str) -> Result<Vec<String>, StoreErr
 pub(crate) fn layer_dirs(store: &Store, id: &str) -> Result<Vec<PathBuf>, StoreError> {
     let st = store.lock();
     let e = entry(&st, id)?;
-    Ok(e
-        .config
+    Ok(e.config
         .rootfs
         .diff_ids
         .iter()
@@ -98,9 +104,18 @@ fn graph_driver(store: &Store, config: &ImageConfig) -> GraphDriver {
                 .collect();
             data.insert("LowerDir".to_string(), l.join(":"));
         }
-        data.insert("MergedDir".into(), top_path.join("merged").to_string_lossy().into_owned());
-        data.insert("UpperDir".into(), top_path.join("diff").to_string_lossy().into_owned());
-        data.insert("WorkDir".into(), top_path.join("work").to_string_lossy().into_owned());
+        data.insert(
+            "MergedDir".into(),
+            top_path.join("merged").to_string_lossy().into_owned(),
+        );
+        data.insert(
+            "UpperDir".into(),
+            top_path.join("diff").to_string_lossy().into_owned(),
+        );
+        data.insert(
+            "WorkDir".into(),
+            top_path.join("work").to_string_lossy().into_owned(),
+        );
     }
     GraphDriver {
         data,
@@ -152,10 +167,15 @@ pub(crate) fn list(store: &Store, all: bool) -> Result<Vec<ImageSummary>, StoreE
         if !all && tags.is_empty() && !st.children_of(&e.id).is_empty() {
             continue; // An intermediate image.
         }
+        // As dockerd: untagged images show `<none>` placeholders; tagged
+        // ones (without registry digests) a null RepoDigests.
         let (repo_tags, repo_digests) = if tags.is_empty() {
-            (vec!["<none>:<none>".to_string()], vec!["<none>@<none>".to_string()])
+            (
+                vec!["<none>:<none>".to_string()],
+                Some(vec!["<none>@<none>".to_string()]),
+            )
         } else {
-            (tags, Vec::new())
+            (tags, None)
         };
         out.push(ImageSummary {
             containers: -1,
@@ -163,7 +183,7 @@ pub(crate) fn list(store: &Store, all: bool) -> Result<Vec<ImageSummary>, StoreE
             id: e.id.to_string(),
             labels: e.config.config.as_ref().and_then(|c| c.labels.clone()),
             parent_id: e.record.parent.clone(),
-            repo_digests: Some(repo_digests),
+            repo_digests,
             repo_tags: Some(repo_tags),
             shared_size: -1,
             size: e.size,
@@ -184,7 +204,10 @@ pub(crate) fn history(store: &Store, id: &str) -> Result<Vec<HistoryItem>, Store
         let mut size = 0;
         if !h.empty_layer {
             let d = c.rootfs.diff_ids.get(layer).ok_or_else(|| {
-                StoreError::Corrupt(format!("image {}: too many non-empty layers in History section", e.id))
+                StoreError::Corrupt(format!(
+                    "image {}: too many non-empty layers in History section",
+                    e.id
+                ))
             })?;
             size = layer_size(store.root(), d);
             layer += 1;
@@ -206,7 +229,9 @@ pub(crate) fn history(store: &Store, id: &str) -> Result<Vec<HistoryItem>, Store
         item.id = img.id.to_string();
         let tags = st.tags_of(&img.id);
         item.tags = if tags.is_empty() { None } else { Some(tags) };
-        cur = Digest::parse(&img.record.parent).ok().and_then(|p| st.get(&p));
+        cur = Digest::parse(&img.record.parent)
+            .ok()
+            .and_then(|p| st.get(&p));
     }
     Ok(items)
 }

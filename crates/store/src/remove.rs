@@ -97,11 +97,23 @@ fn check_conflict(st: &State, id: &Digest, mask: u8, ctx: &Ctx<'_>) -> Option<Co
 }
 
 fn conflict_error(id: &Digest, c: &Conflict) -> StoreError {
-    let force = if c.hard { "cannot be forced" } else { "must be forced" };
-    StoreError::Conflict(format!("conflict: unable to delete {} ({force}) - {}", short(id), c.message))
+    let force = if c.hard {
+        "cannot be forced"
+    } else {
+        "must be forced"
+    };
+    StoreError::Conflict(format!(
+        "conflict: unable to delete {} ({force}) - {}",
+        short(id),
+        c.message
+    ))
 }
 
-fn untag(st: &mut State, r: &Reference, records: &mut Vec<ImageDeleteItem>) -> Result<(), StoreError> {
+fn untag(
+    st: &mut State,
+    r: &Reference,
+    records: &mut Vec<ImageDeleteItem>,
+) -> Result<(), StoreError> {
     st.tags.remove(&r.to_string());
     st.save_tags()?;
     records.push(ImageDeleteItem {
@@ -194,7 +206,8 @@ fn delete_helper(
         mask |= SOFT;
     }
     if let Some(c) = check_conflict(st, id, mask, ctx) {
-        let dangling = st.refs_of(id).is_empty();
+        // Docker's "dangling": no references and no children.
+        let dangling = st.refs_of(id).is_empty() && st.children_of(id).is_empty();
         if quiet && (!dangling || c.used) {
             return Ok(());
         }
@@ -230,7 +243,10 @@ fn delete_helper(
             deleted: Some(ids),
         });
         let diffs = &entry.config.rootfs.diff_ids;
-        let sizes: Vec<(Digest, i64)> = diffs.iter().map(|d| (d.clone(), layer_size(st_root(st), d))).collect();
+        let sizes: Vec<(Digest, i64)> = diffs
+            .iter()
+            .map(|d| (d.clone(), layer_size(st_root(st), d)))
+            .collect();
         let (removed, trash) = st.collect_layers(diffs);
         ctx.trash.extend(trash);
         // Docker reports removed layers by chain ID, top first.
@@ -241,7 +257,11 @@ fn delete_helper(
                     untagged: None,
                     deleted: Some(chain[i].to_string()),
                 });
-                ctx.reclaimed += sizes.iter().find(|(x, _)| x == d).map(|(_, s)| *s as u64).unwrap_or(0);
+                ctx.reclaimed += sizes
+                    .iter()
+                    .find(|(x, _)| x == d)
+                    .map(|(_, s)| *s as u64)
+                    .unwrap_or(0);
             }
         }
     }
@@ -274,8 +294,18 @@ pub(crate) fn chain_ids(diffs: &[Digest]) -> Vec<Digest> {
     out
 }
 
-pub(crate) fn prune(store: &Store, all: bool, in_use: &dyn Fn(&str) -> bool) -> Result<PruneResponse, StoreError> {
-    let in_use_id = |id: &str| if in_use(id) { Some(String::new()) } else { None };
+pub(crate) fn prune(
+    store: &Store,
+    all: bool,
+    in_use: &dyn Fn(&str) -> bool,
+) -> Result<PruneResponse, StoreError> {
+    let in_use_id = |id: &str| {
+        if in_use(id) {
+            Some(String::new())
+        } else {
+            None
+        }
+    };
     let mut ctx = Ctx {
         in_use: &in_use_id,
         running: &|_| None,
@@ -300,7 +330,7 @@ pub(crate) fn prune(store: &Store, all: bool, in_use: &dyn Fn(&str) -> bool) -> 
             .values()
             .filter(|e| !e.record.deleted)
             .filter(|e| all || st.children_of(&e.id).is_empty())
-            .filter(|e| !(st.refs_of(&e.id).is_empty() && !st.children_of(&e.id).is_empty()))
+            .filter(|e| !st.refs_of(&e.id).is_empty() || st.children_of(&e.id).is_empty())
             .map(|e| e.id.clone())
             .collect();
         for id in candidates {
@@ -313,7 +343,9 @@ pub(crate) fn prune(store: &Store, all: bool, in_use: &dyn Fn(&str) -> bool) -> 
                     continue; // Tagged: not dangling.
                 }
                 for r in refs {
-                    if let Ok(mut recs) = remove_locked(&mut st, &r.to_string(), false, true, &mut ctx) {
+                    if let Ok(mut recs) =
+                        remove_locked(&mut st, &r.to_string(), false, true, &mut ctx)
+                    {
                         deleted.append(&mut recs);
                     }
                 }
@@ -325,7 +357,11 @@ pub(crate) fn prune(store: &Store, all: bool, in_use: &dyn Fn(&str) -> bool) -> 
     purge(std::mem::take(&mut ctx.trash));
     Ok(PruneResponse {
         containers_deleted: None,
-        images_deleted: if deleted.is_empty() { None } else { Some(deleted) },
+        images_deleted: if deleted.is_empty() {
+            None
+        } else {
+            Some(deleted)
+        },
         space_reclaimed: ctx.reclaimed,
     })
 }

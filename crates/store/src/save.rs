@@ -2,12 +2,12 @@
 //! directories docker 20.10 also reads, `repositories`), streamed.
 
 use crate::blobs::read_blob;
-use crate::layers::layer_path;
-use crate::split::LayerReader;
 use crate::error::StoreError;
+use crate::layers::layer_path;
 use crate::meta::{unix_secs, State};
 use crate::query::resolve_digest;
 use crate::remove::chain_ids;
+use crate::split::LayerReader;
 use crate::Store;
 use berth_spec::api::ContainerConfig;
 use berth_spec::digest::Digest;
@@ -85,7 +85,11 @@ fn header(path: &str, size: u64, mtime: u64, dir: bool) -> tar::Header {
     h.set_mtime(mtime);
     h.set_uid(0);
     h.set_gid(0);
-    h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+    h.set_entry_type(if dir {
+        tar::EntryType::Directory
+    } else {
+        tar::EntryType::Regular
+    });
     let _ = path;
     h
 }
@@ -98,7 +102,9 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
             let pos = match items.iter().position(|i| i.id == id) {
                 Some(p) => p,
                 None => {
-                    let e = st.get(&id).ok_or_else(|| StoreError::NoSuchImage(id.to_string()))?;
+                    let e = st
+                        .get(&id)
+                        .ok_or_else(|| StoreError::NoSuchImage(id.to_string()))?;
                     items.push(Item {
                         id: id.clone(),
                         config: e.config.clone(),
@@ -171,23 +177,33 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
                 written_dirs.insert(id.clone(), ());
                 let mt = if i + 1 == n { mtime } else { 0 };
                 let mut h = header(&id, 0, mt, true);
-                tar.append_data(&mut h, format!("{id}/"), io::empty()).map_err(w)?;
+                tar.append_data(&mut h, format!("{id}/"), io::empty())
+                    .map_err(w)?;
                 let mut h = header("", 3, mt, false);
-                tar.append_data(&mut h, format!("{id}/VERSION"), &b"1.0"[..]).map_err(w)?;
-                let json = serde_json::to_vec(&v1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tar.append_data(&mut h, format!("{id}/VERSION"), &b"1.0"[..])
+                    .map_err(w)?;
+                let json =
+                    serde_json::to_vec(&v1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut h = header("", json.len() as u64, mt, false);
-                tar.append_data(&mut h, format!("{id}/json"), &json[..]).map_err(w)?;
+                tar.append_data(&mut h, format!("{id}/json"), &json[..])
+                    .map_err(w)?;
                 match saved.get(&chain[i]) {
                     Some(prev) => {
                         let mut h = header("", 0, mt, false);
                         h.set_entry_type(tar::EntryType::Symlink);
-                        tar.append_link(&mut h, format!("{id}/layer.tar"), format!("../{prev}/layer.tar"))
-                            .map_err(w)?;
+                        tar.append_link(
+                            &mut h,
+                            format!("{id}/layer.tar"),
+                            format!("../{prev}/layer.tar"),
+                        )
+                        .map_err(w)?;
                     }
                     None => {
-                        let (reader, len) = LayerReader::open(&layer_path(store.root(), diff), diff)?;
+                        let (reader, len) =
+                            LayerReader::open(&layer_path(store.root(), diff), diff)?;
                         let mut h = header("", len, mt, false);
-                        tar.append_data(&mut h, format!("{id}/layer.tar"), reader).map_err(w)?;
+                        tar.append_data(&mut h, format!("{id}/layer.tar"), reader)
+                            .map_err(w)?;
                         saved.insert(chain[i].clone(), id.clone());
                     }
                 }
@@ -200,7 +216,10 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
         tar.append_data(&mut h, &cfg_name, &it.raw[..]).map_err(w)?;
         for r in &it.refs {
             if let Some(t) = r.tag() {
-                repos.entry(r.familiar_name()).or_default().insert(t.to_string(), parent.clone());
+                repos
+                    .entry(r.familiar_name())
+                    .or_default()
+                    .insert(t.to_string(), parent.clone());
             }
         }
         manifest.push(ArchiveManifestEntry {
@@ -216,7 +235,8 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
     }
     let m = serde_json::to_vec(&manifest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut h = header("", m.len() as u64, 0, false);
-    tar.append_data(&mut h, "manifest.json", &m[..]).map_err(w)?;
+    tar.append_data(&mut h, "manifest.json", &m[..])
+        .map_err(w)?;
     if !repos.is_empty() {
         let r = serde_json::to_vec(&repos).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut h = header("", r.len() as u64, 0, false);

@@ -37,13 +37,21 @@ const REC_DATA: u8 = b'D';
 enum State {
     Header,
     /// Extended header contents (kept in the skeleton).
-    Meta { remaining: u64, collect: bool },
+    Meta {
+        remaining: u64,
+        collect: bool,
+    },
     /// GNU sparse extension blocks.
     SparseExt,
     /// A regular file's content (not kept), then its padding.
-    Data { remaining: u64, pad: u64 },
+    Data {
+        remaining: u64,
+        pad: u64,
+    },
     /// Bytes kept in the skeleton, then back to a header.
-    Keep { remaining: u64 },
+    Keep {
+        remaining: u64,
+    },
     /// After the end-of-archive block: everything is kept.
     Trailer,
 }
@@ -106,8 +114,12 @@ impl<R: Read> Splitter<R> {
             return Ok(());
         }
         let typeflag = b[156];
-        let mut size = parse_size(&b[124..136])
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "tar header with an invalid size field"))?;
+        let mut size = parse_size(&b[124..136]).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "tar header with an invalid size field",
+            )
+        })?;
         let ext = matches!(typeflag, b'x' | b'g' | b'L' | b'K');
         if !ext {
             if let Some(s) = self.next_size.take() {
@@ -307,7 +319,10 @@ pub(crate) struct LayerReader {
 impl LayerReader {
     /// Open the layer in `layer_dir` (with diff ID `expected`); returns the
     /// reader and the tar's length.
-    pub(crate) fn open(layer_dir: &Path, expected: &Digest) -> Result<(LayerReader, u64), StoreError> {
+    pub(crate) fn open(
+        layer_dir: &Path,
+        expected: &Digest,
+    ) -> Result<(LayerReader, u64), StoreError> {
         let sp = layer_dir.join(SPLIT_FILE);
         let skel = File::open(&sp).ctx("opening tar-split file", &sp)?;
         let fp = layer_dir.join(FILES_FILE);
@@ -358,7 +373,9 @@ impl LayerReader {
                     let k = (*left as usize).min(buf.len());
                     let n = f.read(&mut buf[..k])?;
                     if n == 0 {
-                        return Err(self.corrupt("a file is shorter than when it was stored".into()));
+                        return Err(
+                            self.corrupt("a file is shorter than when it was stored".into())
+                        );
                     }
                     *left -= n as u64;
                     return Ok(n);

@@ -3,7 +3,9 @@
 
 use crate::error::{IoContext, StoreError};
 use crate::meta::State;
-use berth_spec::api::{ContainerConfig, HistoryItem, ImageDeleteItem, ImageInspect, ImageSummary, PruneResponse};
+use berth_spec::api::{
+    ContainerConfig, HistoryItem, ImageDeleteItem, ImageInspect, ImageSummary, PruneResponse,
+};
 use berth_spec::image::ImageConfig;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -115,7 +117,11 @@ impl Store {
 
     /// `docker import`: a rootfs tar (plain, gzip or zstd) becomes a
     /// one-layer image. Returns the image ID (`sha256:<hex>`).
-    pub fn import_rootfs(&self, tar: impl Read, opts: &ImportOptions) -> Result<String, StoreError> {
+    pub fn import_rootfs(
+        &self,
+        tar: impl Read,
+        opts: &ImportOptions,
+    ) -> Result<String, StoreError> {
         crate::import::import_rootfs(self, tar, opts)
     }
 
@@ -123,7 +129,11 @@ impl Store {
     /// image layout, as a tar stream (optionally gzip/zstd compressed).
     /// `progress` receives Docker's lines ("Loaded image: busybox:latest",
     /// "Loaded image ID: sha256:..."). Returns the loaded image IDs.
-    pub fn load(&self, archive: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, StoreError> {
+    pub fn load(
+        &self,
+        archive: impl Read,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, StoreError> {
         crate::load::load(self, archive, progress)
     }
 
@@ -198,7 +208,11 @@ impl Store {
 
     /// `docker image prune`: dangling (untagged) images, or with `all`
     /// every image not used by a container.
-    pub fn prune(&self, all: bool, in_use: &dyn Fn(&str) -> bool) -> Result<PruneResponse, StoreError> {
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: &dyn Fn(&str) -> bool,
+    ) -> Result<PruneResponse, StoreError> {
         crate::remove::prune(self, all, in_use)
     }
 
@@ -211,7 +225,12 @@ impl Store {
 
     /// `docker commit`: turn an overlay upper dir into a new layer on top of
     /// `parent` (an image ID or name). Returns the new image ID.
-    pub fn commit(&self, parent: &str, upper_dir: &Path, opts: &CommitOptions) -> Result<String, StoreError> {
+    pub fn commit(
+        &self,
+        parent: &str,
+        upper_dir: &Path,
+        opts: &CommitOptions,
+    ) -> Result<String, StoreError> {
         crate::commit::commit(self, parent, upper_dir, opts)
     }
 }

@@ -261,7 +261,8 @@ fn parse_publish(spec: &str, ports: &mut PortMap) -> Result<(), String> {
 }
 
 fn read_file(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("open {path}: {}", super::output::go_error(&e)))
 }
 
 /// Translate the options into a create request, as docker's `parse`.
@@ -280,7 +281,8 @@ pub fn build_request(
     let mut labels = BTreeMap::new();
     let mut label_lines: Vec<String> = Vec::new();
     for f in &o.label_file {
-        label_lines.extend(parse_env_file(&read_file(f)?, |_| Some(String::new()))?);
+        // Docker drops a bare `KEY` line from label files.
+        label_lines.extend(parse_env_file(&read_file(f)?, |_| None)?);
     }
     label_lines.extend(o.label.iter().cloned());
     for l in label_lines {
@@ -550,9 +552,13 @@ async fn attach_start_wait<Fut>(
 where
     Fut: std::future::Future<Output = Result<(), ClientError>>,
 {
-    let stream = client.container_attach(id, false, true, true).await?;
     let condition = if removed { "removed" } else { "next-exit" };
-    let waiter = client.container_wait_begin(id, Some(condition)).await?;
+    // Both must be in place before the start; neither depends on the other.
+    let (stream, waiter) = tokio::join!(
+        client.container_attach(id, false, true, true),
+        client.container_wait_begin(id, Some(condition))
+    );
+    let (stream, waiter) = (stream?, waiter?);
     let output = tokio::spawn(copy_mux(stream));
     let proxies = if sig_proxy {
         proxy_signals(client, id)

@@ -11,7 +11,10 @@ use super::ImageSpecError;
 use crate::api::{ContainerConfig, EmptyObject, HealthConfig};
 
 /// Apply `changes` (each may hold several lines) to `config`.
-pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result<(), ImageSpecError> {
+pub fn apply_changes(
+    config: &mut ContainerConfig,
+    changes: &[String],
+) -> Result<(), ImageSpecError> {
     let joined = changes.join("\n");
     let lines = logical_lines(&joined);
     // Validate every instruction first, as dockerd does, so a bad line
@@ -24,7 +27,16 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
         };
         if !matches!(
             instr.as_str(),
-            "cmd" | "entrypoint" | "env" | "expose" | "healthcheck" | "label" | "onbuild" | "user" | "volume" | "workdir"
+            "cmd"
+                | "entrypoint"
+                | "env"
+                | "expose"
+                | "healthcheck"
+                | "label"
+                | "onbuild"
+                | "user"
+                | "volume"
+                | "workdir"
         ) {
             return Err(ImageSpecError::InvalidChangeCommand(instr));
         }
@@ -43,7 +55,12 @@ fn bad(msg: impl Into<String>) -> ImageSpecError {
     ImageSpecError::BadChange(msg.into())
 }
 
-fn apply_one(c: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut bool) -> Result<(), ImageSpecError> {
+fn apply_one(
+    c: &mut ContainerConfig,
+    instr: &str,
+    rest: &str,
+    cmd_set: &mut bool,
+) -> Result<(), ImageSpecError> {
     let upper = instr.to_ascii_uppercase();
     match instr {
         "cmd" => {
@@ -60,7 +77,10 @@ fn apply_one(c: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut boo
             for (k, v) in name_values(rest, &upper)? {
                 let env = c.env.get_or_insert_with(Vec::new);
                 let entry = format!("{k}={v}");
-                match env.iter_mut().find(|e| e.split('=').next() == Some(k.as_str())) {
+                match env
+                    .iter_mut()
+                    .find(|e| e.split('=').next() == Some(k.as_str()))
+                {
                     Some(e) => *e = entry,
                     None => env.push(entry),
                 }
@@ -77,7 +97,9 @@ fn apply_one(c: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut boo
             }
             for p in rest.split_whitespace() {
                 for port in expand_port(p)? {
-                    c.exposed_ports.get_or_insert_with(Default::default).insert(port, EmptyObject {});
+                    c.exposed_ports
+                        .get_or_insert_with(Default::default)
+                        .insert(port, EmptyObject {});
                 }
             }
         }
@@ -94,7 +116,9 @@ fn apply_one(c: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut boo
                 if v.is_empty() {
                     return Err(bad("VOLUME specified can not be an empty string"));
                 }
-                c.volumes.get_or_insert_with(Default::default).insert(v, EmptyObject {});
+                c.volumes
+                    .get_or_insert_with(Default::default)
+                    .insert(v, EmptyObject {});
             }
         }
         "user" => {
@@ -107,20 +131,32 @@ fn apply_one(c: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut boo
             if rest.is_empty() {
                 return Err(bad("WORKDIR requires exactly one argument"));
             }
-            let base = if c.working_dir.is_empty() { "/" } else { c.working_dir.as_str() };
+            let base = if c.working_dir.is_empty() {
+                "/"
+            } else {
+                c.working_dir.as_str()
+            };
             c.working_dir = join_clean(base, rest);
         }
         "onbuild" => {
-            let first = rest.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let first = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             match first.as_str() {
                 "" => return Err(bad("ONBUILD requires at least one argument")),
-                "ONBUILD" => return Err(bad("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")),
+                "ONBUILD" => {
+                    return Err(bad("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"))
+                }
                 "FROM" | "MAINTAINER" => {
                     return Err(bad(format!("{first} isn't allowed as an ONBUILD trigger")))
                 }
                 _ => {}
             }
-            c.on_build.get_or_insert_with(Vec::new).push(rest.to_string());
+            c.on_build
+                .get_or_insert_with(Vec::new)
+                .push(rest.to_string());
         }
         "healthcheck" => c.healthcheck = Some(healthcheck(rest)?),
         _ => return Err(ImageSpecError::InvalidChangeCommand(instr.to_string())),
@@ -218,7 +254,9 @@ fn unquote(s: &str) -> Result<Vec<String>, ImageSpecError> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => cur.push(c),
-                        None => return Err(bad("unexpected end of statement while looking for matching single-quote")),
+                        None => return Err(bad(
+                            "unexpected end of statement while looking for matching single-quote",
+                        )),
                     }
                 }
             }
@@ -273,14 +311,20 @@ fn expand_port(p: &str) -> Result<Vec<String>, ImageSpecError> {
         }
     };
     if hi < lo {
-        return Err(bad(format!("Invalid range specified for the Port: {range}")));
+        return Err(bad(format!(
+            "Invalid range specified for the Port: {range}"
+        )));
     }
     Ok((lo..=hi).map(|n| format!("{n}/{proto}")).collect())
 }
 
 /// Join `rel` onto `base` (unless absolute) and clean `.`/`..`.
 fn join_clean(base: &str, rel: &str) -> String {
-    let full = if rel.starts_with('/') { rel.to_string() } else { format!("{base}/{rel}") };
+    let full = if rel.starts_with('/') {
+        rel.to_string()
+    } else {
+        format!("{base}/{rel}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for comp in full.split('/') {
         match comp {
@@ -321,7 +365,10 @@ fn healthcheck(rest: &str) -> Result<HealthConfig, ImageSpecError> {
     }
     let (kw, args) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
     if !kw.eq_ignore_ascii_case("cmd") {
-        return Err(bad(format!("Unknown type {:?} in HEALTHCHECK (try CMD)", kw.to_ascii_uppercase())));
+        return Err(bad(format!(
+            "Unknown type {:?} in HEALTHCHECK (try CMD)",
+            kw.to_ascii_uppercase()
+        )));
     }
     let args = args.trim();
     if args.is_empty() {
@@ -349,13 +396,17 @@ fn go_duration(s: &str) -> Result<i64, ImageSpecError> {
         return Err(err());
     }
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
         let n: f64 = rest[..num_len].parse().map_err(|_| err())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -377,7 +428,10 @@ mod tests {
 
     fn apply(lines: &[&str]) -> Result<ContainerConfig, ImageSpecError> {
         let mut c = ContainerConfig::default();
-        apply_changes(&mut c, &lines.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        apply_changes(
+            &mut c,
+            &lines.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )?;
         Ok(c)
     }
 
@@ -400,7 +454,10 @@ mod tests {
 
     #[test]
     fn entrypoint_without_cmd_clears_inherited_cmd() {
-        let mut c = ContainerConfig { cmd: v(&["old"]), ..Default::default() };
+        let mut c = ContainerConfig {
+            cmd: v(&["old"]),
+            ..Default::default()
+        };
         apply_changes(&mut c, &[r#"ENTRYPOINT ["/e"]"#.to_string()]).unwrap();
         assert_eq!(c.cmd, None);
     }
@@ -419,7 +476,16 @@ mod tests {
 
     #[test]
     fn expose_volume_user_workdir_onbuild() {
-        let c = apply(&["EXPOSE 80 443/udp 8000-8001", "VOLUME /a /b", r#"VOLUME ["/c"]"#, "USER 1:2", "WORKDIR rel", "WORKDIR sub/../x", "ONBUILD RUN x"]).unwrap();
+        let c = apply(&[
+            "EXPOSE 80 443/udp 8000-8001",
+            "VOLUME /a /b",
+            r#"VOLUME ["/c"]"#,
+            "USER 1:2",
+            "WORKDIR rel",
+            "WORKDIR sub/../x",
+            "ONBUILD RUN x",
+        ])
+        .unwrap();
         let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
         assert_eq!(ports, ["443/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
         let vols: Vec<_> = c.volumes.unwrap().into_keys().collect();
@@ -439,13 +505,28 @@ mod tests {
         assert_eq!(h.test, v(&["CMD", "a"]));
         assert_eq!(h.interval, 90_000_000_000);
         assert_eq!(h.retries, 3);
-        assert_eq!(apply(&["HEALTHCHECK NONE"]).unwrap().healthcheck.unwrap().test, v(&["NONE"]));
+        assert_eq!(
+            apply(&["HEALTHCHECK NONE"])
+                .unwrap()
+                .healthcheck
+                .unwrap()
+                .test,
+            v(&["NONE"])
+        );
     }
 
     #[test]
     fn unsupported_instructions_give_dockers_error() {
-        for (line, name) in [("RUN true", "run"), ("STOPSIGNAL 9", "stopsignal"), ("FROM x", "from"), ("MAINTAINER me", "maintainer")] {
-            assert_eq!(apply(&[line]).unwrap_err().to_string(), format!("{name} is not a valid change command"));
+        for (line, name) in [
+            ("RUN true", "run"),
+            ("STOPSIGNAL 9", "stopsignal"),
+            ("FROM x", "from"),
+            ("MAINTAINER me", "maintainer"),
+        ] {
+            assert_eq!(
+                apply(&[line]).unwrap_err().to_string(),
+                format!("{name} is not a valid change command")
+            );
         }
         // A bad line leaves the config untouched.
         let mut c = ContainerConfig::default();

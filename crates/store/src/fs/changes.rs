@@ -20,14 +20,21 @@ pub(crate) fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<ChangeItem
 }
 
 fn in_lower(lowers: &[PathBuf], rel: &Path) -> bool {
-    lowers.iter().any(|l| match std::fs::symlink_metadata(l.join(rel)) {
-        // A whiteout in a lower layer means "absent".
-        Ok(m) => !(m.file_type().is_char_device() && m.rdev() == 0),
-        Err(_) => false,
-    })
+    lowers
+        .iter()
+        .any(|l| match std::fs::symlink_metadata(l.join(rel)) {
+            // A whiteout in a lower layer means "absent".
+            Ok(m) => !(m.file_type().is_char_device() && m.rdev() == 0),
+            Err(_) => false,
+        })
 }
 
-fn walk(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<ChangeItem>) -> Result<(), StoreError> {
+fn walk(
+    dir: &Path,
+    rel: &Path,
+    lowers: &[PathBuf],
+    out: &mut Vec<ChangeItem>,
+) -> Result<(), StoreError> {
     let mut names: Vec<OsString> = Vec::new();
     for e in std::fs::read_dir(dir).ctx("reading directory", dir)? {
         names.push(e.ctx("reading directory", dir)?.file_name());
@@ -39,10 +46,17 @@ fn walk(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<ChangeItem>) -
         let meta = std::fs::symlink_metadata(&host).ctx("inspecting", &host)?;
         let path = format!("/{}", r.to_string_lossy());
         if meta.file_type().is_char_device() && meta.rdev() == 0 {
-            out.push(ChangeItem { path, kind: DELETED });
+            out.push(ChangeItem {
+                path,
+                kind: DELETED,
+            });
             continue;
         }
-        let kind = if in_lower(lowers, &r) { MODIFIED } else { ADDED };
+        let kind = if in_lower(lowers, &r) {
+            MODIFIED
+        } else {
+            ADDED
+        };
         out.push(ChangeItem { path, kind });
         if meta.is_dir() {
             walk(&host, &r, lowers, out)?;

@@ -80,7 +80,11 @@ impl Records {
     /// or a directory holding some) aside and repoint the records.
     fn rescue(&mut self, host: &Path, is_dir: bool) -> Result<bool, StoreError> {
         let hit: Vec<PathBuf> = if is_dir {
-            self.by_path.keys().filter(|k| k.starts_with(host)).cloned().collect()
+            self.by_path
+                .keys()
+                .filter(|k| k.starts_with(host))
+                .cloned()
+                .collect()
         } else if self.by_path.contains_key(host) {
             vec![host.to_path_buf()]
         } else {
@@ -189,7 +193,10 @@ impl Extractor<'_> {
 
     /// Resolve the parent directory of an entry; returns the host path of
     /// the parent, the last component and the lexical components.
-    fn place(&mut self, name: &Path) -> Result<Option<(PathBuf, OsString, Vec<OsString>)>, StoreError> {
+    fn place(
+        &mut self,
+        name: &Path,
+    ) -> Result<Option<(PathBuf, OsString, Vec<OsString>)>, StoreError> {
         let mut comps = lexical_components(name).ok_or_else(|| self.escape_err(name))?;
         let Some(last) = comps.pop() else {
             return Ok(None); // "." or "/": the root itself.
@@ -238,7 +245,10 @@ impl Extractor<'_> {
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), StoreError> {
         self.stats.entries += 1;
-        let name = entry.path().map_err(|e| bad_tar(self.opts, e))?.into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| bad_tar(self.opts, e))?
+            .into_owned();
         let kind = entry.header().entry_type();
         if kind.is_pax_global_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink() {
             return Ok(());
@@ -268,7 +278,7 @@ impl Extractor<'_> {
             if let Some(hidden) = lb.strip_prefix(WH_PREFIX.as_bytes()) {
                 let target = parent.join(OsStr::from_bytes(hidden));
                 self.clear(&target, false)?;
-                mknod(&target, libc::S_IFCHR | 0o000, 0)?;
+                mknod(&target, libc::S_IFCHR, 0)?;
                 self.owner(&target, uid, gid)?;
                 return self.stash(entry, has_data);
             }
@@ -295,10 +305,12 @@ impl Extractor<'_> {
                     .mode(0o600)
                     .open(&path)
                     .ctx("creating file", &path)?;
-                let n = copy_big(entry, &mut f, &mut self.buf).map_err(|e| bad_tar(self.opts, e))?;
+                let n =
+                    copy_big(entry, &mut f, &mut self.buf).map_err(|e| bad_tar(self.opts, e))?;
                 self.stats.size += n;
                 if self.opts.preserve_owner {
-                    std::os::unix::fs::fchown(&f, Some(uid as u32), Some(gid as u32)).ctx("changing owner", &path)?;
+                    std::os::unix::fs::fchown(&f, Some(uid as u32), Some(gid as u32))
+                        .ctx("changing owner", &path)?;
                 }
                 f.set_permissions(std::fs::Permissions::from_mode(mode))
                     .ctx("setting mode", &path)?;
@@ -322,7 +334,8 @@ impl Extractor<'_> {
                 self.stats.size += target.as_os_str().len() as u64;
                 self.owner(&path, uid, gid)?;
                 self.xattrs(entry, &path)?;
-                filetime::set_symlink_file_times(&path, mtime, mtime).ctx("setting times", &path)?;
+                filetime::set_symlink_file_times(&path, mtime, mtime)
+                    .ctx("setting times", &path)?;
             }
             T::Link => {
                 let target = entry
@@ -335,7 +348,13 @@ impl Extractor<'_> {
                     return Ok(());
                 }
                 let meta = std::fs::symlink_metadata(&src).map_err(|_| {
-                    self.bad_entry(&name, &format!("hardlink target {:?} does not exist", target.to_string_lossy()))
+                    self.bad_entry(
+                        &name,
+                        &format!(
+                            "hardlink target {:?} does not exist",
+                            target.to_string_lossy()
+                        ),
+                    )
                 })?;
                 if meta.is_dir() {
                     return Err(self.bad_entry(&name, "hardlink to a directory"));
@@ -351,9 +370,15 @@ impl Extractor<'_> {
                     if comps.first().map(|c| c.as_bytes()) == Some(b"dev") {
                         return Ok(()); // Shadowed by the container's /dev.
                     }
-                    return Err(self.bad_entry(&name, "is a device node (not allowed in image layers)"));
+                    return Err(
+                        self.bad_entry(&name, "is a device node (not allowed in image layers)")
+                    );
                 }
-                let fmt = if kind == T::Char { libc::S_IFCHR } else { libc::S_IFBLK };
+                let fmt = if kind == T::Char {
+                    libc::S_IFCHR
+                } else {
+                    libc::S_IFBLK
+                };
                 self.clear(&path, false)?;
                 mknod(&path, fmt | (mode & 0o777), libc::makedev(major, minor))?;
                 self.owner(&path, uid, gid)?;
@@ -370,7 +395,11 @@ impl Extractor<'_> {
 
     /// Keep the content of a regular-file entry that is not extracted as
     /// a file (whiteout markers with data, ...), for the tar-split.
-    fn stash<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, has_data: bool) -> Result<(), StoreError> {
+    fn stash<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        has_data: bool,
+    ) -> Result<(), StoreError> {
         let Some(r) = self.records.as_deref_mut() else {
             return Ok(());
         };
@@ -385,7 +414,11 @@ impl Extractor<'_> {
     }
 
     fn bad_entry(&self, name: &Path, msg: &str) -> StoreError {
-        StoreError::BadArchive(format!("{}: entry {:?} {msg}", self.what(), name.to_string_lossy()))
+        StoreError::BadArchive(format!(
+            "{}: entry {:?} {msg}",
+            self.what(),
+            name.to_string_lossy()
+        ))
     }
 
     /// The host path a hardlink's target names: cleaned lexically (must not
@@ -403,10 +436,15 @@ impl Extractor<'_> {
         if !self.opts.preserve_owner {
             return Ok(());
         }
-        std::os::unix::fs::lchown(path, Some(uid as u32), Some(gid as u32)).ctx("changing owner", path)
+        std::os::unix::fs::lchown(path, Some(uid as u32), Some(gid as u32))
+            .ctx("changing owner", path)
     }
 
-    fn xattrs<R: Read>(&self, entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<(), StoreError> {
+    fn xattrs<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &Path,
+    ) -> Result<(), StoreError> {
         let Ok(Some(exts)) = entry.pax_extensions() else {
             return Ok(());
         };
@@ -469,5 +507,16 @@ fn mknod(path: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<(), StoreE
 /// component.
 #[allow(dead_code)]
 pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Make an overlay whiteout (char 0/0) at `path` (for tests).
+#[cfg(test)]
+pub(crate) fn tests_mknod_whiteout(path: &Path) {
+    if let Err(e) = mknod(path, libc::S_IFCHR, 0) {
+        panic!("mknod {}: {e}", path.display());
+    }
 }

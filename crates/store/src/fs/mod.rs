@@ -6,6 +6,8 @@ pub(crate) mod extract;
 mod overlay;
 pub(crate) mod resolve;
 pub(crate) mod tarball;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{IoContext, StoreError};
 use berth_spec::api::ChangeItem;
@@ -74,7 +76,12 @@ pub fn extract_into(reader: impl Read, root: &Path, dest_in_root: &Path) -> Resu
 }
 
 /// [`extract_into`] with options.
-pub fn extract_into_with(reader: impl Read, root: &Path, dest_in_root: &Path, opts: CopyOptions) -> Result<(), StoreError> {
+pub fn extract_into_with(
+    reader: impl Read,
+    root: &Path,
+    dest_in_root: &Path,
+    opts: CopyOptions,
+) -> Result<(), StoreError> {
     let dest = resolve_dir_in_root(root, dest_in_root)?;
     extract::extract(
         reader,
@@ -109,7 +116,8 @@ pub fn stat_in_root(root: &Path, path_in_root: &Path) -> Result<PathStat, StoreE
         None => root.to_path_buf(),
     };
     let shown = path_in_root.to_string_lossy().into_owned();
-    let meta = std::fs::symlink_metadata(&host).map_err(|_| StoreError::PathNotFound(shown.clone()))?;
+    let meta =
+        std::fs::symlink_metadata(&host).map_err(|_| StoreError::PathNotFound(shown.clone()))?;
     let link_target = if meta.file_type().is_symlink() {
         let t = std::fs::read_link(&host).ctx("reading symlink", &host)?;
         let mut base = PathBuf::from("/");
@@ -124,7 +132,9 @@ pub fn stat_in_root(root: &Path, path_in_root: &Path) -> Result<PathStat, StoreE
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default();
     Ok(PathStat {
-        name: last.map(|l| l.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into()),
+        name: last
+            .map(|l| l.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into()),
         size: meta.len() as i64,
         mode: go_file_mode(&meta),
         mtime,
@@ -137,7 +147,9 @@ pub fn stat_in_root(root: &Path, path_in_root: &Path) -> Result<PathStat, StoreE
 pub fn tar_path(root: &Path, path_in_root: &Path, out: impl Write) -> Result<(), StoreError> {
     let host = resolve_in_root(root, path_in_root)?;
     if std::fs::symlink_metadata(&host).is_err() {
-        return Err(StoreError::PathNotFound(path_in_root.to_string_lossy().into_owned()));
+        return Err(StoreError::PathNotFound(
+            path_in_root.to_string_lossy().into_owned(),
+        ));
     }
     let mut w = TarWriter::new(out, TarOpts::default());
     match host.file_name() {
@@ -164,7 +176,13 @@ pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Result<Vec<ChangeIte
 /// Mount an overlay at `target`. `lower_dirs` LOWEST FIRST. With
 /// `readonly`, `upper` becomes the top lower dir and `work` is unused (a
 /// read-only view of a container's files, e.g. for export).
-pub fn mount_overlay(lower_dirs: &[PathBuf], upper: &Path, work: &Path, target: &Path, readonly: bool) -> Result<(), StoreError> {
+pub fn mount_overlay(
+    lower_dirs: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    readonly: bool,
+) -> Result<(), StoreError> {
     overlay::mount_overlay(lower_dirs, upper, work, target, readonly)
 }
 

@@ -27,12 +27,22 @@ pub(crate) fn mount_overlay(
     target: &Path,
     readonly: bool,
 ) -> Result<(), StoreError> {
-    let mut tops: Vec<&Path> = lowers_lowest_first.iter().rev().map(|p| p.as_path()).collect();
+    let mut tops: Vec<&Path> = lowers_lowest_first
+        .iter()
+        .rev()
+        .map(|p| p.as_path())
+        .collect();
     if readonly {
         tops.insert(0, upper);
         if tops.len() == 1 {
-            mount(Some(upper), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| mount_err(target, "bind mount", e))?;
+            mount(
+                Some(upper),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| mount_err(target, "bind mount", e))?;
             return mount(
                 None::<&str>,
                 target,
@@ -44,7 +54,9 @@ pub(crate) fn mount_overlay(
         }
     }
     if tops.is_empty() {
-        return Err(StoreError::InvalidArgument("overlay mount needs at least one lower dir".into()));
+        return Err(StoreError::InvalidArgument(
+            "overlay mount needs at least one lower dir".into(),
+        ));
     }
     let lower = tops
         .iter()
@@ -53,7 +65,11 @@ pub(crate) fn mount_overlay(
         .join(":");
     let mut data = format!("lowerdir={lower}");
     if !readonly {
-        data.push_str(&format!(",upperdir={},workdir={}", upper.display(), work.display()));
+        data.push_str(&format!(
+            ",upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        ));
     }
     if supports_index() {
         data.push_str(",index=off");
@@ -65,19 +81,31 @@ pub(crate) fn mount_overlay(
             tops.len()
         )));
     }
-    let flags = if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() };
-    mount(Some("overlay"), target, Some("overlay"), flags, Some(data.as_str()))
-        .map_err(|e| mount_err(target, "overlay", e))
+    let flags = if readonly {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        flags,
+        Some(data.as_str()),
+    )
+    .map_err(|e| mount_err(target, "overlay", e))
 }
 
 pub(crate) fn unmount(target: &Path) -> Result<(), StoreError> {
     match umount2(target, MntFlags::empty()) {
         Ok(()) => Ok(()),
-        Err(nix::Error::EBUSY) => umount2(target, MntFlags::MNT_DETACH).map_err(|e| StoreError::Io {
-            context: "unmounting",
-            path: target.to_path_buf(),
-            source: std::io::Error::from_raw_os_error(e as i32),
-        }),
+        Err(nix::Error::EBUSY) => {
+            umount2(target, MntFlags::MNT_DETACH).map_err(|e| StoreError::Io {
+                context: "unmounting",
+                path: target.to_path_buf(),
+                source: std::io::Error::from_raw_os_error(e as i32),
+            })
+        }
         // Not mounted (or gone): nothing to do.
         Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => Ok(()),
         Err(e) => Err(StoreError::Io {

@@ -115,7 +115,11 @@ pub(crate) fn join(root: &Path, comps: &[OsString]) -> PathBuf {
 
 fn display_rel(cur: &[OsString], last: &OsStr) -> String {
     let mut s = String::new();
-    for c in cur.iter().map(|c| c.as_os_str()).chain(std::iter::once(last)) {
+    for c in cur
+        .iter()
+        .map(|c| c.as_os_str())
+        .chain(std::iter::once(last))
+    {
         s.push('/');
         s.push_str(&c.to_string_lossy());
     }
@@ -125,7 +129,10 @@ fn display_rel(cur: &[OsString], last: &OsStr) -> String {
 /// Resolve `path` inside `root`: parent components are followed (chroot
 /// semantics), the last component is not (it may be a symlink). Missing
 /// parents fail. Returns the resolved components (parent dirs + last).
-pub(crate) fn resolve_parent_of(root: &Path, path: &Path) -> Result<(Vec<OsString>, Option<OsString>), StoreError> {
+pub(crate) fn resolve_parent_of(
+    root: &Path,
+    path: &Path,
+) -> Result<(Vec<OsString>, Option<OsString>), StoreError> {
     // Lexical first but clamped at the root, as a chroot would.
     let mut comps: Vec<OsString> = Vec::new();
     for c in path.components() {
@@ -149,7 +156,10 @@ mod tests {
 
     #[test]
     fn lexical() {
-        assert_eq!(lexical_components(Path::new("/a/./b/../c")).unwrap(), ["a", "c"]);
+        assert_eq!(
+            lexical_components(Path::new("/a/./b/../c")).unwrap(),
+            ["a", "c"]
+        );
         assert!(lexical_components(Path::new("../x")).is_none());
         assert!(lexical_components(Path::new("a/../../x")).is_none());
     }

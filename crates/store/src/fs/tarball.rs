@@ -102,7 +102,9 @@ impl<W: Write> TarWriter<W> {
             let wh_name = name.with_file_name(wh);
             h.set_entry_type(tar::EntryType::Regular);
             h.set_mode(0o644);
-            self.builder.append_data(&mut h, &wh_name, io::empty()).map_err(w)?;
+            self.builder
+                .append_data(&mut h, &wh_name, io::empty())
+                .map_err(w)?;
             self.entries += 1;
             return Ok(());
         }
@@ -111,13 +113,18 @@ impl<W: Write> TarWriter<W> {
             h.set_entry_type(tar::EntryType::Directory);
             let mut dname = name.as_os_str().to_os_string();
             dname.push("/");
-            self.builder.append_data(&mut h, &dname, io::empty()).map_err(w)?;
+            self.builder
+                .append_data(&mut h, &dname, io::empty())
+                .map_err(w)?;
             self.entries += 1;
-            if self.opts.layer && matches!(xattr::get(host, OPAQUE_XATTR), Ok(Some(v)) if v == b"y") {
+            if self.opts.layer && matches!(xattr::get(host, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
+            {
                 let mut oh = Self::base_header(meta);
                 oh.set_entry_type(tar::EntryType::Regular);
                 oh.set_mode(0o644);
-                self.builder.append_data(&mut oh, name.join(WH_OPAQUE), io::empty()).map_err(w)?;
+                self.builder
+                    .append_data(&mut oh, name.join(WH_OPAQUE), io::empty())
+                    .map_err(w)?;
                 self.entries += 1;
             }
         } else if ft.is_symlink() {
@@ -159,7 +166,9 @@ impl<W: Write> TarWriter<W> {
                 h.set_device_major(libc::major(rdev)).map_err(w)?;
                 h.set_device_minor(libc::minor(rdev)).map_err(w)?;
             }
-            self.builder.append_data(&mut h, name, io::empty()).map_err(w)?;
+            self.builder
+                .append_data(&mut h, name, io::empty())
+                .map_err(w)?;
             self.entries += 1;
         }
         // Sockets are skipped, as Docker does.
@@ -179,7 +188,9 @@ impl<W: Write> TarWriter<W> {
             if nb.starts_with(b"trusted.overlay.") || nb == b"security.selinux" {
                 continue;
             }
-            let Ok(Some(v)) = xattr::get(host, &n) else { continue };
+            let Ok(Some(v)) = xattr::get(host, &n) else {
+                continue;
+            };
             let mut body = Vec::new();
             body.extend_from_slice(b"SCHILY.xattr.");
             body.extend_from_slice(nb);
@@ -208,7 +219,9 @@ impl<W: Write> TarWriter<W> {
         h.set_size(records.len() as u64);
         h.set_mode(0o644);
         h.set_cksum();
-        self.builder.append(&h, &records[..]).ctx("writing tar entry for", host)
+        self.builder
+            .append(&h, &records[..])
+            .ctx("writing tar entry for", host)
     }
 
     /// Write the end marker and return the writer.
@@ -220,4 +233,3 @@ impl<W: Write> TarWriter<W> {
         })
     }
 }
-
