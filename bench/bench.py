@@ -306,12 +306,14 @@ def main():
             os.killpg(daemon.pid, signal.SIGKILL)
 
     kernel = os.uname().release
+    load1, load5, _ = os.getloadavg()
     dv = docker.cmd("version", "--format", "{{.Server.Version}}", check=False).stdout.strip() if docker else "n/a"
     bv = subprocess.run([BERTH, "--version"], capture_output=True, text=True).stdout.strip()
     lines = [
         f"# berth vs Docker ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"Same run, same busybox image imported into both. Host: {os.cpu_count()} CPUs, kernel {kernel}. "
+        f"Load average at the end: {load1:.1f} (1 min), {load5:.1f} (5 min). "
         f"berth: `{bv}`; Docker: {dv} (docker CLI {DOCKER}). Ratio = docker / berth (higher is better for berth).",
         "",
         "| metric | berth | docker | ratio |",

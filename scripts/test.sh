@@ -26,4 +26,4 @@ if [ -x "$oracle" ]; then
 fi
 
 # Debug build: on 2 cores a release build (thin LTO) costs more than it saves in test time.
-exec cargo test --workspace "$@"
+exec cargo test --workspace --no-fail-fast "$@"

@@ -320,6 +320,76 @@ fn kill_and_wait() {
 }
 
 #[test]
+fn restart_command_gives_a_new_process() {
+    let h = h();
+    let name = uname("restartcmd");
+    let _g = h.guard(&[&name]);
+    sleeper(h, &name);
+    let pid = h.inspect_f(&name, "{{.State.Pid}}");
+    h.run(&["restart", "-t", "1", &name])
+        .ok()
+        .stdout_is(&format!("{name}\n"));
+    assert_eq!(h.status_of(&name).as_deref(), Some("running"));
+    assert_ne!(h.inspect_f(&name, "{{.State.Pid}}"), pid);
+    // a user restart is not a policy restart
+    assert_eq!(h.inspect_f(&name, "{{.RestartCount}}"), "0");
+}
+
+#[test]
+fn logs_since_and_until() {
+    let h = h();
+    let name = uname("since");
+    let _g = h.guard(&[&name]);
+    h.run(&["run", "--name", &name, &h.image, "echo", "hello"])
+        .ok();
+    h.run(&["logs", "--since", "1h", &name])
+        .ok()
+        .stdout_is("hello\n");
+    h.run(&["logs", "--since", "2000-01-01T00:00:00Z", &name])
+        .ok()
+        .stdout_is("hello\n");
+    h.run(&["logs", "--until", "2000-01-01T00:00:00Z", &name])
+        .ok()
+        .stdout_is("");
+    h.run(&["logs", "--since", "2999-01-01T00:00:00Z", &name])
+        .ok()
+        .stdout_is("");
+}
+
+#[test]
+fn container_prune_removes_stopped_ones() {
+    let h = h();
+    let label = format!("e2e-prune={}", uname("prune"));
+    let (stopped, running) = (uname("prunestopped"), uname("prunerunning"));
+    let _g = h.guard(&[&stopped, &running]);
+    h.run(&["run", "--name", &stopped, "-l", &label, &h.image, "true"])
+        .ok();
+    let rid = h
+        .run(&[
+            "run", "-d", "--name", &running, "-l", &label, &h.image, "sleep", "1000",
+        ])
+        .ok()
+        .out();
+    let sid = h.inspect_f(&stopped, "{{.Id}}");
+    // only this test's containers: filter on its label
+    let o = h.run(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        &format!("label={label}"),
+    ]);
+    o.ok().stdout_has(&sid).stdout_has("Total reclaimed space:");
+    assert!(
+        !o.stdout.contains(&rid),
+        "prune removed a running container: {}",
+        o.stdout
+    );
+    h.run(&["inspect", &stopped]).code(1);
+    assert_eq!(h.status_of(&running).as_deref(), Some("running"));
+}
+
+#[test]
 fn rm_several_at_once_and_errors() {
     let h = h();
     let a = uname("rma");

@@ -16,6 +16,9 @@ use crate::merge::runtime_env;
 use crate::record::{ContainerRecord, Status};
 use crate::{blocking, Engine};
 
+/// Prefix of a removed container's directory awaiting deletion.
+pub(crate) const TRASH_PREFIX: &str = ".removed-";
+
 /// The `condition` of `POST /containers/{id}/wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitCondition {
@@ -59,6 +62,18 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     name.parse::<nix::sys::signal::Signal>()
         .map(|sig| sig as i32)
         .map_err(|_| bad())
+}
+
+/// Write `spec.json` (temp + rename). Not fsynced: it is rewritten at every
+/// start and only read by the shim right away (through the page cache).
+fn write_spec(dir: &std::path::Path, spec: &ContainerSpec) -> Result<()> {
+    let bytes = serde_json::to_vec(spec)
+        .map_err(|e| EngineError::system(format!("serialize container spec: {e}")))?;
+    let path = dir.join(berth_runtime::SPEC_FILE);
+    let tmp = dir.join(".spec.json.tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| EngineError::io(format!("write {}", path.display()), e))
 }
 
 fn is_running(status: Status) -> bool {
@@ -179,7 +194,7 @@ impl Engine {
         let spawned = blocking(move || {
             let t0 = std::time::Instant::now();
             berth_runtime::clear_records(&dir)?;
-            spec.save(&dir)?;
+            write_spec(&dir, &spec)?;
             tracing::debug!("spec written in {:?}", t0.elapsed());
             let t1 = std::time::Instant::now();
             let r = berth_runtime::spawn_shim(&exe, &dir, &exec_root);
@@ -481,6 +496,7 @@ impl Engine {
             r.state.status = Status::Removing;
         }
         let dir = c.dir.clone();
+        let c_id = c.id.clone();
         let exec_root = self.cfg.exec_root.clone();
         let res = blocking(move || {
             let t0 = std::time::Instant::now();
@@ -495,11 +511,18 @@ impl Engine {
                     )));
                 }
             }
-            let t1 = std::time::Instant::now();
-            let r = std::fs::remove_dir_all(&dir);
-            tracing::debug!("remove_dir_all took {:?}", t1.elapsed());
-            match r {
-                Ok(()) => Ok(()),
+            // Renaming is atomic and fast; the slow deletion happens in the background
+            // (and leftovers are deleted when the engine opens).
+            let trash = dir.with_file_name(format!("{TRASH_PREFIX}{}", c_id));
+            match std::fs::rename(&dir, &trash) {
+                Ok(()) => {
+                    std::thread::spawn(move || {
+                        if let Err(e) = std::fs::remove_dir_all(&trash) {
+                            tracing::warn!("removing {}: {e}", trash.display());
+                        }
+                    });
+                    Ok(())
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(EngineError::io(format!("remove {}", dir.display()), e)),
             }

@@ -1,6 +1,6 @@
 //! `logs` and the output side of `attach`: reading and following the json-file log.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use berth_runtime::logs::LogEntry;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::record::Status;
 use crate::{blocking, Engine};
 
@@ -68,8 +68,113 @@ fn convert(e: LogEntry, stdout: bool, stderr: bool) -> Option<LogChunk> {
     })
 }
 
-async fn read_from(path: PathBuf, offset: u64) -> Result<(Vec<LogEntry>, u64)> {
-    blocking(move || Ok(berth_runtime::logs::read_from(&path, offset)?)).await
+/// Follows a json-file log through an open handle, so that reading goes on
+/// after the container directory is renamed or deleted (`--rm`).
+struct LogTail {
+    file: std::fs::File,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LogTail {
+    /// Open (creating it empty if the shim has not yet) the log at `path`,
+    /// positioned at `offset` (`None`: the current end).
+    fn open(path: &Path, offset: Option<u64>) -> Result<LogTail> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| EngineError::io(format!("open log {}", path.display()), e))?;
+        let offset = match offset {
+            Some(o) => o,
+            None => file
+                .metadata()
+                .map_err(|e| EngineError::io(format!("stat log {}", path.display()), e))?
+                .len(),
+        };
+        Ok(LogTail {
+            file,
+            offset,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The complete entries written since the last call.
+    fn read_new(&mut self) -> Vec<LogEntry> {
+        use std::os::unix::fs::FileExt;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match self.file.read_at(&mut buf, self.offset) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            self.offset += n as u64;
+            let mut data = &buf[..n];
+            while let Some(i) = data.iter().position(|b| *b == b'\n') {
+                self.partial.extend_from_slice(&data[..=i]);
+                if let Ok(e) = berth_runtime::logs::parse_line(&self.partial) {
+                    out.push(e);
+                }
+                self.partial.clear();
+                data = &data[i + 1..];
+            }
+            self.partial.extend_from_slice(data);
+        }
+        out
+    }
+}
+
+/// Read what is new in `tail` on the blocking pool.
+async fn read_new(mut tail: LogTail) -> Result<(LogTail, Vec<LogEntry>)> {
+    blocking(move || {
+        let entries = tail.read_new();
+        Ok((tail, entries))
+    })
+    .await
+}
+
+/// Stream entries from `tail` until the container has exited more than
+/// `before` times (or is removed), then drain and stop.
+async fn follow(
+    mut tail: LogTail,
+    mut events: tokio::sync::watch::Receiver<crate::container::Events>,
+    before: u64,
+    tx: mpsc::Sender<LogChunk>,
+    opts: LogOptions,
+) {
+    loop {
+        let done = {
+            let e = *events.borrow_and_update();
+            e.exits > before || e.removed
+        };
+        let entries = match read_new(tail).await {
+            Ok((t, entries)) => {
+                tail = t;
+                entries
+            }
+            Err(e) => {
+                tracing::warn!("following log: {e}");
+                return;
+            }
+        };
+        if !send_all(&tx, entries, &opts).await || done || tx.is_closed() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            r = events.changed() => {
+                if r.is_err() {
+                    // The container is gone: drain what is left.
+                    if let Ok((_, entries)) = read_new(tail).await {
+                        send_all(&tx, entries, &opts).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
 async fn send_all(tx: &mpsc::Sender<LogChunk>, entries: Vec<LogEntry>, opts: &LogOptions) -> bool {
@@ -95,47 +200,28 @@ impl Engine {
     ) -> Result<mpsc::Receiver<LogChunk>> {
         let c = self.lookup(name)?;
         let path = c.log_path();
-        let mut events = c.events.subscribe();
+        let events = c.events.subscribe();
         let before = events.borrow().exits;
         let running = matches!(c.rec().state.status, Status::Running | Status::Restarting);
         let (since, until, tail) = (opts.since, opts.until, opts.tail);
-        let p = path.clone();
-        let (entries, offset) =
-            blocking(move || Ok(berth_runtime::logs::read_entries(&p, since, until, tail)?))
-                .await?;
+        let follow_on = opts.follow && running;
+        let (entries, log_tail) = blocking(move || {
+            let (entries, offset) = berth_runtime::logs::read_entries(&path, since, until, tail)?;
+            let log_tail = if follow_on {
+                Some(LogTail::open(&path, Some(offset))?)
+            } else {
+                None
+            };
+            Ok((entries, log_tail))
+        })
+        .await?;
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             if !send_all(&tx, entries, &opts).await {
                 return;
             }
-            if !(opts.follow && running) {
-                return;
-            }
-            let mut offset = offset;
-            loop {
-                let done = {
-                    let e = *events.borrow_and_update();
-                    e.exits > before || e.removed
-                };
-                match read_from(path.clone(), offset).await {
-                    Ok((entries, next)) => {
-                        offset = next;
-                        if !send_all(&tx, entries, &opts).await {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("following log: {e}");
-                        return;
-                    }
-                }
-                if done || tx.is_closed() {
-                    return;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
-                    r = events.changed() => { if r.is_err() { return; } }
-                }
+            if let Some(log_tail) = log_tail {
+                follow(log_tail, events, before, tx, opts).await;
             }
         });
         Ok(rx)
@@ -152,52 +238,51 @@ impl Engine {
     ) -> Result<mpsc::Receiver<LogChunk>> {
         let c = self.lookup(name)?;
         let path = c.log_path();
-        let mut events = c.events.subscribe();
+        let events = c.events.subscribe();
         let before = events.borrow().exits;
-        let p = path.clone();
-        let start = blocking(move || {
-            if logs {
-                Ok(0)
-            } else {
-                Ok(std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0))
-            }
-        })
-        .await?;
+        let log_tail =
+            blocking(move || LogTail::open(&path, if logs { Some(0) } else { None })).await?;
         let opts = LogOptions {
             stdout,
             stderr,
             ..Default::default()
         };
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(async move {
-            let mut offset = start;
-            loop {
-                let done = {
-                    let e = *events.borrow_and_update();
-                    e.exits > before || e.removed
-                };
-                match read_from(path.clone(), offset).await {
-                    Ok((entries, next)) => {
-                        // A log that shrank (never happens with json-file) restarts from 0.
-                        offset = next;
-                        if !send_all(&tx, entries, &opts).await {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("attach: {e}");
-                        return;
-                    }
-                }
-                if done || tx.is_closed() {
-                    return;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
-                    r = events.changed() => { if r.is_err() { return; } }
-                }
-            }
-        });
+        tokio::spawn(follow(log_tail, events, before, tx, opts));
         Ok(rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn tail_reads_complete_lines_even_after_unlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-json.log");
+        let mut tail = LogTail::open(&path, None).unwrap();
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let t = Utc::now();
+        w.write_all(&berth_runtime::logs::encode_entry("stdout", b"one\n", &t))
+            .unwrap();
+        let line2 = berth_runtime::logs::encode_entry("stderr", b"two\n", &t);
+        w.write_all(&line2[..10]).unwrap();
+        let got = tail.read_new();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].log, "one\n");
+        w.write_all(&line2[10..]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let got = tail.read_new();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].stream.as_str(), got[0].log.as_str()),
+            ("stderr", "two\n")
+        );
+        assert!(tail.read_new().is_empty());
     }
 }

@@ -47,6 +47,13 @@ fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
     for entry in rd.flatten() {
         let dir = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(crate::lifecycle::TRASH_PREFIX) {
+            berth_runtime::cleanup(&dir, exec_root);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!("removing {}: {e}", dir.display());
+            }
+            continue;
+        }
         if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
             continue;
         }

@@ -398,7 +398,6 @@ fn timing_report() {
         times.push((t1, t0.elapsed()));
         assert_eq!(exit.exit_code, 0);
         let _ = started;
-        eprint!("{}", std::fs::read_to_string(f.dir.join("shim.log")).unwrap_or_default());
     }
     let n = times.len() as u32;
     let start_mean: Duration = times.iter().map(|t| t.0).sum::<Duration>() / n;

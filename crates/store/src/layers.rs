@@ -9,7 +9,9 @@ use crate::split::{Splitter, FILES_FILE, LEN_FILE, SPLIT_FILE};
 use crate::Store;
 use berth_spec::digest::Digest;
 use berth_spec::image::ImageConfig;
-use std::io::{self, BufRead, BufReader, Read};
+use crate::fs::LayerStats;
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc;
 use std::path::{Path, PathBuf};
 
 /// `layers/<hex>`.
@@ -63,6 +65,39 @@ pub(crate) fn decompressed<'a, R: BufRead + 'a>(
     }
 }
 
+/// Size of the chunks passed from the reading to the extracting thread.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between the two threads.
+const PIPE_DEPTH: usize = 4;
+
+/// The extracting thread's end of the pipe: chunks from a channel, their
+/// buffers sent back for reuse.
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    pool: mpsc::Sender<Vec<u8>>,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    let done = std::mem::replace(&mut self.cur, next);
+                    let _ = self.pool.send(done);
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// A layer that ingestion made available (and pinned).
 #[derive(Debug, Clone)]
 pub(crate) struct Ingested {
@@ -100,23 +135,61 @@ fn ingest_into(
     std::fs::create_dir_all(&diff_path).ctx("creating layer directory", &diff_path)?;
     let mut splitter = Splitter::new(reader, &tmp.join(SPLIT_FILE))?;
     let mut records = Records::new(tmp);
-    let stats = {
-        let mut buffered = BufReader::with_capacity(256 * 1024, &mut splitter);
-        let stats = extract(
-            &mut buffered,
-            &diff_path,
-            &[],
-            ExtractOpts {
-                layer: true,
-                preserve_owner: true,
-            },
-            Some(&mut records),
-        )?;
-        // Whatever follows the end marker is part of the layer's bytes.
-        io::copy(&mut buffered, &mut io::sink())
-            .map_err(|e| StoreError::BadArchive(format!("layer tar: {e}")))?;
-        stats
-    };
+    // Two threads: this one reads, hashes and splits the stream; the other
+    // extracts it. Each does about half the work (hashing vs. writing
+    // files), and both cores get used.
+    let (stats, produced) = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
+        let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+        let records = &mut records;
+        let diff_path = &diff_path;
+        let consumer = scope.spawn(move || -> Result<LayerStats, StoreError> {
+            let mut r = ChannelReader {
+                rx,
+                cur: Vec::new(),
+                pos: 0,
+                pool: pool_tx,
+            };
+            let stats = extract(
+                &mut r,
+                diff_path,
+                &[],
+                ExtractOpts {
+                    layer: true,
+                    preserve_owner: true,
+                },
+                Some(records),
+            )?;
+            // Whatever follows the end marker is part of the layer's bytes.
+            io::copy(&mut r, &mut io::sink())
+                .map_err(|e| StoreError::BadArchive(format!("layer tar: {e}")))?;
+            Ok(stats)
+        });
+        let produced: Result<(), StoreError> = loop {
+            let mut buf = pool_rx.try_recv().unwrap_or_default();
+            buf.resize(CHUNK, 0);
+            match splitter.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(buf).is_err() {
+                        // The extractor stopped: its error tells why.
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(StoreError::BadArchive(format!("layer tar: {e}"))),
+            }
+        };
+        drop(tx);
+        let stats = consumer
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("layer extraction panicked".into())));
+        (stats, produced)
+    });
+    // A failed read is the cause of whatever the extractor then saw.
+    produced?;
+    let stats = stats?;
     if splitter.segments != records.list.len() as u64 {
         return Err(StoreError::BadArchive(format!(
             "layer tar: {} file contents but {} files (unsupported tar layout)",
@@ -151,6 +224,18 @@ fn ingest_into(
     };
     st.pin(std::slice::from_ref(&diff_id));
     Ok(Ingested { diff_id, created })
+}
+
+/// Pin a layer if it is already fully present (so it need not be
+/// extracted again). Returns whether it was.
+pub(crate) fn pin_existing(store: &Store, diff: &Digest) -> bool {
+    let mut st = store.lock();
+    if layer_path(store.root(), diff).join("size").is_file() {
+        st.pin(std::slice::from_ref(diff));
+        true
+    } else {
+        false
+    }
 }
 
 /// Unpins layers when dropped (on success and on error alike).

@@ -64,7 +64,8 @@ pub(crate) struct Splitter<R: Read> {
     block: [u8; 512],
     block_len: usize,
     raw: Vec<u8>,
-    out: BufWriter<File>,
+    /// The skeleton's destination; `None` when only guarding.
+    out: Option<BufWriter<File>>,
     out_path: PathBuf,
     pax: Vec<u8>,
     next_size: Option<u64>,
@@ -84,7 +85,7 @@ impl<R: Read> Splitter<R> {
             block: [0; 512],
             block_len: 0,
             raw: Vec::with_capacity(64 * 1024),
-            out: BufWriter::with_capacity(256 * 1024, f),
+            out: Some(BufWriter::with_capacity(256 * 1024, f)),
             out_path: path.to_path_buf(),
             pax: Vec::new(),
             next_size: None,
@@ -93,13 +94,33 @@ impl<R: Read> Splitter<R> {
         })
     }
 
-    fn flush_raw(&mut self) -> io::Result<()> {
-        if !self.raw.is_empty() {
-            self.out.write_all(&[REC_RAW])?;
-            self.out.write_all(&(self.raw.len() as u64).to_le_bytes())?;
-            self.out.write_all(&self.raw)?;
-            self.raw.clear();
+    /// Only guard `inner` (refuse huge extended headers); record nothing.
+    pub(crate) fn guard(inner: R) -> Self {
+        Splitter {
+            inner,
+            hasher: Hasher::new(),
+            state: State::Header,
+            block: [0; 512],
+            block_len: 0,
+            raw: Vec::new(),
+            out: None,
+            out_path: PathBuf::new(),
+            pax: Vec::new(),
+            next_size: None,
+            sparse_after: 0,
+            segments: 0,
         }
+    }
+
+    fn flush_raw(&mut self) -> io::Result<()> {
+        if let Some(out) = self.out.as_mut() {
+            if !self.raw.is_empty() {
+                out.write_all(&[REC_RAW])?;
+                out.write_all(&(self.raw.len() as u64).to_le_bytes())?;
+                out.write_all(&self.raw)?;
+            }
+        }
+        self.raw.clear();
         Ok(())
     }
 
@@ -143,8 +164,10 @@ impl<R: Read> Splitter<R> {
             }
             b'0' | 0 | b'7' if size > 0 => {
                 self.flush_raw()?;
-                self.out.write_all(&[REC_DATA])?;
-                self.out.write_all(&size.to_le_bytes())?;
+                if let Some(out) = self.out.as_mut() {
+                    out.write_all(&[REC_DATA])?;
+                    out.write_all(&size.to_le_bytes())?;
+                }
                 self.segments += 1;
                 State::Data {
                     remaining: size,
@@ -246,12 +269,13 @@ impl<R: Read> Splitter<R> {
         }
         let path = self.out_path.clone();
         self.flush_raw().ctx("writing tar-split file", &path)?;
-        let f = self
-            .out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .ctx("writing tar-split file", &path)?;
-        f.sync_all().ctx("syncing tar-split file", &path)?;
+        if let Some(out) = self.out.take() {
+            let f = out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .ctx("writing tar-split file", &path)?;
+            f.sync_all().ctx("syncing tar-split file", &path)?;
+        }
         let len = self.hasher.len();
         Ok((self.hasher.finish(), len))
     }

@@ -75,6 +75,7 @@ impl Store {
             state: Mutex::new(state),
         };
         store.clean_tmp();
+        store.collect_orphans();
         Ok(store)
     }
 
@@ -105,14 +106,49 @@ impl Store {
                 };
             }
         }
-        let layers = self.root.join("layers");
-        if let Ok(rd) = std::fs::read_dir(&layers) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".tmp") {
-                    let _ = std::fs::remove_dir_all(e.path());
+        // Temporary files of interrupted atomic writes and ingestions.
+        for dir in [".", "layers", "images", "blobs/sha256"] {
+            if let Ok(rd) = std::fs::read_dir(self.root.join(dir)) {
+                for e in rd.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                        let p = e.path();
+                        let _ = if p.is_dir() {
+                            std::fs::remove_dir_all(&p)
+                        } else {
+                            std::fs::remove_file(&p)
+                        };
+                    }
                 }
             }
         }
+    }
+
+    /// Remove layers and config blobs that no image record refers to (left
+    /// by a crash between writing them and writing the record).
+    fn collect_orphans(&self) {
+        let st = self.lock();
+        let mut orphans = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(self.root.join("layers")) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Ok(d) = berth_spec::digest::Digest::from_hex(&name) {
+                    if !st.layer_in_use(&d) {
+                        orphans.push(d);
+                    }
+                }
+            }
+        }
+        let (_, trash) = st.collect_layers(&orphans);
+        if let Ok(rd) = std::fs::read_dir(self.root.join("blobs/sha256")) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if berth_spec::digest::is_hex64(&name) && !st.images.contains_key(&name) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        drop(st);
+        crate::meta::purge(trash);
     }
 
     /// `docker import`: a rootfs tar (plain, gzip or zstd) becomes a

@@ -90,6 +90,7 @@ static HARNESS: OnceLock<Harness> = OnceLock::new();
 pub fn h() -> &'static Harness {
     HARNESS.get_or_init(|| {
         check_root();
+        remove_stale_dirs();
         let bb = fixture("busybox.tar");
         let mode = match std::env::var("BERTH_E2E_CLI").as_deref() {
             Ok("docker") => Mode::Docker,
@@ -130,6 +131,35 @@ pub fn h() -> &'static Harness {
         );
         hs
     })
+}
+
+/// Removes `/tmp/berth-e2e-*` directories left by earlier test processes that are gone, unless
+/// something is still mounted below them (a container that outlived its test).
+fn remove_stale_dirs() {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("berth-e2e-") else {
+            continue;
+        };
+        // berth-e2e-<bin>-<pid>-<tag><n>
+        let pid = rest.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = format!("/tmp/{name}/");
+        if mounts
+            .lines()
+            .any(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&dir)))
+        {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
 }
 
 /// A fresh directory under /tmp for one daemon (or test), unique per process and call.

@@ -121,6 +121,45 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+    drop_code_pages();
+}
+
+/// Parse the address range of a read+execute private file mapping from a
+/// `/proc/self/maps` line (`start-end r-xp offset dev inode path`).
+fn code_mapping(line: &str) -> Option<(usize, usize)> {
+    let mut fields = line.split_whitespace();
+    let range = fields.next()?;
+    let perms = fields.next()?;
+    let path = fields.nth(3)?;
+    if perms != "r-xp" || !path.starts_with('/') {
+        return None;
+    }
+    let (start, end) = range.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    (end > start).then_some((start, end))
+}
+
+/// Unmap from this process the code pages touched while creating the
+/// container (libcontainer, serde, ...): they stay in the page cache and fault
+/// back in on use, so the waiting shim's resident set is only what the log
+/// loop needs.
+fn drop_code_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for (start, end) in maps.lines().filter_map(code_mapping) {
+        // SAFETY: [start, end) is a whole private, read+execute mapping of a
+        // file (the executable or a shared library), page-aligned as every
+        // mapping is. Such a mapping is never written (no text relocations in
+        // PIE Rust binaries and system libraries), so its pages equal the file's
+        // contents; MADV_DONTNEED only drops them from our page tables and the
+        // next access reads the identical bytes back from the page cache. No
+        // Rust reference points into code pages.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
 }
 
 /// Copy both streams into the log until both reach end of file.
@@ -191,4 +230,28 @@ fn finish(stream: &mut Stream, log: &mut Option<LogWriter>) {
             let _ = l.write_entry(name, chunk);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_mapping;
+
+    #[test]
+    fn selects_only_file_code_mappings() {
+        assert_eq!(
+            code_mapping("56500355f000-5650039bf000 r-xp 001b1000 fe:00 5424622   /usr/bin/berth"),
+            Some((0x5650_0355_f000, 0x5650_039b_f000))
+        );
+        assert_eq!(
+            code_mapping("7ffd1000-7ffd3000 r-xp 00000000 00:00 0   [vdso]"),
+            None
+        );
+        assert_eq!(
+            code_mapping("5650-5660 r--p 00000000 fe:00 1   /usr/bin/berth"),
+            None
+        );
+        assert_eq!(code_mapping("5650-5660 rw-p 00000000 00:00 0"), None);
+        // Drops this test process's own code pages: it must keep running.
+        super::drop_code_pages();
+    }
 }

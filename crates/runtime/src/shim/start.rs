@@ -97,7 +97,6 @@ fn nofile_hard() -> u64 {
 
 /// Phase 1; on error everything done so far is undone.
 pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeError> {
-    let t0 = std::time::Instant::now();
     let spec = ContainerSpec::load(container_dir)?;
     if spec.id.is_empty() || !crate::rootpath::is_plain_name(spec.id.as_ref()) {
         return Err(RuntimeError::Spec(format!(
@@ -106,7 +105,6 @@ pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeE
         )));
     }
     mount_rootfs(&spec.rootfs)?;
-    eprintln!("T mount {:?}", t0.elapsed());
     match create_and_start(&spec, container_dir, exec_root) {
         Ok(s) => Ok(s),
         Err(e) => {
@@ -143,7 +141,6 @@ fn create_and_start(
     }
     check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
 
-    let t0 = std::time::Instant::now();
     let facts = HostFacts {
         nofile_hard: nofile_hard(),
         cgroup_ns: cgroup::is_unified(),
@@ -155,7 +152,6 @@ fn create_and_start(
         .map_err(|e| RuntimeError::Spec(format!("write config.json: {e}")))?;
     drop(oci);
 
-    eprintln!("T gen {:?}", t0.elapsed());
     let state_root = exec_root.join(RUNTIME_STATE_DIR);
     std::fs::create_dir_all(&state_root).map_err(|e| RuntimeError::io("mkdir", &state_root, e))?;
     // A stale state dir (from a shim killed mid-way) would make the build fail.
@@ -177,7 +173,6 @@ fn create_and_start(
         .with_detach(true)
         .build()
         .map_err(|e| RuntimeError::Start(format!("{e}")))?;
-    eprintln!("T build {:?}", t0.elapsed());
     if spec.network == NetworkMode::None {
         let pid = container
             .pid()
@@ -187,7 +182,6 @@ fn create_and_start(
     container
         .start()
         .map_err(|e| RuntimeError::Start(format!("{e}")))?;
-    eprintln!("T start {:?}", t0.elapsed());
     let init_pid = container
         .pid()
         .map(|p| p.as_raw())

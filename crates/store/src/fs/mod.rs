@@ -57,7 +57,7 @@ pub struct PathStat {
 pub fn extract_layer(reader: impl Read, dest: &Path) -> Result<LayerStats, StoreError> {
     std::fs::create_dir_all(dest).ctx("creating layer directory", dest)?;
     extract::extract(
-        reader,
+        std::io::BufReader::with_capacity(256 * 1024, crate::split::Splitter::guard(reader)),
         dest,
         &[],
         ExtractOpts {
@@ -84,7 +84,7 @@ pub fn extract_into_with(
 ) -> Result<(), StoreError> {
     let dest = resolve_dir_in_root(root, dest_in_root)?;
     extract::extract(
-        reader,
+        std::io::BufReader::with_capacity(256 * 1024, crate::split::Splitter::guard(reader)),
         root,
         &dest,
         ExtractOpts {

@@ -212,6 +212,14 @@ fn huge_extended_header_is_refused_by_the_splitter() {
         .to_string();
     assert!(err.contains("too large"), "{err}");
     assert!(store.list(true).unwrap().is_empty());
+    // The public extractors are guarded too.
+    let s = sandbox();
+    let err = extract_layer(&tar[..], &s.dest).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+    let err = extract_into(&tar[..], &s.dest, Path::new("/"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("too large"), "{err}");
 }
 
 #[test]
