@@ -5,6 +5,7 @@
                                            /etc/passwd with root and jovyan (1000), /etc/group,
                                            /tmp 1777, /root, /home/jovyan owned by 1000)
   fixtures.py hostile OUTDIR               one hostile tarball per case (see HOSTILE below)
+  fixtures.py oci BUSYBOX.tar OUT.tar      the busybox rootfs as an OCI image layout tarball
 
 Everything is deterministic: sorted entries, fixed mtimes and owners, so the same busybox binary
 always gives a byte-identical tarball (and therefore the same image ID when imported).
@@ -199,9 +200,66 @@ def _docker_archive(path, layer_bytes, layer_path, tag):
             t.addfile(_info(name, size=len(data)), io.BytesIO(data))
 
 
+def oci(busybox_tar, out, name="docker.io/berth-e2e/oci:v1"):
+    """An OCI image layout tarball (index.json, oci-layout, blobs/sha256/...) of the busybox rootfs."""
+    with open(busybox_tar, "rb") as f:
+        layer = f.read()
+    layer_digest = hashlib.sha256(layer).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2023-11-14T22:13:20Z",
+            "config": {"Cmd": ["echo", "from an OCI layout"]},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_digest]},
+            "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "berth fixtures.py"}],
+        },
+        sort_keys=True,
+    ).encode()
+    config_digest = hashlib.sha256(config).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + layer_digest, "size": len(layer)}],
+        },
+        sort_keys=True,
+    ).encode()
+    manifest_digest = hashlib.sha256(manifest).hexdigest()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": "sha256:" + manifest_digest,
+                    "size": len(manifest),
+                    "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": name.rsplit(":", 1)[1]},
+                }
+            ],
+        },
+        sort_keys=True,
+    ).encode()
+    tmp = out + ".tmp"
+    with tarfile.open(tmp, "w") as t:
+        for n, data in [
+            ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+            ("index.json", index),
+            ("blobs/sha256/" + config_digest, config),
+            ("blobs/sha256/" + manifest_digest, manifest),
+            ("blobs/sha256/" + layer_digest, layer),
+        ]:
+            t.addfile(_info(n, size=len(data)), io.BytesIO(data))
+    os.replace(tmp, out)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "busybox":
         busybox(argv[2], argv[3] if len(argv) > 3 else "/bin/busybox")
+    elif len(argv) == 4 and argv[1] == "oci":
+        oci(argv[2], argv[3])
     elif len(argv) == 3 and argv[1] == "hostile":
         hostile(argv[2])
     elif len(argv) == 2 and argv[1] == "markers":

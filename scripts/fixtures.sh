@@ -7,6 +7,7 @@
 #
 # Outputs, under ${BERTH_TEST_CACHE:-/var/cache/berth-test}:
 #   busybox.tar             deterministic busybox rootfs (root + user jovyan 1000)
+#   busybox-oci.tar         the same as an OCI image layout (for `load`)
 #   debian-bookworm.tar     mmdebstrap --variant=minbase bookworm
 #   hostile/*.tar           hostile tarballs (.. paths, absolute paths, escaping symlinks and
 #                           hardlinks, device nodes, huge pax header, truncated, garbage, docker-archives)
@@ -34,6 +35,10 @@ if [ ! -s "$CACHE/busybox.tar" ] || [ "$(cat "$CACHE/busybox.stamp" 2>/dev/null)
   python3 "$here/fixtures.py" busybox "$CACHE/busybox.tar" "$bb"
   echo "$stamp" > "$CACHE/busybox.stamp"
   echo "fixtures.sh: built $CACHE/busybox.tar"
+fi
+if [ ! -s "$CACHE/busybox-oci.tar" ] || [ "$CACHE/busybox.tar" -nt "$CACHE/busybox-oci.tar" ]; then
+  python3 "$here/fixtures.py" oci "$CACHE/busybox.tar" "$CACHE/busybox-oci.tar"
+  echo "fixtures.sh: built $CACHE/busybox-oci.tar"
 fi
 
 if [ ! -s "$CACHE/hostile/garbage.tar" ] || [ "$(cat "$CACHE/hostile.stamp" 2>/dev/null)" != "$stamp" ]; then

@@ -532,3 +532,25 @@ fn hostile_tarballs_never_write_outside() {
         );
     }
 }
+
+#[test]
+fn load_an_oci_image_layout() {
+    let h = h();
+    if h.berth_only("load_oci_layout (docker 20.10 loads only docker-archives)") {
+        return;
+    }
+    let img = "berth-e2e/oci:v1";
+    let mut g = h.guard(&[]);
+    g.image(img);
+    let o = h.run(&["load", "-i", path_str(&fixture("busybox-oci.tar"))]);
+    o.ok().stdout_has("Loaded image");
+    h.run(&["run", "--rm", img])
+        .ok()
+        .stdout_is("from an OCI layout\n");
+    let layers = h.inspect_json(img)["RootFS"]["Layers"].clone();
+    assert_eq!(
+        layers,
+        h.inspect_json(&h.image)["RootFS"]["Layers"],
+        "same layer as the busybox import"
+    );
+}

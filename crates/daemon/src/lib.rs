@@ -3,6 +3,7 @@
 //! calls; it holds no container logic.
 
 #![recursion_limit = "256"]
+#![warn(missing_docs)]
 
 mod body;
 mod containers;

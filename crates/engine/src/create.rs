@@ -159,6 +159,9 @@ impl Engine {
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }
+        if host_config.runtime.is_empty() {
+            host_config.runtime = "berth".into();
+        }
         if host_config.memory_swappiness == Some(-1) {
             host_config.memory_swappiness = None;
         }
@@ -190,6 +193,9 @@ impl Engine {
         .await?;
         if let Some(img) = &image_config.config {
             merge_config(&mut config, img);
+        }
+        if config.volumes.as_ref().is_some_and(|v| v.is_empty()) {
+            config.volumes = None;
         }
         let (path, args) = entrypoint_and_args(&config)?;
         let id = new_id();

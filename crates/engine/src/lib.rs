@@ -4,6 +4,8 @@
 //! Every operation returns an [`EngineError`] whose kind maps to the HTTP
 //! status dockerd answers with, and whose message is dockerd's.
 
+#![warn(missing_docs)]
+
 mod container;
 mod create;
 mod error;

@@ -182,7 +182,7 @@ impl Engine {
     ) -> Result<()> {
         let rec = c.snapshot();
         if let Err(err) = crate::create::check_network(&rec.host_config.network_mode) {
-            return self.start_failed(c, &rec, err, 128, user);
+            return self.start_failed(c, &rec, err, 128, user).await;
         }
         let store = self.store();
         let image_id = rec.image_id.clone();
@@ -231,13 +231,15 @@ impl Engine {
             Err(msg) => {
                 tracing::info!(id = %c.id, "container start failed: {msg}");
                 let (err, code) = start_error(&msg, &rec.path);
-                self.start_failed(c, &rec, err, code, user)
+                self.start_failed(c, &rec, err, code, user).await
             }
         }
     }
 
-    /// Record a failed start (exit code `code`), auto-remove if asked, return `err`.
-    fn start_failed(
+    /// Record a failed start (exit code `code`), auto-remove if asked
+    /// (before answering, as dockerd does, so that a `removed` waiter is
+    /// answered first), return `err`. The caller holds `c.op`.
+    async fn start_failed(
         self: &Arc<Self>,
         c: &Arc<Container>,
         rec: &ContainerRecord,
@@ -254,11 +256,9 @@ impl Engine {
             }
         })?;
         if rec.host_config.auto_remove && user {
-            let engine = Arc::clone(self);
-            let id = c.id.clone();
-            tokio::spawn(async move {
-                let _ = engine.remove(&id, true, false).await;
-            });
+            if let Err(e) = self.remove_locked(c, true).await {
+                tracing::warn!(id = %c.id, "auto-remove after failed start: {e}");
+            }
         }
         Err(err)
     }
@@ -469,6 +469,15 @@ impl Engine {
     pub async fn remove(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
+        if !self.map().contains_key(&c.id) {
+            // Removed while we waited for the lock.
+            return Err(EngineError::not_found(format!("No such container: {name}")));
+        }
+        self.remove_locked(&c, force).await
+    }
+
+    /// Remove `c`; the caller holds `c.op`.
+    async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>, force: bool) -> Result<()> {
         c.bump_gen();
         let before = c.events.borrow().exits;
         let rec = c.snapshot();

@@ -64,6 +64,14 @@ pub fn spawn_shim(
         .map_err(|e| RuntimeError::io("spawn shim", exe, e))?;
     let line = match child.stdout.take() {
         Some(out) => {
+            if !wait_readable(&out, READINESS_TIMEOUT_MS) {
+                let _ = child.wait();
+                return Err(RuntimeError::Shim(format!(
+                    "no readiness report within {} s: {}",
+                    READINESS_TIMEOUT_MS / 1000,
+                    shim_log_tail(container_dir)
+                )));
+            }
             let mut line = String::new();
             let mut reader = BufReader::new(out);
             reader
@@ -78,6 +86,27 @@ pub fn spawn_shim(
         .wait()
         .map_err(|e| RuntimeError::io("wait shim", exe, e))?;
     parse_readiness(&line, container_dir, status)
+}
+
+/// How long `spawn_shim` waits for the shim's report before giving up.
+const READINESS_TIMEOUT_MS: u16 = 60_000;
+
+/// Wait until `fd` is readable (data or end of file); false on timeout.
+fn wait_readable(fd: &impl std::os::fd::AsFd, timeout_ms: u16) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left_ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(left_ms)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(Errno::EINTR) => continue,
+            // Let the read report the problem.
+            Err(_) => return true,
+        }
+    }
 }
 
 fn parse_readiness(
@@ -114,6 +143,32 @@ fn shim_log_tail(container_dir: &Path) -> String {
     lines.into_iter().rev().collect::<Vec<_>>().join("; ")
 }
 
+/// Prepare `exec_root/runtime` (libcontainer's state root) once at daemon
+/// start: create it and, unless it already is on a tmpfs, mount a private tmpfs
+/// there. libcontainer creates and deletes a few files per container in it;
+/// on a disk file system (with `discard`, as on this kind of VM) each unlink
+/// costs milliseconds on the `run` path. Idempotent: an existing tmpfs (with
+/// the state of running containers) is kept.
+pub fn prepare_exec_root(exec_root: &Path) -> Result<(), RuntimeError> {
+    let dir = exec_root.join(RUNTIME_STATE_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::io("mkdir", &dir, e))?;
+    let fs = nix::sys::statfs::statfs(&dir)
+        .map_err(|e| RuntimeError::sys(format!("statfs {}", dir.display()), e))?;
+    if fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC {
+        return Ok(());
+    }
+    nix::mount::mount(
+        Some("tmpfs"),
+        &dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        Some("mode=0700"),
+    )
+    .map_err(|e| RuntimeError::sys(format!("mount tmpfs on {}", dir.display()), e))
+}
+
 /// Whether `state.shim_pid` is still the shim serving this container
 /// (its `/proc/<pid>/cmdline` has the `shim` argument and the container dir);
 /// guards against pid reuse after a reboot or a crash.
@@ -146,15 +201,19 @@ pub fn shim_pidfd(state: &ShimState) -> Result<std::os::fd::OwnedFd, RuntimeErro
             Errno::last(),
         ));
     }
+    let fd =
+        i32::try_from(fd).map_err(|_| RuntimeError::Shim(format!("pidfd_open returned {fd}")))?;
     // SAFETY: the kernel just returned this fd and nothing else owns it.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
-/// Send signal `sig` to the container's init process (`ESRCH` counts as success).
+/// Send signal `sig` to the container's init process. `ESRCH`, and a container
+/// whose `exit.json` exists (its pid may already be reused), count as success.
 pub fn signal(state: &ShimState, sig: i32) -> Result<(), RuntimeError> {
     let signal =
         Signal::try_from(sig).map_err(|e| RuntimeError::sys(format!("signal {sig}"), e))?;
-    if state.init_pid <= 0 {
+    // Once exit.json exists the init is reaped and its pid may be reused.
+    if state.init_pid <= 0 || matches!(crate::state::read_exit(&state.container_dir), Ok(Some(_))) {
         return Ok(());
     }
     match kill(Pid::from_raw(state.init_pid), signal) {

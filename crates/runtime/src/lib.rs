@@ -35,9 +35,10 @@ mod spec;
 mod state;
 pub mod user;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_file, Durability};
 pub use control::{
-    cleanup, shim_alive, shim_pidfd, signal, spawn_shim, RUNTIME_STATE_DIR, SHIM_LOG_FILE,
+    cleanup, prepare_exec_root, shim_alive, shim_pidfd, signal, spawn_shim, RUNTIME_STATE_DIR,
+    SHIM_LOG_FILE,
 };
 pub use error::RuntimeError;
 pub use spec::{

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::Durability;
 use crate::error::RuntimeError;
 
 /// File name of the shim state inside the container directory.
@@ -62,12 +63,16 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, R
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RuntimeError> {
+fn write_json<T: Serialize>(
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> Result<(), RuntimeError> {
     let bytes = serde_json::to_vec(value).map_err(|e| RuntimeError::Json {
         path: path.to_path_buf(),
         source: e,
     })?;
-    crate::atomic::write_atomic(path, &bytes)
+    crate::atomic::write_file(path, &bytes, durability)
 }
 
 /// Read `<container_dir>/state.json`; `Ok(None)` when the shim never wrote it.
@@ -80,14 +85,17 @@ pub fn read_exit(container_dir: &Path) -> Result<Option<ExitInfo>, RuntimeError>
     read_json(&container_dir.join(EXIT_FILE))
 }
 
-/// Write `state.json` atomically.
+/// Write `state.json` atomically (temp + rename, no fsync: it is on the start
+/// path, and after a reboot no shim or container it names exists anyway; a
+/// reader must treat an unreadable state.json as "no shim").
 pub fn write_state(container_dir: &Path, state: &ShimState) -> Result<(), RuntimeError> {
-    write_json(&container_dir.join(STATE_FILE), state)
+    write_json(&container_dir.join(STATE_FILE), state, Durability::Atomic)
 }
 
-/// Write `exit.json` atomically.
+/// Write `exit.json` atomically with its contents synced (after a power loss it
+/// is complete or absent, never empty).
 pub fn write_exit(container_dir: &Path, exit: &ExitInfo) -> Result<(), RuntimeError> {
-    write_json(&container_dir.join(EXIT_FILE), exit)
+    write_json(&container_dir.join(EXIT_FILE), exit, Durability::FileSynced)
 }
 
 /// Remove `state.json` and `exit.json` (the engine calls this before starting a container again).

@@ -83,6 +83,7 @@ fn fixture(args: &[&str]) -> Fixture {
     let dir = tmp.path().join("containers").join(&id);
     std::fs::create_dir_all(&dir).unwrap();
     let exec_root = tmp.path().join("run");
+    berth_runtime::prepare_exec_root(&exec_root).unwrap();
     let mut spec = ContainerSpec::with_defaults(&id, &dir);
     spec.rootfs.lower_dirs = vec![layer().to_path_buf()];
     spec.args = args.iter().map(|s| s.to_string()).collect();
@@ -111,6 +112,12 @@ fn random_id() -> String {
     }
     id.truncate(64);
     id
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        berth_runtime::mount::unmount_all(&self.exec_root.join("runtime"));
+    }
 }
 
 fn start(f: &Fixture) -> Result<ShimStarted, RuntimeError> {
@@ -162,8 +169,17 @@ macro_rules! require_env {
 fn echo_is_logged_and_cleaned_up() {
     require_env!();
     let f = fixture(&["echo", "hi"]);
+    // prepare_exec_root is idempotent (a second call keeps the tmpfs).
+    berth_runtime::prepare_exec_root(&f.exec_root).unwrap();
     let started = start(&f).unwrap();
     assert!(started.init_pid > 0 && started.shim_pid > 0);
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .matches(f.exec_root.join("runtime").to_str().unwrap())
+            .count(),
+        1
+    );
     let state = read_state(&f.dir).unwrap().unwrap();
     assert_eq!(state.init_pid, started.init_pid);
     let exit = wait_exit(&f);
@@ -216,8 +232,17 @@ fn kill_gives_128_plus_signal() {
     let state = read_state(&f.dir).unwrap().unwrap();
     assert!(shim_alive(&state));
     assert!(read_exit(&f.dir).unwrap().is_none());
+    let pidfd = berth_runtime::shim_pidfd(&state).unwrap();
     signal(&state, libc::SIGKILL).unwrap();
     assert_eq!(wait_exit(&f).exit_code, 137);
+    // The shim's pidfd turns readable when the shim exits after recording the exit.
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        pidfd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap();
+    assert_eq!(n, 1, "shim did not exit");
     // Signalling an exited container is not an error.
     signal(&state, libc::SIGTERM).unwrap();
 }
@@ -414,4 +439,24 @@ fn timing_report() {
     eprintln!("shim {rss}");
     signal(&read_state(&f.dir).unwrap().unwrap(), libc::SIGKILL).unwrap();
     wait_exit(&f);
+}
+
+#[test]
+fn invalid_executable_fails_like_runc() {
+    require_env!();
+    // Executable bit but not a program: no /bin/sh fallback (glibc execvp's),
+    // the container prints the exec error and exits 1, as with Docker 20.10.
+    let f = fixture(&["/etc/notexec"]);
+    let etc = f.spec.rootfs.upper_dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("notexec"), "garbage").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(etc.join("notexec"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        run(&f),
+        (
+            1,
+            "exec user process caused: exec format error\n".to_string()
+        )
+    );
 }

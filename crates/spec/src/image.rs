@@ -69,10 +69,13 @@ pub struct History {
     /// RFC 3339 with nanoseconds.
     #[serde(default)]
     pub created: String,
+    /// Who made it (`--author`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
+    /// The command that made it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_by: String,
+    /// Free text (`--message`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
     /// True when this step made no layer.
@@ -88,25 +91,34 @@ pub struct History {
 /// kept as the original bytes; this type is only used to read them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// CPU architecture in Go terms (`amd64`, `arm64`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub architecture: String,
+    /// Who made it (`--author`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
+    /// Free text (`--message`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// The default container config (`Config` in inspect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
+    /// The ID of the container it was committed from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub container: String,
+    /// The config of that container (`ContainerConfig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_config: Option<ContainerConfig>,
     /// RFC 3339 with nanoseconds (Go's `RFC3339Nano`).
     #[serde(default)]
     pub created: String,
+    /// Version of the engine that made it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub docker_version: String,
+    /// One entry per build step, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,
+    /// Operating system (`linux`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub os: String,
     #[serde(
@@ -114,18 +126,22 @@ pub struct ImageConfig {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// Required OS features (Windows).
     pub os_features: Option<Vec<String>>,
     #[serde(
         rename = "os.version",
         default,
         skip_serializing_if = "String::is_empty"
     )]
+    /// Required OS version (Windows).
     pub os_version: String,
     /// The parent image ID (`sha256:...`) for committed images.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub parent: String,
+    /// The layers (diff IDs).
     #[serde(default)]
     pub rootfs: RootFs,
+    /// CPU variant (`v8`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
 }
@@ -197,8 +213,11 @@ pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 /// The platform of a manifest in an index.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
+    /// CPU architecture in Go terms (`amd64`, `arm64`).
     pub architecture: String,
+    /// Operating system (`linux`).
     pub os: String,
+    /// CPU variant (`v8`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
     #[serde(
@@ -206,6 +225,7 @@ pub struct Platform {
         default,
         skip_serializing_if = "String::is_empty"
     )]
+    /// Required OS version (Windows).
     pub os_version: String,
 }
 
@@ -213,15 +233,21 @@ pub struct Platform {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// What the content is (a media type).
     #[serde(default)]
     pub media_type: String,
+    /// `sha256:<hex>` of the content.
     pub digest: String,
+    /// Length of the content in bytes.
     #[serde(default)]
     pub size: i64,
+    /// Free-form metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Platform of the image a manifest describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Where else the content can be fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
 }
@@ -230,12 +256,17 @@ pub struct Descriptor {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
+    /// Always 2.
     pub schema_version: i64,
+    /// What the content is (a media type).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
+    /// The default container config (`Config` in inspect).
     pub config: Descriptor,
+    /// Layer descriptors (or paths), lowest first.
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// Free-form metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
 }
@@ -244,11 +275,15 @@ pub struct Manifest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Index {
+    /// Always 2.
     pub schema_version: i64,
+    /// What the content is (a media type).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
+    /// The manifests (or nested indexes) listed.
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
+    /// Free-form metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
 }
@@ -257,6 +292,7 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OciLayout {
+    /// Always `1.0.0`.
     pub image_layout_version: String,
 }
 
@@ -290,28 +326,78 @@ pub type ArchiveRepositories = BTreeMap<String, BTreeMap<String, String>>;
 /// The legacy per-layer `json` file of a docker-archive (v1 image JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct V1LayerJson {
+    /// Legacy v1 ID (64 hex).
     pub id: String,
+    /// Parent ID.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub parent: String,
+    /// Free text (`--message`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// RFC 3339 creation time.
     pub created: String,
+    /// The ID of the container it was committed from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub container: String,
+    /// The config of that container (`ContainerConfig`).
     pub container_config: ContainerConfig,
+    /// Version of the engine that made it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub docker_version: String,
+    /// Who made it (`--author`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub author: String,
+    /// The default container config (`Config` in inspect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
+    /// CPU architecture in Go terms (`amd64`, `arm64`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub architecture: String,
+    /// CPU variant (`v8`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
+    /// Operating system (`linux`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub os: String,
 }
 
 pub mod change;
 pub use change::apply_changes;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config exactly as dockerd 20.10 wrote it for `docker import`.
+    const DOCKER_IMPORT_CONFIG: &str = r#"{"architecture":"amd64","comment":"Imported from -","config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"container_config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"created":"2026-11-21T06:10:18.675340555Z","docker_version":"20.10.24+dfsg1","history":[{"created":"2026-11-21T06:10:18.675340555Z","comment":"Imported from -"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:ed1761e616eafa2994e4a73598307e36cb8a3551e4833da2e0cd2b1dafb89f79"]}}"#;
+
+    #[test]
+    fn serializes_byte_for_byte_like_dockerd() {
+        let c = ImageConfig::from_bytes(DOCKER_IMPORT_CONFIG.as_bytes()).unwrap();
+        assert_eq!(c.rootfs.diff_ids.len(), 1);
+        assert_eq!(c.history[0].comment, "Imported from -");
+        assert_eq!(
+            String::from_utf8(c.to_bytes()).unwrap(),
+            DOCKER_IMPORT_CONFIG
+        );
+        // Hence the same image ID as dockerd for the same content.
+        assert_eq!(
+            ImageConfig::id_of(&c.to_bytes()),
+            Digest::of_bytes(DOCKER_IMPORT_CONFIG.as_bytes())
+        );
+    }
+
+    #[test]
+    fn archive_manifest_shape() {
+        let e = ArchiveManifestEntry {
+            config: "abc.json".into(),
+            repo_tags: None,
+            layers: vec!["x/layer.tar".into()],
+            layer_sources: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"Config":"abc.json","RepoTags":null,"Layers":["x/layer.tar"]}"#
+        );
+    }
+}

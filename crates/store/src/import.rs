@@ -78,8 +78,10 @@ pub(crate) fn finish_image(
     tag: Option<&Reference>,
 ) -> Result<String, StoreError> {
     let bytes = image.to_bytes();
-    let id = put_blob(store.root(), &bytes)?;
+    // Under the lock: a concurrent rmi of the same ID cannot remove the
+    // blob between its writing and the record's.
     let mut st = store.lock();
+    let id = put_blob(store.root(), &bytes)?;
     if tag.is_some() {
         record.last_tag_time = now();
     }

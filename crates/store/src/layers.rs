@@ -5,14 +5,14 @@
 use crate::atomic::{fsync_dir, temp_name};
 use crate::error::{IoContext, StoreError};
 use crate::fs::extract::{extract, ExtractOpts, Records};
+use crate::fs::LayerStats;
 use crate::split::{Splitter, FILES_FILE, LEN_FILE, SPLIT_FILE};
 use crate::Store;
 use berth_spec::digest::Digest;
 use berth_spec::image::ImageConfig;
-use crate::fs::LayerStats;
 use std::io::{self, BufRead, Read};
-use std::sync::mpsc;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// `layers/<hex>`.
 pub(crate) fn layer_path(root: &Path, diff: &Digest) -> PathBuf {

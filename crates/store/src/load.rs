@@ -180,7 +180,8 @@ fn scan_and_register(
                     inner: buffered,
                     hasher: Hasher::new(),
                 };
-                io::copy(&mut hashing, &mut io::sink()).map_err(|e| bad(format!("reading {path}: {e}")))?;
+                io::copy(&mut hashing, &mut io::sink())
+                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
                 if hashing.hasher.finish() != want {
                     return Err(bad(format!("blob {path} does not match its digest")));
                 }
@@ -366,8 +367,8 @@ fn register(
     }
     let mut ids = Vec::new();
     for (raw, config, refs) in checked {
-        let id = put_blob(store.root(), &raw)?;
         let mut st = store.lock();
+        let id = put_blob(store.root(), &raw)?;
         let record = match st.get(&id) {
             Some(e) => ImageRecord {
                 deleted: false,

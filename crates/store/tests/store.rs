@@ -821,12 +821,19 @@ fn docker25_archive() -> (Vec<u8>, String) {
 fn newer_docker_archives_load_and_present_layers_are_not_unpacked_again() {
     let (_t, s) = store();
     let (archive, id) = docker25_archive();
-    assert_eq!(s.load(&archive[..], &mut |_| {}).unwrap(), [id.clone()]);
+    assert_eq!(s.load(&archive[..], &mut |_| {}).unwrap(), vec![id.clone()]);
     let dir = s.layer_dirs(&id).unwrap().remove(0);
     let ino = std::fs::metadata(dir.join("etc/greeting")).unwrap().ino();
     let mut lines = Vec::new();
-    assert_eq!(s.load(&archive[..], &mut |l| lines.push(l.to_string())).unwrap(), [id.clone()]);
+    assert_eq!(
+        s.load(&archive[..], &mut |l| lines.push(l.to_string()))
+            .unwrap(),
+        vec![id.clone()]
+    );
     assert_eq!(lines, ["Loaded image: d25:1"]);
-    assert_eq!(std::fs::metadata(dir.join("etc/greeting")).unwrap().ino(), ino);
+    assert_eq!(
+        std::fs::metadata(dir.join("etc/greeting")).unwrap().ino(),
+        ino
+    );
     assert_eq!(std::fs::read(dir.join("etc/greeting")).unwrap(), b"d25\n");
 }

@@ -1,6 +1,7 @@
 //! Shim phase 1: mount, resolve the user, generate the OCI spec, create and
 //! start the container, record `state.json` and report readiness.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -10,8 +11,8 @@ use chrono::Utc;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
-use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
@@ -25,7 +26,7 @@ use crate::spec::{ContainerSpec, NetworkMode};
 use crate::state::{write_state, ShimState};
 use crate::user::resolve_user;
 
-use super::exec_check::check_executable;
+use super::exec_check::{check_executable, DEFAULT_PATH};
 
 /// Sub-directory of the container directory holding the OCI bundle.
 pub const BUNDLE_DIR: &str = "bundle";
@@ -56,8 +57,45 @@ pub struct Started {
 struct ValidatedExecutor;
 
 impl Executor for ValidatedExecutor {
+    /// Runs in the container's init, in its root, right before the program:
+    /// like `execvp` but without glibc's fallback of running a file that is not
+    /// a valid executable through `/bin/sh` (runc, hence Docker, does not do it).
     fn exec(&self, spec: &oci_spec::runtime::Spec) -> Result<(), ExecutorError> {
-        DefaultExecutor {}.exec(spec)
+        let args = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_ref())
+            .ok_or(ExecutorError::InvalidArg)?;
+        let cargs: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(a.as_bytes()).map_err(|_| ExecutorError::InvalidArg))
+            .collect::<Result<_, _>>()?;
+        let cmd = args.first().ok_or(ExecutorError::InvalidArg)?;
+        let candidates: Vec<String> = if cmd.contains('/') {
+            vec![cmd.clone()]
+        } else {
+            let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string());
+            path.split(':')
+                .map(|d| if d.is_empty() { "." } else { d })
+                .map(|d| format!("{d}/{cmd}"))
+                .collect()
+        };
+        let mut last = Errno::ENOENT;
+        for candidate in candidates {
+            let Ok(c) = CString::new(candidate) else {
+                continue;
+            };
+            // execv only returns on failure.
+            let Err(e) = nix::unistd::execv(&c, &cargs);
+            last = e;
+            if !matches!(e, Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) {
+                break;
+            }
+        }
+        let msg = format!("exec user process caused: {}\n", last.desc().to_lowercase());
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+        // As with runc in Docker 20.10, the container then exits with code 1.
+        std::process::exit(1)
     }
 
     fn validate(&self, _spec: &oci_spec::runtime::Spec) -> Result<(), ExecutorValidationError> {

@@ -56,8 +56,15 @@ impl<W: Write> TarWriter<W> {
     /// Add the children of directory `host`, named under `prefix` (which
     /// may be empty for the top level).
     pub(crate) fn add_children(&mut self, host: &Path, prefix: &Path) -> Result<(), StoreError> {
-        let mut names: Vec<OsString> = std::fs::read_dir(host)
-            .ctx("reading directory", host)?
+        let rd = match std::fs::read_dir(host) {
+            Ok(rd) => rd,
+            // A subdirectory removed while we walk (running container).
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !prefix.as_os_str().is_empty() => {
+                return Ok(())
+            }
+            Err(e) => return Err(e).ctx("reading directory", host),
+        };
+        let mut names: Vec<OsString> = rd
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()
             .ctx("reading directory", host)?;
@@ -68,7 +75,12 @@ impl<W: Write> TarWriter<W> {
             if self.opts.exclude.contains(&rel) {
                 continue;
             }
-            let meta = std::fs::symlink_metadata(&child).ctx("inspecting", &child)?;
+            // A running container may delete files while we walk: skip them.
+            let meta = match std::fs::symlink_metadata(&child) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("inspecting", &child),
+            };
             self.add_entry(&child, &rel, &meta)?;
             if meta.is_dir() {
                 self.add_children(&child, &rel)?;
@@ -128,7 +140,11 @@ impl<W: Write> TarWriter<W> {
                 self.entries += 1;
             }
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(host).ctx("reading symlink", host)?;
+            let target = match std::fs::read_link(host) {
+                Ok(t) => t,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e).ctx("reading symlink", host),
+            };
             h.set_entry_type(tar::EntryType::Symlink);
             self.builder.append_link(&mut h, name, &target).map_err(w)?;
             self.entries += 1;
@@ -144,7 +160,11 @@ impl<W: Write> TarWriter<W> {
                 }
                 self.links.insert(key, name.to_path_buf());
             }
-            let f = super::extract::open_nofollow(host).ctx("opening", host)?;
+            let f = match super::extract::open_nofollow(host) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e).ctx("opening", host),
+            };
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(meta.len());
             // If the file changes size while we read, tar would be corrupt:
