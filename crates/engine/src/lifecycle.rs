@@ -491,8 +491,8 @@ impl Engine {
             }
             if rec.state.status == Status::Running {
                 c.update(|r| r.state.manually_stopped = true)?;
-                berth_runtime::signal(&Self::shim_state(&c, &rec), libc::SIGKILL)?;
-                if !Self::wait_exit(&c, before, Some(Duration::from_secs(15))).await {
+                berth_runtime::signal(&Self::shim_state(c, &rec), libc::SIGKILL)?;
+                if !Self::wait_exit(c, before, Some(Duration::from_secs(15))).await {
                     return Err(EngineError::system(format!(
                         "Could not kill running container {}, cannot remove",
                         c.id

@@ -73,25 +73,30 @@ const PIPE_DEPTH: usize = 4;
 /// The extracting thread's end of the pipe: chunks from a channel, their
 /// buffers sent back for reuse.
 struct ChannelReader {
-    rx: mpsc::Receiver<Vec<u8>>,
+    rx: mpsc::Receiver<(Vec<u8>, usize)>,
     cur: Vec<u8>,
+    /// Valid bytes in `cur`.
+    len: usize,
     pos: usize,
     pool: mpsc::Sender<Vec<u8>>,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
+        while self.pos == self.len {
             match self.rx.recv() {
-                Ok(next) => {
+                Ok((next, len)) => {
                     let done = std::mem::replace(&mut self.cur, next);
-                    let _ = self.pool.send(done);
+                    if done.len() == CHUNK {
+                        let _ = self.pool.send(done);
+                    }
+                    self.len = len;
                     self.pos = 0;
                 }
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
+        let n = buf.len().min(self.len - self.pos);
         buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
@@ -139,7 +144,7 @@ fn ingest_into(
     // extracts it. Each does about half the work (hashing vs. writing
     // files), and both cores get used.
     let (stats, produced) = std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
+        let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(PIPE_DEPTH);
         let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
         let records = &mut records;
         let diff_path = &diff_path;
@@ -147,6 +152,7 @@ fn ingest_into(
             let mut r = ChannelReader {
                 rx,
                 cur: Vec::new(),
+                len: 0,
                 pos: 0,
                 pool: pool_tx,
             };
@@ -165,20 +171,28 @@ fn ingest_into(
                 .map_err(|e| StoreError::BadArchive(format!("layer tar: {e}")))?;
             Ok(stats)
         });
-        let produced: Result<(), StoreError> = loop {
-            let mut buf = pool_rx.try_recv().unwrap_or_default();
-            buf.resize(CHUNK, 0);
-            match splitter.read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(buf).is_err() {
-                        // The extractor stopped: its error tells why.
-                        break Ok(());
-                    }
+        // Fill whole chunks (the input may come in small pieces, e.g. from
+        // an HTTP body) so that the threads switch rarely.
+        let produced: Result<(), StoreError> = 'outer: loop {
+            let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+            let mut n = 0;
+            while n < CHUNK {
+                match splitter.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break 'outer Err(StoreError::BadArchive(format!("layer tar: {e}"))),
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(StoreError::BadArchive(format!("layer tar: {e}"))),
+            }
+            if n == 0 {
+                break Ok(());
+            }
+            if tx.send((buf, n)).is_err() {
+                // The extractor stopped: its error tells why.
+                break Ok(());
+            }
+            if n < CHUNK {
+                break Ok(()); // End of input.
             }
         };
         drop(tx);
