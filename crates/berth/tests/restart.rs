@@ -110,6 +110,16 @@ fn daemon_kill9_keeps_containers_running_and_records_exits() {
     );
 
     d.start();
+    // its shim may still be writing the exit status when the daemon starts
+    wait_for(
+        &d,
+        "exit 7 of three recorded",
+        Duration::from_secs(10),
+        |d| {
+            let f = "{{.State.Status}} {{.State.ExitCode}}";
+            d.run(&["inspect", "-f", f, "three"]).out() == "exited 7"
+        },
+    );
     let o = d.run(&["ps", "--format", "{{.Names}} {{.Status}}"]);
     let mut rows = o.ok().lines();
     rows.sort();
@@ -127,16 +137,6 @@ fn daemon_kill9_keeps_containers_running_and_records_exits() {
     assert_eq!(pid_of(&d, "two"), p2);
     d.run(&["logs", "one"]).ok().stdout_is("one-before\n");
     d.run(&["logs", "two"]).ok().stdout_is("two-before\n");
-    // its shim may still be writing the exit status when the daemon starts
-    wait_for(
-        &d,
-        "exit 7 of three recorded",
-        Duration::from_secs(10),
-        |d| {
-            let f = "{{.State.Status}} {{.State.ExitCode}}";
-            d.run(&["inspect", "-f", f, "three"]).out() == "exited 7"
-        },
-    );
     let st = d
         .run(&[
             "ps",

@@ -37,30 +37,39 @@ pub(crate) fn frame(stream: LogStream, data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn chunk_bytes(c: &LogChunk, timestamps: bool) -> Vec<u8> {
+/// The bytes sent for one chunk: multiplexed frames, or raw data for a
+/// container with a TTY (clients do not demultiplex those streams).
+fn chunk_bytes(c: &LogChunk, timestamps: bool, tty: bool) -> Vec<u8> {
+    let mut data = Vec::with_capacity(c.data.len() + 32);
     if timestamps {
         let ts = c.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let mut data = format!("{ts} ").into_bytes();
-        data.extend_from_slice(&c.data);
-        frame(c.stream, &data)
+        data.extend_from_slice(ts.as_bytes());
+        data.push(b' ');
+    }
+    data.extend_from_slice(&c.data);
+    if tty {
+        data
     } else {
-        frame(c.stream, &c.data)
+        frame(c.stream, &data)
     }
 }
 
-/// Turn a receiver of log chunks into a framed byte stream.
+/// Whether the container was created with `Tty: true`.
+fn has_tty(ctx: &Ctx, id: &str) -> bool {
+    ctx.engine.record(id).map(|r| r.config.tty).unwrap_or(false)
+}
+
+/// Turn a receiver of log chunks into a byte stream (framed unless `tty`).
 fn framed(
     mut rx: mpsc::Receiver<LogChunk>,
     timestamps: bool,
+    tty: bool,
 ) -> mpsc::Receiver<std::io::Result<Bytes>> {
     let (tx, out) = mpsc::channel(16);
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
-            if tx
-                .send(Ok(Bytes::from(chunk_bytes(&c, timestamps))))
-                .await
-                .is_err()
-            {
+            let bytes = Bytes::from(chunk_bytes(&c, timestamps, tty));
+            if tx.send(Ok(bytes)).await.is_err() {
                 return;
             }
         }
@@ -140,11 +149,15 @@ pub async fn rename(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
 
 /// `POST /containers/{id}/wait`: headers at once, the result when the condition is met.
 pub fn wait(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
-    let cond = WaitCondition::parse(q.get("condition").unwrap_or(""))?;
+    let cond = WaitCondition::parse(q.get("condition").unwrap_or(""));
     let fut = ctx.engine.wait(id, cond)?;
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        let res = fut.await;
+        // Give up when the client goes away.
+        let res = tokio::select! {
+            r = fut => r,
+            _ = tx.closed() => return,
+        };
         let mut bytes = serde_json::to_vec(&res).unwrap_or_default();
         bytes.push(b'\n');
         let _ = tx.send(Ok(Bytes::from(bytes))).await;
@@ -186,10 +199,11 @@ pub async fn logs(ctx: &Ctx, id: &str, q: &Query) -> ApiResult {
         tail,
     };
     let rx = ctx.engine.logs(id, opts).await?;
+    let tty = has_tty(ctx, id);
     Ok(with_body(
         StatusCode::OK,
         RAW_STREAM,
-        channel(framed(rx, q.bool("timestamps"))),
+        channel(framed(rx, q.bool("timestamps"), tty)),
     ))
 }
 
@@ -219,11 +233,12 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, mut req: Request<Incoming>) 
         .get(CONNECTION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"));
+    let tty = has_tty(ctx, id);
     if !wants_upgrade {
         return Ok(with_body(
             StatusCode::OK,
             RAW_STREAM,
-            channel(framed(rx, false)),
+            channel(framed(rx, false, tty)),
         ));
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -244,7 +259,11 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, mut req: Request<Incoming>) 
         });
         let mut rx = rx;
         while let Some(c) = rx.recv().await {
-            if write_half.write_all(&chunk_bytes(&c, false)).await.is_err() {
+            if write_half
+                .write_all(&chunk_bytes(&c, false, tty))
+                .await
+                .is_err()
+            {
                 break;
             }
             let _ = write_half.flush().await;
@@ -368,6 +387,24 @@ pub async fn prune(ctx: &Ctx) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tty_chunks_are_raw_and_timestamps_prefix() {
+        let c = LogChunk {
+            stream: LogStream::Stdout,
+            data: b"x\n".to_vec(),
+            time: chrono::DateTime::from_timestamp(1_700_000_000, 5).unwrap(),
+        };
+        assert_eq!(chunk_bytes(&c, false, true), b"x\n");
+        assert_eq!(
+            chunk_bytes(&c, true, true),
+            b"2023-11-14T22:13:20.000000005Z x\n"
+        );
+        assert_eq!(
+            &chunk_bytes(&c, false, false)[..8],
+            &[1, 0, 0, 0, 0, 0, 0, 2]
+        );
+    }
 
     #[test]
     fn frames_have_docker_headers() {

@@ -1,6 +1,5 @@
 //! Image endpoints (most work is in berth-store, run on the blocking pool).
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 
@@ -197,6 +196,5 @@ pub async fn save(ctx: &Ctx, names: Vec<String>) -> ApiResult {
             tx.fail(std::io::Error::other(e.to_string()));
         }
     });
-    let _ = Bytes::new();
     Ok(with_body(StatusCode::OK, "application/x-tar", channel(rx)))
 }

@@ -31,15 +31,12 @@ pub enum WaitCondition {
 }
 
 impl WaitCondition {
-    /// Parse the API's value (`""` means `not-running`).
-    pub fn parse(s: &str) -> Result<Self> {
+    /// Parse the API's value; like dockerd, anything unknown means `not-running`.
+    pub fn parse(s: &str) -> Self {
         match s {
-            "" | "not-running" => Ok(WaitCondition::NotRunning),
-            "next-exit" => Ok(WaitCondition::NextExit),
-            "removed" => Ok(WaitCondition::Removed),
-            other => Err(EngineError::invalid(format!(
-                "invalid condition: \"{other}\""
-            ))),
+            "next-exit" => WaitCondition::NextExit,
+            "removed" => WaitCondition::Removed,
+            _ => WaitCondition::NotRunning,
         }
     }
 }
@@ -259,6 +256,10 @@ impl Engine {
             if let Err(e) = self.remove_locked(c, true).await {
                 tracing::warn!(id = %c.id, "auto-remove after failed start: {e}");
             }
+            // Let the answers to `wait?condition=removed` go out before this
+            // error does: the docker CLI cancels its wait when start fails,
+            // and logs "error waiting for container" if the answer is late.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Err(err)
     }
@@ -570,7 +571,7 @@ impl Engine {
         }
         if let Some(other) = map.values().find(|o| o.rec().name == new) {
             return Err(EngineError::conflict(format!(
-                "Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                "Error when allocating new name: Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                 other.id
             )));
         }
@@ -648,11 +649,9 @@ mod tests {
 
     #[test]
     fn wait_conditions() {
-        assert_eq!(WaitCondition::parse("").unwrap(), WaitCondition::NotRunning);
-        assert_eq!(
-            WaitCondition::parse("removed").unwrap(),
-            WaitCondition::Removed
-        );
-        assert!(WaitCondition::parse("bogus").is_err());
+        assert_eq!(WaitCondition::parse(""), WaitCondition::NotRunning);
+        assert_eq!(WaitCondition::parse("removed"), WaitCondition::Removed);
+        assert_eq!(WaitCondition::parse("next-exit"), WaitCondition::NextExit);
+        assert_eq!(WaitCondition::parse("bogus"), WaitCondition::NotRunning);
     }
 }

@@ -90,9 +90,7 @@ pub(crate) fn validate_filters(filters: &BTreeMap<String, Vec<String>>) -> Resul
         if k == "status" {
             for v in vals {
                 if !STATUSES.contains(&v.as_str()) {
-                    return Err(EngineError::invalid(format!(
-                        "Unrecognised filter value for status: {v}"
-                    )));
+                    return Err(EngineError::invalid(format!("Invalid filter 'status={v}'")));
                 }
             }
         }

@@ -84,53 +84,69 @@ fn check_root() {
     );
 }
 
-static HARNESS: OnceLock<Harness> = OnceLock::new();
+/// The harness, or why it could not be set up (kept so that every later test fails at once
+/// with the same reason instead of retrying a broken daemon).
+static HARNESS: OnceLock<Result<Harness, String>> = OnceLock::new();
 
 /// The shared harness for this test binary (starts the daemon and imports busybox on first use).
+#[track_caller]
 pub fn h() -> &'static Harness {
-    HARNESS.get_or_init(|| {
-        check_root();
-        remove_stale_dirs();
-        let bb = fixture("busybox.tar");
-        let mode = match std::env::var("BERTH_E2E_CLI").as_deref() {
-            Ok("docker") => Mode::Docker,
-            Ok("berth") | Err(_) => Mode::Berth,
-            Ok(other) => panic!("BERTH_E2E_CLI={other}: expected berth or docker"),
-        };
-        let (cli, host, daemon) = match mode {
-            Mode::Docker => {
-                let cli = PathBuf::from(
-                    std::env::var("BERTH_E2E_DOCKER").unwrap_or_else(|_| "/usr/bin/docker".into()),
-                );
-                let host = std::env::var("DOCKER_HOST")
-                    .unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into());
-                (cli, host, None)
-            }
-            Mode::Berth => {
-                let d = Daemon::new(&unique_tmp_dir("shared"));
-                d.start();
-                (berth_exe(), d.host.clone(), Some(d))
-            }
-        };
-        let image = "berth-e2e/busybox:latest".to_string();
-        let mut hs = Harness {
-            mode,
-            cli,
-            host,
-            daemon,
-            image: image.clone(),
-            image_id: String::new(),
-        };
-        let out = hs.run(&["import", path_str(&bb), &image]);
-        out.ok();
-        hs.image_id = out.stdout.trim().to_string();
-        assert!(
-            hs.image_id.starts_with("sha256:"),
-            "import printed {:?}",
-            out.stdout
-        );
-        hs
-    })
+    let r = HARNESS.get_or_init(|| {
+        std::panic::catch_unwind(setup).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into())
+        })
+    });
+    match r {
+        Ok(h) => h,
+        Err(e) => panic!("e2e harness setup failed: {e}"),
+    }
+}
+
+fn setup() -> Harness {
+    check_root();
+    remove_stale_dirs();
+    let bb = fixture("busybox.tar");
+    let mode = match std::env::var("BERTH_E2E_CLI").as_deref() {
+        Ok("docker") => Mode::Docker,
+        Ok("berth") | Err(_) => Mode::Berth,
+        Ok(other) => panic!("BERTH_E2E_CLI={other}: expected berth or docker"),
+    };
+    let (cli, host, daemon) = match mode {
+        Mode::Docker => {
+            let cli = PathBuf::from(
+                std::env::var("BERTH_E2E_DOCKER").unwrap_or_else(|_| "/usr/bin/docker".into()),
+            );
+            let host = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into());
+            (cli, host, None)
+        }
+        Mode::Berth => {
+            let d = Daemon::new(&unique_tmp_dir("shared"));
+            d.start();
+            (berth_exe(), d.host.clone(), Some(d))
+        }
+    };
+    let image = "berth-e2e/busybox:latest".to_string();
+    let mut hs = Harness {
+        mode,
+        cli,
+        host,
+        daemon,
+        image: image.clone(),
+        image_id: String::new(),
+    };
+    let out = hs.run(&["import", path_str(&bb), &image]);
+    out.ok();
+    hs.image_id = out.stdout.trim().to_string();
+    assert!(
+        hs.image_id.starts_with("sha256:"),
+        "import printed {:?}",
+        out.stdout
+    );
+    hs
 }
 
 /// Removes `/tmp/berth-e2e-*` directories left by earlier test processes that are gone, unless
