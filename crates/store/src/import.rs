@@ -3,7 +3,7 @@
 use crate::blobs::put_blob;
 use crate::error::StoreError;
 use crate::layers::{decompressed, ingest, PinGuard};
-use crate::meta::{now, ImageRecord};
+use crate::meta::{go_time, now, ImageRecord};
 use crate::{ImportOptions, Store};
 use berth_spec::api::ContainerConfig;
 use berth_spec::image::{apply_changes, go_arch, History, ImageConfig, RootFs};
@@ -25,7 +25,6 @@ pub(crate) fn import_rootfs(
     };
     let mut config = ContainerConfig::default();
     apply_changes(&mut config, &opts.changes)?;
-    let created = opts.created.clone().unwrap_or_else(now);
     let message = if opts.message.is_empty() {
         "Imported from -".to_string()
     } else {
@@ -36,6 +35,14 @@ pub(crate) fn import_rootfs(
     let mut pins = PinGuard::new(store);
     let layer = ingest(store, input, None)?;
     pins.diffs.push(layer.diff_id.clone());
+    // Docker stamps an import with the current time, so the same tarball
+    // gets a new ID each time. berth promises the same ID for the same
+    // bytes and options: without an explicit time the image is dated by its
+    // newest file, which is when its content was made.
+    let created = opts
+        .created
+        .clone()
+        .unwrap_or_else(|| content_time(layer.newest_mtime));
 
     let image = ImageConfig {
         architecture: if opts.architecture.is_empty() {
@@ -97,4 +104,12 @@ pub(crate) fn finish_image(
         st.save_tags()?;
     }
     Ok(id.to_string())
+}
+
+/// Docker's time format for a content timestamp in Unix seconds (the epoch
+/// when the tarball carries none).
+fn content_time(secs: u64) -> String {
+    let secs = i64::try_from(secs).unwrap_or(0);
+    let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    go_time(t)
 }

@@ -109,6 +109,8 @@ pub(crate) struct Ingested {
     pub diff_id: Digest,
     /// Whether this call created it (false: it was already present).
     pub created: bool,
+    /// The newest modification time (Unix seconds) of the layer's entries.
+    pub newest_mtime: u64,
 }
 
 /// Ingest an uncompressed layer tar from `reader` in one pass: hash it,
@@ -237,7 +239,11 @@ fn ingest_into(
         true
     };
     st.pin(std::slice::from_ref(&diff_id));
-    Ok(Ingested { diff_id, created })
+    Ok(Ingested {
+        diff_id,
+        created,
+        newest_mtime: stats.newest_mtime,
+    })
 }
 
 /// Pin a layer if it is already fully present (so it need not be

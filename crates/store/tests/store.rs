@@ -837,3 +837,16 @@ fn newer_docker_archives_load_and_present_layers_are_not_unpacked_again() {
     );
     assert_eq!(std::fs::read(dir.join("etc/greeting")).unwrap(), b"d25\n");
 }
+
+#[test]
+fn import_without_a_time_is_dated_by_its_newest_file_and_stable() {
+    let tar = rootfs_tar("hello\n");
+    let untimed = ImportOptions::default();
+    let (_t, s) = store();
+    let id = s.import_rootfs(&tar[..], &untimed).unwrap();
+    let (_t2, s2) = store();
+    assert_eq!(s2.import_rootfs(&tar[..], &untimed).unwrap(), id);
+    let created = s.inspect(&id).unwrap().created;
+    // 1_700_000_000 is 2023-11-14T22:13:20Z, the mtime of every entry.
+    assert_eq!(created, "2023-11-14T22:13:20Z");
+}

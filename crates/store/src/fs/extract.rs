@@ -245,6 +245,8 @@ impl Extractor<'_> {
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), StoreError> {
         self.stats.entries += 1;
+        let mtime = entry.header().mtime().unwrap_or(0);
+        self.stats.newest_mtime = self.stats.newest_mtime.max(mtime);
         let name = entry
             .path()
             .map_err(|e| bad_tar(self.opts, e))?

@@ -26,6 +26,8 @@ pub struct LayerStats {
     pub size: u64,
     /// Number of tar entries.
     pub entries: u64,
+    /// The newest modification time (Unix seconds) among the entries.
+    pub newest_mtime: u64,
 }
 
 /// Options of [`extract_into_with`] (`docker cp` into a container).
