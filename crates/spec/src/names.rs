@@ -345,7 +345,10 @@ pub fn generate(retry: u32) -> String {
     let adjective = ADJECTIVES.choose(&mut rng).copied().unwrap_or("quirky");
     let surname = SURNAMES.choose(&mut rng).copied().unwrap_or("turing");
     if retry > 0 {
-        format!("{adjective}_{surname}{}", rand::Rng::gen_range(&mut rng, 0..10))
+        format!(
+            "{adjective}_{surname}{}",
+            rand::Rng::gen_range(&mut rng, 0..10)
+        )
     } else {
         format!("{adjective}_{surname}")
     }
