@@ -27,7 +27,10 @@ fn docker(host: &str, args: &[&str]) -> Out {
 }
 
 /// Replaces Docker's relative times ("Less than a second ago", "2 seconds ago", "About a minute",
-/// "Up 3 seconds") with `<T>`.
+/// "Up 3 seconds", "3 years ago") with `<T>`. This also hides one legitimate difference: berth
+/// dates an import by its newest file (so that the same tarball gives the same image ID, as issue 2
+/// requires) where dockerd dates it by the import time, so CREATED says "3 years ago" on berth and
+/// "2 seconds ago" on dockerd.
 fn norm_time(s: &str) -> String {
     let mut s = s.to_string();
     for p in ["Less than a second", "About a minute", "About an hour"] {
@@ -45,7 +48,22 @@ fn norm_time(s: &str) -> String {
             && w.bytes().all(|b| b.is_ascii_digit())
             && matches!(
                 unit,
-                Some("second" | "seconds" | "minute" | "minutes" | "hour" | "hours")
+                Some(
+                    "second"
+                        | "seconds"
+                        | "minute"
+                        | "minutes"
+                        | "hour"
+                        | "hours"
+                        | "day"
+                        | "days"
+                        | "week"
+                        | "weeks"
+                        | "month"
+                        | "months"
+                        | "year"
+                        | "years"
+                )
             )
         {
             out.push("<T>".into());

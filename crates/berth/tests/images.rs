@@ -169,6 +169,10 @@ fn images_columns_quiet_and_filter() {
     assert!(cols[4].ends_with("MB"), "SIZE {row}");
     let q = h.run(&["images", "-q"]).ok().lines();
     assert!(q.contains(&id[7..19].to_string()), "{q:?}");
+    // a second name for the same image: the reference filter lists only the matching tag
+    let other = format!("{repo}-other:v2");
+    g.image(&other);
+    h.run(&["tag", &format!("{repo}:v1"), &other]).ok();
     let f = h.run(&[
         "images",
         "--filter",

@@ -15,6 +15,9 @@ use berth_engine::{Engine, EngineConfig};
 use crate::error::DaemonError;
 use crate::{Ctx, DaemonConfig};
 
+/// The exec root of a daemon started without `--exec-root`.
+const DEFAULT_EXEC_ROOT: &str = "/run/berth";
+
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
     let context = context.into();
     move |source| DaemonError::Io { context, source }
@@ -95,6 +98,21 @@ pub fn run(cfg: DaemonConfig) -> Result<(), DaemonError> {
             .map_err(io_err(format!("creating {}", cfg.exec_root.display())))?;
         std::fs::create_dir_all(&cfg.data_root)
             .map_err(io_err(format!("creating {}", cfg.data_root.display())))?;
+        // libcontainer's state on a tmpfs: its per-container files are
+        // created and deleted on every `run`. Only for the default exec root
+        // (normally on /run, a tmpfs already): a tmpfs mounted under a custom
+        // exec root would outlive a killed daemon and pin its directory.
+        let mounted_runtime_tmpfs = if cfg.exec_root == Path::new(DEFAULT_EXEC_ROOT) {
+            match berth_engine::prepare_runtime_state(&cfg.exec_root) {
+                Ok(mounted) => mounted,
+                Err(e) => {
+                    tracing::warn!("runtime state stays on disk: {e}");
+                    false
+                }
+            }
+        } else {
+            false
+        };
         let listener = bind(&cfg.socket)?;
         let engine = Engine::open(EngineConfig {
             data_root: cfg.data_root.clone(),
@@ -119,7 +137,10 @@ pub fn run(cfg: DaemonConfig) -> Result<(), DaemonError> {
             cfg.data_root.display(),
             cfg.exec_root.display()
         );
-        let res = serve(listener, engine).await;
+        let res = serve(listener, Arc::clone(&engine)).await;
+        if mounted_runtime_tmpfs && engine.container_counts().1 == 0 {
+            berth_engine::release_runtime_state(&cfg.exec_root);
+        }
         let _ = std::fs::remove_file(&cfg.socket);
         let _ = std::fs::remove_file(&pid_file);
         res

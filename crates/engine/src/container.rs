@@ -75,6 +75,12 @@ impl Container {
         Ok(out)
     }
 
+    /// Modify the record in memory only, for a change that need not survive
+    /// a crash (restore re-derives it).
+    pub fn modify<R>(&self, f: impl FnOnce(&mut ContainerRecord) -> R) -> R {
+        f(&mut self.rec())
+    }
+
     /// A snapshot of the record.
     pub fn snapshot(&self) -> ContainerRecord {
         self.rec().clone()

@@ -132,6 +132,21 @@ impl Engine {
     }
 }
 
+/// Put the runtime's per-container state (`<exec_root>/runtime`) on a tmpfs
+/// unless it already is (see [`berth_runtime::prepare_exec_root`]); call once
+/// at daemon start, before [`Engine::open`]. Returns whether a tmpfs was
+/// mounted, to pass [`release_runtime_state`] at shutdown.
+pub fn prepare_runtime_state(exec_root: &std::path::Path) -> Result<bool> {
+    berth_runtime::prepare_exec_root(exec_root)
+        .map_err(|e| EngineError::system(format!("preparing the runtime state: {e}")))
+}
+
+/// Unmount the tmpfs [`prepare_runtime_state`] mounted, if no container state
+/// is left in it. Best effort.
+pub fn release_runtime_state(exec_root: &std::path::Path) {
+    berth_runtime::release_exec_root(exec_root);
+}
+
 /// Run blocking work on tokio's blocking pool, mapping a panic/cancel to a 500.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
 where

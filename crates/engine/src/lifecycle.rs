@@ -310,7 +310,7 @@ impl Engine {
                 "shim died without recording an exit status".to_string(),
             ),
         };
-        let rec = c.update(|r| {
+        let apply = |r: &mut ContainerRecord| {
             r.state.status = Status::Exited;
             r.state.pid = 0;
             r.state.shim_pid = 0;
@@ -319,7 +319,26 @@ impl Engine {
             r.state.finished_at = Some(finished);
             r.state.error = error;
             r.clone()
-        })?;
+        };
+        // A container about to be auto-removed is not worth an fsync: if the
+        // daemon dies before the removal, restore finds its record still
+        // running, its shim gone and the durable exit.json, and records the
+        // exit (and removes it) again.
+        let removing = {
+            let r = c.rec();
+            r.host_config.auto_remove
+                && !crate::restart::should_restart(
+                    &r.host_config.restart_policy,
+                    code,
+                    c.policy_restarts(),
+                    r.state.manually_stopped,
+                )
+        };
+        let rec = if removing {
+            c.modify(apply)
+        } else {
+            c.update(apply)?
+        };
         tracing::info!(id = %c.id, code, "container exited");
         c.events.send_modify(|e| {
             e.exits += 1;

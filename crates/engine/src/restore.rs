@@ -33,6 +33,7 @@ fn engine_id(data_root: &Path) -> Result<String> {
 }
 
 fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
+    berth_runtime::sweep_exec_root(exec_root);
     let mut out = Vec::new();
     let rd = match std::fs::read_dir(containers_dir) {
         Ok(rd) => rd,

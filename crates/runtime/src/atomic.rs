@@ -37,7 +37,8 @@ pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<(
         f.write_all(bytes)
             .map_err(|e| RuntimeError::io("write", &tmp, e))?;
         if durability != Durability::Atomic {
-            f.sync_all()
+            // fdatasync: the data and the size, which is all a reader needs.
+            f.sync_data()
                 .map_err(|e| RuntimeError::io("fsync", &tmp, e))?;
         }
         std::fs::rename(&tmp, path).map_err(|e| RuntimeError::io("rename", path, e))?;

@@ -148,14 +148,23 @@ fn shim_log_tail(container_dir: &Path) -> String {
 /// there. libcontainer creates and deletes a few files per container in it;
 /// on a disk file system (with `discard`, as on this kind of VM) each unlink
 /// costs milliseconds on the `run` path. Idempotent: an existing tmpfs (with
-/// the state of running containers) is kept.
-pub fn prepare_exec_root(exec_root: &Path) -> Result<(), RuntimeError> {
+/// the state of running containers) is kept, and so is a non-empty directory
+/// on disk (it holds the state of containers started before; a tmpfs would
+/// hide it). Returns whether it mounted a tmpfs (see [`release_exec_root`]).
+pub fn prepare_exec_root(exec_root: &Path) -> Result<bool, RuntimeError> {
     let dir = exec_root.join(RUNTIME_STATE_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::io("mkdir", &dir, e))?;
     let fs = nix::sys::statfs::statfs(&dir)
         .map_err(|e| RuntimeError::sys(format!("statfs {}", dir.display()), e))?;
     if fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC {
-        return Ok(());
+        return Ok(false);
+    }
+    let empty = std::fs::read_dir(&dir)
+        .map_err(|e| RuntimeError::io("read", &dir, e))?
+        .next()
+        .is_none();
+    if !empty {
+        return Ok(false);
     }
     nix::mount::mount(
         Some("tmpfs"),
@@ -166,7 +175,55 @@ pub fn prepare_exec_root(exec_root: &Path) -> Result<(), RuntimeError> {
             | nix::mount::MsFlags::MS_NOEXEC,
         Some("mode=0700"),
     )
-    .map_err(|e| RuntimeError::sys(format!("mount tmpfs on {}", dir.display()), e))
+    .map_err(|e| RuntimeError::sys(format!("mount tmpfs on {}", dir.display()), e))?;
+    Ok(true)
+}
+
+/// Undo [`prepare_exec_root`]'s tmpfs when the daemon stops and no container
+/// runs any more (their shims no longer need libcontainer's state): lazily
+/// unmount `exec_root/runtime` if it is a tmpfs holding no container state.
+/// Best effort, never fails.
+pub fn release_exec_root(exec_root: &Path) {
+    let dir = exec_root.join(RUNTIME_STATE_DIR);
+    let is_tmpfs = nix::sys::statfs::statfs(&dir)
+        .map(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+        .unwrap_or(false);
+    let empty = std::fs::read_dir(&dir)
+        .map(|mut rd| rd.next().is_none())
+        .unwrap_or(false);
+    if is_tmpfs && empty {
+        let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Prefix of a libcontainer state directory awaiting deletion (renamed by a
+/// shim at exit; [`sweep_exec_root`] deletes leftovers).
+const TRASH_PREFIX: &str = ".deleted-";
+
+/// A unique trash name beside `state_dir` (same file system, so a rename works).
+pub(crate) fn trash_name(state_dir: &Path) -> std::path::PathBuf {
+    let name = state_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    state_dir.with_file_name(format!("{TRASH_PREFIX}{name}-{}", std::process::id()))
+}
+
+/// Delete the state directories that shims renamed for deletion but did not
+/// delete (a shim killed in its last milliseconds). Call at daemon start.
+pub fn sweep_exec_root(exec_root: &Path) {
+    let Ok(rd) = std::fs::read_dir(exec_root.join(RUNTIME_STATE_DIR)) else {
+        return;
+    };
+    for entry in rd.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(TRASH_PREFIX)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Whether `state.shim_pid` is still the shim serving this container

@@ -37,8 +37,8 @@ pub mod user;
 
 pub use atomic::{write_atomic, write_file, Durability};
 pub use control::{
-    cleanup, prepare_exec_root, shim_alive, shim_pidfd, signal, spawn_shim, RUNTIME_STATE_DIR,
-    SHIM_LOG_FILE,
+    cleanup, prepare_exec_root, release_exec_root, shim_alive, shim_pidfd, signal, spawn_shim,
+    sweep_exec_root, RUNTIME_STATE_DIR, SHIM_LOG_FILE,
 };
 pub use error::RuntimeError;
 pub use spec::{

@@ -3,10 +3,11 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
 use chrono::Utc;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -28,7 +29,7 @@ struct Stream {
 /// Supervise the started container until its init exits; returns the shim's exit code.
 pub fn supervise(started: Started) -> i32 {
     let Started {
-        mut container,
+        container,
         container_dir,
         rootfs_target,
         cgroup_path,
@@ -57,7 +58,6 @@ pub fn supervise(started: Started) -> i32 {
             splitter: LineSplitter::default(),
         },
     ];
-    release_free_memory();
     pump(&mut streams, &mut log);
 
     // Both pipes are closed: every process of the container has exited or
@@ -84,13 +84,11 @@ pub fn supervise(started: Started) -> i32 {
     let oom_killed = cgroup::oom_killed(&cgroup_path);
 
     // Clean up before recording the exit: once exit.json exists, the container
-    // is fully stopped (rootfs unmounted, cgroup removed) and may be removed.
-    if let Err(e) = container.delete(true) {
-        eprintln!("berth shim: delete container: {e}");
-    }
-    drop(container);
-    cgroup::remove_cgroup(&cgroup_path);
-    unmount_all(&rootfs_target);
+    // is stopped (cgroup removed, rootfs unmounted from the host) and may be
+    // removed. Only the cheap steps happen here; the slow one (the final
+    // release of the overlay superblock, which syncs the whole upper file
+    // system) is left to a detached child after the exit is recorded.
+    let deferred = teardown(container, &cgroup_path, &rootfs_target);
     // Reap anything else that was our child (libcontainer helpers).
     while let Ok(status) = waitpid(None::<Pid>, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
         if status == WaitStatus::StillAlive {
@@ -102,11 +100,101 @@ pub fn supervise(started: Started) -> i32 {
         oom_killed,
         finished_at,
     };
-    match write_exit(&container_dir, &info) {
+    let code = match write_exit(&container_dir, &info) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth shim: {e}");
             1
+        }
+    };
+    release_in_background(deferred);
+    code
+}
+
+/// Stop using the container's resources: kill what is left in its cgroup and
+/// remove the cgroup, remove libcontainer's state directory (what
+/// libcontainer's `delete` does for a stopped container without hooks, minus
+/// its costly cgroup discovery), and lazily unmount the rootfs. Returns an
+/// `O_PATH` descriptor of the detached rootfs (when it could be opened): it
+/// holds the last reference of the overlay mount, so the expensive release of
+/// the superblock happens when it is closed, not inside `umount2`. The state
+/// directory is renamed to a trash name ([`crate::control::trash_name`]),
+/// deleted later.
+fn teardown(
+    container: libcontainer::container::Container,
+    cgroup_path: &str,
+    rootfs_target: &std::path::Path,
+) -> Deferred {
+    let state_dir = container.root.clone();
+    drop(container);
+    cgroup::kill_and_remove(cgroup_path);
+    // Renaming is one cheap metadata operation; deleting the files can cost
+    // milliseconds each on a disk file system, so the child does it.
+    let trash = crate::control::trash_name(&state_dir);
+    let state_trash = match std::fs::rename(&state_dir, &trash) {
+        Ok(()) => Some(trash),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            eprintln!("berth shim: rename {}: {e}", state_dir.display());
+            let _ = std::fs::remove_dir_all(&state_dir);
+            None
+        }
+    };
+    let rootfs_ref = nix::fcntl::open(
+        rootfs_target,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    unmount_all(rootfs_target);
+    Deferred {
+        rootfs_ref,
+        state_trash,
+    }
+}
+
+/// The slow part of the teardown, done after the exit is recorded.
+struct Deferred {
+    /// `O_PATH` descriptor holding the detached rootfs mount.
+    rootfs_ref: Option<OwnedFd>,
+    /// libcontainer's state directory, renamed, to delete.
+    state_trash: Option<std::path::PathBuf>,
+}
+
+impl Deferred {
+    fn finish(self) {
+        drop(self.rootfs_ref);
+        if let Some(dir) = self.state_trash {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Finish the teardown in a forked child: close the last reference of the
+/// detached rootfs (the file system's shutdown syncs its upper file system)
+/// and delete libcontainer's old state. The daemon learns of the exit when
+/// the shim exits and must not wait for that. Without a child (fork failed)
+/// it is done here.
+fn release_in_background(work: Deferred) {
+    if work.rootfs_ref.is_none() && work.state_trash.is_none() {
+        return;
+    }
+    // SAFETY: the shim is single-threaded (libcontainer requires it and no
+    // thread was started), so the child is a complete copy of the process and
+    // may run any code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            work.finish();
+            // SAFETY: _exit ends the process at once without running the
+            // parent's atexit handlers or flushing its stdio buffers twice.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { .. }) => drop(work.rootfs_ref),
+        Err(e) => {
+            eprintln!("berth shim: fork: {e}");
+            work.finish();
         }
     }
 }
@@ -162,9 +250,18 @@ fn drop_code_pages() {
     }
 }
 
-/// Copy both streams into the log until both reach end of file.
+/// How long a container runs before the shim gives back the memory it used
+/// to create it: short-lived containers (`run --rm ... true`) exit first and
+/// spare the shim refaulting its code pages for the teardown.
+const RELEASE_MEMORY_AFTER_MS: u16 = 200;
+
+/// Copy both streams into the log until both reach end of file; once the
+/// container has run [`RELEASE_MEMORY_AFTER_MS`], release the shim's free memory.
 fn pump(streams: &mut [Stream; 2], log: &mut Option<LogWriter>) {
     let mut buf = vec![0u8; 32 * 1024];
+    let release_at = std::time::Instant::now()
+        + std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS.into());
+    let mut released = false;
     loop {
         let open: Vec<usize> = (0..streams.len())
             .filter(|i| streams[*i].file.is_some())
@@ -179,7 +276,19 @@ fn pump(streams: &mut [Stream; 2], log: &mut Option<LogWriter>) {
                 .filter_map(|i| streams[*i].file.as_ref())
                 .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
                 .collect();
-            match poll(&mut fds, PollTimeout::NONE) {
+            let timeout = if released {
+                PollTimeout::NONE
+            } else {
+                let left = release_at.saturating_duration_since(std::time::Instant::now());
+                PollTimeout::from(u16::try_from(left.as_millis()).unwrap_or(u16::MAX))
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) if !released => {
+                    drop(fds);
+                    release_free_memory();
+                    released = true;
+                    continue;
+                }
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
