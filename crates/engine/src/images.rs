@@ -27,11 +27,11 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether an image with `tags` matches a `reference=` filter pattern.
-fn reference_matches(pattern: &str, tags: &[String]) -> bool {
-    tags.iter().any(|t| {
-        let name = t.rsplit_once(':').map(|(n, _)| n).unwrap_or(t);
-        glob_match(pattern, t) || glob_match(pattern, name)
-    })
+/// Whether a `repo:tag` matches a `reference=` filter pattern, on the whole
+/// reference or on the repository name alone.
+fn reference_matches(pattern: &str, tag: &str) -> bool {
+    let name = tag.rsplit_once(':').map(|(n, _)| n).unwrap_or(tag);
+    glob_match(pattern, tag) || glob_match(pattern, name)
 }
 
 const IMAGE_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
@@ -88,10 +88,18 @@ impl Engine {
                         continue;
                     }
                 }
+                let mut img = img;
                 if let Some(refs) = filters.get("reference") {
-                    if !refs.iter().any(|r| reference_matches(r, &tags)) {
+                    // As dockerd: only the matching tags are listed.
+                    let matching: Vec<String> = tags
+                        .iter()
+                        .filter(|t| refs.iter().any(|r| reference_matches(r, t)))
+                        .cloned()
+                        .collect();
+                    if matching.is_empty() {
                         continue;
                     }
+                    img.repo_tags = Some(matching);
                 }
                 if let Some(labels) = filters.get("label") {
                     let l = img.labels.clone().unwrap_or_default();
@@ -215,13 +223,8 @@ mod tests {
         assert!(glob_match("busybox:*", "busybox:latest"));
         assert!(!glob_match("busy*", "x/busybox"));
         assert!(glob_match("b?sybox", "busybox"));
-        assert!(reference_matches(
-            "busybox",
-            &["busybox:latest".to_string()]
-        ));
-        assert!(!reference_matches(
-            "alpine",
-            &["busybox:latest".to_string()]
-        ));
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busybox:lat*", "busybox:latest"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
     }
 }
