@@ -343,7 +343,12 @@ fn save_then_load_gives_the_same_image() {
     assert_eq!(
         manifest[0]["Config"]
             .as_str()
-            .map(|c| c.trim_end_matches(".json").to_string()),
+            // dockerd 20.10: "<hex>.json"; berth (like Docker 25+): the OCI
+            // layout blob "blobs/sha256/<hex>".
+            .map(|c| c
+                .trim_start_matches("blobs/sha256/")
+                .trim_end_matches(".json")
+                .to_string()),
         Some(id[7..].to_string())
     );
     // save to stdout gives the same archive

@@ -30,6 +30,7 @@ pub mod mount;
 pub mod oci;
 pub mod rootpath;
 pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod shim;
 mod spec;
 mod state;

@@ -32,6 +32,7 @@ mod import;
 mod layers;
 mod load;
 mod meta;
+mod oci_out;
 mod query;
 mod remove;
 mod save;

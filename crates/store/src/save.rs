@@ -1,17 +1,24 @@
-//! `docker save`: a docker-archive (manifest.json, the legacy per-layer
-//! directories docker 20.10 also reads, `repositories`), streamed.
+//! `docker save`: one tar that is both a docker-archive (`manifest.json`,
+//! `repositories`) and an OCI image layout (`oci-layout`, `index.json`,
+//! `blobs/sha256/`), as Docker 25+ writes it. Docker 20.10 loads it (its
+//! loader only follows the paths in `manifest.json`), and so do OCI tools.
+//!
+//! Every blob is written once, even when several saved images share it:
+//! the image configs (their bytes exactly as stored, so the image IDs
+//! survive), the uncompressed layer tars (named by their diff ID, rebuilt
+//! byte-exact from the store and streamed, never buffered whole), and an
+//! OCI image manifest per image.
 
 use crate::blobs::read_blob;
 use crate::error::StoreError;
 use crate::layers::layer_path;
 use crate::meta::{unix_secs, State};
+use crate::oci_out::{self, IndexEntry};
 use crate::query::resolve_digest;
-use crate::remove::chain_ids;
 use crate::split::LayerReader;
 use crate::Store;
-use berth_spec::api::ContainerConfig;
 use berth_spec::digest::Digest;
-use berth_spec::image::{ArchiveManifestEntry, ArchiveRepositories, ImageConfig, V1LayerJson};
+use berth_spec::image::{ArchiveManifestEntry, ArchiveRepositories, ImageConfig};
 use berth_spec::reference::Reference;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -63,22 +70,12 @@ fn select(st: &State, names: &[String]) -> Result<Vec<(Digest, Option<Reference>
     Ok(out)
 }
 
-/// The v1 ID Docker puts on a layer directory: a digest of the v1 JSON
-/// with the chain ID and parent. Only needs to be unique and stable.
-fn v1_id(v1: &V1LayerJson, chain: &Digest, parent: &str) -> Result<Digest, StoreError> {
-    let mut v = serde_json::to_value(v1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if let Some(o) = v.as_object_mut() {
-        o.remove("id");
-        o.insert("layer_id".into(), chain.to_string().into());
-        if !parent.is_empty() {
-            o.insert("parent".into(), format!("sha256:{parent}").into());
-        }
-    }
-    let bytes = serde_json::to_vec(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Digest::of_bytes(&bytes))
+/// Where blob `d` lives in the archive.
+fn blob_path(d: &Digest) -> String {
+    format!("blobs/sha256/{}", d.hex())
 }
 
-fn header(path: &str, size: u64, mtime: u64, dir: bool) -> tar::Header {
+fn header(size: u64, mtime: u64, dir: bool) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_mode(if dir { 0o755 } else { 0o644 });
     h.set_size(size);
@@ -90,14 +87,15 @@ fn header(path: &str, size: u64, mtime: u64, dir: bool) -> tar::Header {
     } else {
         tar::EntryType::Regular
     });
-    let _ = path;
     h
 }
 
-pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), StoreError> {
-    let items: Vec<Item> = {
+/// Collect the images `names` select, each once, with the references to
+/// record for it, and read their config bytes.
+fn collect(store: &Store, names: &[String]) -> Result<Vec<Item>, StoreError> {
+    let mut items: Vec<Item> = Vec::new();
+    {
         let st = store.lock();
-        let mut items: Vec<Item> = Vec::new();
         for (id, r) in select(&st, names)? {
             let pos = match items.iter().position(|i| i.id == id) {
                 Some(p) => p,
@@ -120,129 +118,142 @@ pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(
                 }
             }
         }
-        items
-    };
-    let mut items = items;
+    }
     for it in &mut items {
         it.raw = read_blob(store.root(), &it.id)?;
     }
+    Ok(items)
+}
 
-    let w = |e: io::Error| StoreError::Io {
+/// The archive being written: the tar and which blobs it already holds.
+struct Writer<W: Write> {
+    tar: tar::Builder<W>,
+    /// Blobs written so far, with their lengths.
+    written: HashMap<Digest, u64>,
+}
+
+fn werr(e: io::Error) -> StoreError {
+    StoreError::Io {
         context: "writing archive",
         path: "save".into(),
         source: e,
+    }
+}
+
+impl<W: Write> Writer<W> {
+    fn file(&mut self, path: &str, bytes: &[u8], mtime: u64) -> Result<(), StoreError> {
+        let mut h = header(bytes.len() as u64, mtime, false);
+        self.tar.append_data(&mut h, path, bytes).map_err(werr)
+    }
+
+    fn dir(&mut self, path: &str) -> Result<(), StoreError> {
+        let mut h = header(0, 0, true);
+        self.tar
+            .append_data(&mut h, path, io::empty())
+            .map_err(werr)
+    }
+
+    /// Write a small blob unless already there.
+    fn json_blob(&mut self, bytes: &[u8], mtime: u64) -> Result<Digest, StoreError> {
+        let d = Digest::of_bytes(bytes);
+        if !self.written.contains_key(&d) {
+            self.file(&blob_path(&d), bytes, mtime)?;
+            self.written.insert(d.clone(), bytes.len() as u64);
+        }
+        Ok(d)
+    }
+
+    /// Stream a layer tar, rebuilt from the store and checked against its
+    /// diff ID, unless already there. Returns its length.
+    fn layer_blob(&mut self, store: &Store, diff: &Digest, mtime: u64) -> Result<u64, StoreError> {
+        if let Some(n) = self.written.get(diff) {
+            return Ok(*n);
+        }
+        let (reader, len) = LayerReader::open(&layer_path(store.root(), diff), diff)?;
+        let mut h = header(len, mtime, false);
+        self.tar
+            .append_data(&mut h, blob_path(diff), reader)
+            .map_err(werr)?;
+        self.written.insert(diff.clone(), len);
+        Ok(len)
+    }
+}
+
+pub(crate) fn save(store: &Store, names: &[String], out: impl Write) -> Result<(), StoreError> {
+    let items = collect(store, names)?;
+    let mut w = Writer {
+        tar: tar::Builder::new(out),
+        written: HashMap::new(),
     };
-    let mut tar = tar::Builder::new(out);
+    w.dir("blobs/")?;
+    w.dir("blobs/sha256/")?;
+
     let mut manifest: Vec<ArchiveManifestEntry> = Vec::new();
     let mut repos: ArchiveRepositories = BTreeMap::new();
-    // Layer directories already written, by chain ID -> v1 ID.
-    let mut saved: HashMap<Digest, String> = HashMap::new();
-    let mut written_dirs: HashMap<String, ()> = HashMap::new();
+    // (manifest digest, its length) per item, for index.json.
+    let mut oci: Vec<(Digest, u64)> = Vec::new();
 
     for it in &items {
         let c = &it.config;
         let mtime = unix_secs(&c.created).max(0) as u64;
-        let chain = chain_ids(&c.rootfs.diff_ids);
-        let mut parent = String::new();
-        let mut layer_names = Vec::new();
-        let n = c.rootfs.diff_ids.len();
-        for (i, diff) in c.rootfs.diff_ids.iter().enumerate() {
-            let mut v1 = if i + 1 == n {
-                V1LayerJson {
-                    id: String::new(),
-                    parent: String::new(),
-                    comment: c.comment.clone(),
-                    created: c.created.clone(),
-                    container: c.container.clone(),
-                    container_config: c.container_config.clone().unwrap_or_default(),
-                    docker_version: c.docker_version.clone(),
-                    author: c.author.clone(),
-                    config: c.config.clone(),
-                    architecture: c.architecture.clone(),
-                    variant: c.variant.clone(),
-                    os: c.os.clone(),
-                }
-            } else {
-                V1LayerJson {
-                    created: "1970-01-01T00:00:00Z".into(),
-                    container_config: ContainerConfig::default(),
-                    os: c.os.clone(),
-                    ..V1LayerJson::default()
-                }
-            };
-            let id = v1_id(&v1, &chain[i], &parent)?.hex().to_string();
-            v1.id = id.clone();
-            v1.parent = parent.clone();
-            if !written_dirs.contains_key(&id) {
-                written_dirs.insert(id.clone(), ());
-                let mt = if i + 1 == n { mtime } else { 0 };
-                let mut h = header(&id, 0, mt, true);
-                tar.append_data(&mut h, format!("{id}/"), io::empty())
-                    .map_err(w)?;
-                let mut h = header("", 3, mt, false);
-                tar.append_data(&mut h, format!("{id}/VERSION"), &b"1.0"[..])
-                    .map_err(w)?;
-                let json =
-                    serde_json::to_vec(&v1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mut h = header("", json.len() as u64, mt, false);
-                tar.append_data(&mut h, format!("{id}/json"), &json[..])
-                    .map_err(w)?;
-                match saved.get(&chain[i]) {
-                    Some(prev) => {
-                        let mut h = header("", 0, mt, false);
-                        h.set_entry_type(tar::EntryType::Symlink);
-                        tar.append_link(
-                            &mut h,
-                            format!("{id}/layer.tar"),
-                            format!("../{prev}/layer.tar"),
-                        )
-                        .map_err(w)?;
-                    }
-                    None => {
-                        let (reader, len) =
-                            LayerReader::open(&layer_path(store.root(), diff), diff)?;
-                        let mut h = header("", len, mt, false);
-                        tar.append_data(&mut h, format!("{id}/layer.tar"), reader)
-                            .map_err(w)?;
-                        saved.insert(chain[i].clone(), id.clone());
-                    }
-                }
-            }
-            layer_names.push(format!("{id}/layer.tar"));
-            parent = id;
+        let mut layers = Vec::with_capacity(c.rootfs.diff_ids.len());
+        for diff in &c.rootfs.diff_ids {
+            let len = w.layer_blob(store, diff, mtime)?;
+            layers.push((diff.clone(), len));
         }
-        let cfg_name = format!("{}.json", it.id.hex());
-        let mut h = header("", it.raw.len() as u64, mtime, false);
-        tar.append_data(&mut h, &cfg_name, &it.raw[..]).map_err(w)?;
-        for r in &it.refs {
-            if let Some(t) = r.tag() {
-                repos
-                    .entry(r.familiar_name())
-                    .or_default()
-                    .insert(t.to_string(), parent.clone());
+        let config = w.json_blob(&it.raw, mtime)?;
+        let m = oci_out::image_manifest(&config, it.raw.len() as u64, &layers)?;
+        let md = w.json_blob(&m, mtime)?;
+        oci.push((md, m.len() as u64));
+
+        if let Some(top) = c.rootfs.diff_ids.last() {
+            for r in &it.refs {
+                if let Some(t) = r.tag() {
+                    repos
+                        .entry(r.familiar_name())
+                        .or_default()
+                        .insert(t.to_string(), top.hex().to_string());
+                }
             }
         }
         manifest.push(ArchiveManifestEntry {
-            config: cfg_name,
+            config: blob_path(&config),
             repo_tags: if it.refs.is_empty() {
                 None
             } else {
                 Some(it.refs.iter().map(|r| r.familiar_string()).collect())
             },
-            layers: layer_names,
+            layers: c.rootfs.diff_ids.iter().map(blob_path).collect(),
             layer_sources: None,
         });
     }
+
+    let mut entries = Vec::new();
+    for (it, (md, len)) in items.iter().zip(&oci) {
+        if it.refs.is_empty() {
+            entries.push(IndexEntry {
+                manifest: md.clone(),
+                len: *len,
+                reference: None,
+            });
+        }
+        for r in &it.refs {
+            entries.push(IndexEntry {
+                manifest: md.clone(),
+                len: *len,
+                reference: Some(r),
+            });
+        }
+    }
+    w.file("index.json", &oci_out::index(&entries)?, 0)?;
     let m = serde_json::to_vec(&manifest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut h = header("", m.len() as u64, 0, false);
-    tar.append_data(&mut h, "manifest.json", &m[..])
-        .map_err(w)?;
+    w.file("manifest.json", &m, 0)?;
+    w.file("oci-layout", &oci_out::layout()?, 0)?;
     if !repos.is_empty() {
         let r = serde_json::to_vec(&repos).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut h = header("", r.len() as u64, 0, false);
-        tar.append_data(&mut h, "repositories", &r[..]).map_err(w)?;
+        w.file("repositories", &r, 0)?;
     }
-    let mut out = tar.into_inner().map_err(w)?;
-    out.flush().map_err(w)?;
+    let mut out = w.tar.into_inner().map_err(werr)?;
+    out.flush().map_err(werr)?;
     Ok(())
 }

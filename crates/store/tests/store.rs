@@ -512,18 +512,12 @@ fn commit_converts_whiteouts_and_opaque_dirs() {
     // The saved layer tar carries the whiteouts in tar form.
     let mut archive = Vec::new();
     s.save(std::slice::from_ref(&id), &mut archive).unwrap();
-    let mut ar = tar::Archive::new(&archive[..]);
+    let files = archive_files(&archive);
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let top = manifest[0]["Layers"][1].as_str().unwrap();
     let mut names = Vec::new();
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e.path().unwrap().to_string_lossy().into_owned();
-        if p.ends_with("layer.tar") {
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            for le in tar::Archive::new(&data[..]).entries().unwrap() {
-                names.push(le.unwrap().path().unwrap().to_string_lossy().into_owned());
-            }
-        }
+    for le in tar::Archive::new(&files[top][..]).entries().unwrap() {
+        names.push(le.unwrap().path().unwrap().to_string_lossy().into_owned());
     }
     assert!(names.contains(&"bin/.wh.ash".to_string()), "{names:?}");
     assert!(names.contains(&"etc/.wh..wh..opq".to_string()), "{names:?}");
@@ -607,6 +601,21 @@ fn gzip_input_is_accepted() {
     let a = s.import_rootfs(&gz[..], &opts(None)).unwrap();
     let b = s.import_rootfs(&tar[..], &opts(None)).unwrap();
     assert_eq!(a, b, "the layer is the uncompressed tar");
+}
+
+/// Every regular file of a tar, by path.
+fn archive_files(archive: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in tar::Archive::new(archive).entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type().is_file() {
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            assert!(out.insert(p.clone(), data).is_none(), "{p} stored twice");
+        }
+    }
+    out
 }
 
 fn sha(b: &[u8]) -> String {
@@ -849,4 +858,286 @@ fn import_without_a_time_is_dated_by_its_newest_file_and_stable() {
     let created = s.inspect(&id).unwrap().created;
     // 1_700_000_000 is 2023-11-14T22:13:20Z, the mtime of every entry.
     assert_eq!(created, "2023-11-14T22:13:20Z");
+}
+
+/// Two images on a shared base layer: base:1 (imported, also tagged
+/// base:latest) and child:2 (committed on top).
+fn two_images(a: &Store) -> (String, String) {
+    let base = a
+        .import_rootfs(&rootfs_tar("base\n")[..], &opts(Some("base:1")))
+        .unwrap();
+    a.tag(&base, "base:latest").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let upper = t.path().join("upper");
+    std::fs::create_dir_all(upper.join("etc")).unwrap();
+    std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
+    let child = a
+        .commit(
+            &base,
+            &upper,
+            &CommitOptions {
+                container_id: "c".repeat(64),
+                tag: Some("child:2".into()),
+                created: Some(CREATED.into()),
+                ..CommitOptions::default()
+            },
+        )
+        .unwrap();
+    (base, child)
+}
+
+/// A copy of `archive` without the entries `drop` selects.
+fn without(archive: &[u8], drop: &[&str]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in tar::Archive::new(archive).entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        if drop.contains(&p.as_str()) {
+            continue;
+        }
+        let mut h = e.header().clone();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        b.append_data(&mut h, &p, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b).unwrap()
+}
+
+#[test]
+fn save_writes_a_docker_archive_that_is_also_an_oci_layout() {
+    let (_t, a) = store();
+    let (base, child) = two_images(&a);
+    let base_cfg = a.config(&base).unwrap();
+    let child_cfg = a.config(&child).unwrap();
+    let shared = base_cfg.rootfs.diff_ids[0].clone();
+    assert_eq!(child_cfg.rootfs.diff_ids[0], shared);
+
+    let mut archive = Vec::new();
+    a.save(&["child:2".into(), "base".into()], &mut archive)
+        .unwrap();
+    // archive_files fails on any path stored twice.
+    let files = archive_files(&archive);
+    let shared_path = format!("blobs/sha256/{}", shared.hex());
+    let copies = tar::Archive::new(&archive[..])
+        .entries()
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().unwrap().to_string_lossy() == shared_path.as_str())
+        .count();
+    assert_eq!(copies, 1, "the shared layer is stored once");
+    // No legacy per-layer directories, nothing outside the two layouts.
+    for p in files.keys() {
+        assert!(
+            p.starts_with("blobs/sha256/")
+                || ["oci-layout", "index.json", "manifest.json", "repositories"]
+                    .contains(&p.as_str()),
+            "unexpected entry {p}"
+        );
+    }
+    // Blobs are named by the sha256 of their bytes.
+    for (p, data) in &files {
+        if let Some(hex) = p.strip_prefix("blobs/sha256/") {
+            assert_eq!(sha(data), format!("sha256:{hex}"), "{p}");
+        }
+    }
+    // 2 layers + 2 configs + 2 manifests.
+    assert_eq!(files.keys().filter(|p| p.starts_with("blobs/")).count(), 6);
+    assert_eq!(
+        json(&files["oci-layout"]),
+        serde_json::json!({"imageLayoutVersion": "1.0.0"})
+    );
+
+    // manifest.json: the docker-archive view, pointing into blobs/.
+    let m = json(&files["manifest.json"]);
+    assert_eq!(m.as_array().unwrap().len(), 2);
+    assert_eq!(
+        m[0]["Config"],
+        format!("blobs/sha256/{}", &child[7..]).as_str()
+    );
+    assert_eq!(m[0]["RepoTags"], serde_json::json!(["child:2"]));
+    let layers: Vec<String> = child_cfg
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| format!("blobs/sha256/{}", d.hex()))
+        .collect();
+    assert_eq!(m[0]["Layers"], serde_json::json!(layers));
+    assert_eq!(
+        m[1]["Config"],
+        format!("blobs/sha256/{}", &base[7..]).as_str()
+    );
+    let mut tags: Vec<String> = serde_json::from_value(m[1]["RepoTags"].clone()).unwrap();
+    tags.sort();
+    assert_eq!(tags, ["base:1", "base:latest"]);
+    let repos = json(&files["repositories"]);
+    assert_eq!(repos["base"]["1"], shared.hex());
+    assert_eq!(repos["child"]["2"], child_cfg.rootfs.diff_ids[1].hex());
+
+    // index.json: one descriptor per reference, each to its image's
+    // manifest; the manifest names the config and the layer blobs.
+    let idx = json(&files["index.json"]);
+    assert_eq!(idx["schemaVersion"], 2);
+    assert_eq!(idx["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let ms = idx["manifests"].as_array().unwrap();
+    assert_eq!(ms.len(), 3);
+    let mut names = Vec::new();
+    for d in ms {
+        assert_eq!(d["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+        let hex = &d["digest"].as_str().unwrap()[7..];
+        let blob = &files[&format!("blobs/sha256/{hex}")];
+        assert_eq!(d["size"], blob.len());
+        let a = &d["annotations"];
+        let name = a["io.containerd.image.name"].as_str().unwrap().to_string();
+        let tag = a["org.opencontainers.image.ref.name"].as_str().unwrap();
+        assert!(name.ends_with(&format!(":{tag}")), "{name} {tag}");
+        let mf = json(blob);
+        assert_eq!(mf["schemaVersion"], 2);
+        assert_eq!(
+            mf["mediaType"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(
+            mf["config"]["mediaType"],
+            "application/vnd.oci.image.config.v1+json"
+        );
+        let cfg_hex = &mf["config"]["digest"].as_str().unwrap()[7..];
+        assert_eq!(
+            mf["config"]["size"],
+            files[&format!("blobs/sha256/{cfg_hex}")].len()
+        );
+        let want = if name.contains("child") {
+            &child
+        } else {
+            &base
+        };
+        assert_eq!(format!("sha256:{cfg_hex}"), *want);
+        let cfg = a_config_diffs(&files[&format!("blobs/sha256/{cfg_hex}")]);
+        let ls = mf["layers"].as_array().unwrap();
+        assert_eq!(ls.len(), cfg.len());
+        for (l, diff) in ls.iter().zip(&cfg) {
+            assert_eq!(l["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+            assert_eq!(l["digest"], diff.as_str());
+            assert_eq!(
+                l["size"],
+                files[&format!("blobs/sha256/{}", &diff[7..])].len()
+            );
+        }
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/base:1",
+            "docker.io/library/base:latest",
+            "docker.io/library/child:2"
+        ]
+    );
+
+    // It loads back into a fresh store: same IDs, diff IDs and tags.
+    let (_t2, b) = store();
+    let ids = b.load(&archive[..], &mut |_| {}).unwrap();
+    assert_eq!(ids, [child.clone(), base.clone()]);
+    for id in [&child, &base] {
+        assert_eq!(
+            b.config(id).unwrap().rootfs.diff_ids,
+            a.config(id).unwrap().rootfs.diff_ids
+        );
+    }
+    assert_eq!(b.resolve("base:latest").unwrap(), base);
+    assert_eq!(b.resolve("child:2").unwrap(), child);
+    // Saved again from there: the same bytes.
+    let mut again = Vec::new();
+    b.save(&["child:2".into(), "base".into()], &mut again)
+        .unwrap();
+    assert_eq!(again, archive);
+}
+
+fn a_config_diffs(config: &[u8]) -> Vec<String> {
+    let v = json(config);
+    serde_json::from_value(v["rootfs"]["diff_ids"].clone()).unwrap()
+}
+
+#[test]
+fn either_half_of_a_saved_archive_loads_to_the_same_images() {
+    let (_t, a) = store();
+    let (base, child) = two_images(&a);
+    let mut archive = Vec::new();
+    a.save(&["child:2".into(), "base:1".into()], &mut archive)
+        .unwrap();
+    // Only the OCI layout (as an OCI tool that ignores manifest.json sees it).
+    let oci = without(&archive, &["manifest.json", "repositories"]);
+    let (_t2, b) = store();
+    let mut lines = Vec::new();
+    let ids = b
+        .load(&oci[..], &mut |l| lines.push(l.to_string()))
+        .unwrap();
+    assert_eq!(ids, [child.clone(), base.clone()]);
+    assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
+    assert_eq!(
+        b.config(&child).unwrap().rootfs.diff_ids,
+        a.config(&child).unwrap().rootfs.diff_ids
+    );
+    // Only the docker-archive.
+    let docker = without(&archive, &["index.json", "oci-layout"]);
+    let (_t3, c) = store();
+    let mut lines = Vec::new();
+    let ids = c
+        .load(&docker[..], &mut |l| lines.push(l.to_string()))
+        .unwrap();
+    assert_eq!(ids, [child.clone(), base.clone()]);
+    assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
+}
+
+#[test]
+fn images_sharing_a_layer_store_it_once_and_untagged_ones_have_bare_entries() {
+    let (_t, a) = store();
+    // The same rootfs imported twice with different configs.
+    let x = a
+        .import_rootfs(&rootfs_tar("same\n")[..], &opts(Some("x:1")))
+        .unwrap();
+    let y = a
+        .import_rootfs(
+            &rootfs_tar("same\n")[..],
+            &ImportOptions {
+                changes: vec!["CMD [\"/bin/sh\"]".into()],
+                ..opts(None)
+            },
+        )
+        .unwrap();
+    assert_ne!(x, y);
+    let diff = a.config(&x).unwrap().rootfs.diff_ids[0].clone();
+    assert_eq!(a.config(&y).unwrap().rootfs.diff_ids[0], diff);
+    let mut archive = Vec::new();
+    a.save(&["x:1".into(), y.clone()], &mut archive).unwrap();
+    let files = archive_files(&archive);
+    // 1 layer + 2 configs + 2 manifests.
+    assert_eq!(files.keys().filter(|p| p.starts_with("blobs/")).count(), 5);
+    let idx = json(&files["index.json"]);
+    let ms = idx["manifests"].as_array().unwrap();
+    assert_eq!(ms.len(), 2);
+    assert_eq!(
+        ms[0]["annotations"]["io.containerd.image.name"],
+        "docker.io/library/x:1"
+    );
+    assert!(ms[1].get("annotations").is_none(), "{}", ms[1]);
+    let m = json(&files["manifest.json"]);
+    assert_eq!(m[1]["RepoTags"], serde_json::Value::Null);
+    let (_t2, b) = store();
+    let mut lines = Vec::new();
+    assert_eq!(
+        b.load(&archive[..], &mut |l| lines.push(l.to_string()))
+            .unwrap(),
+        [x, y.clone()]
+    );
+    assert_eq!(
+        lines,
+        [
+            "Loaded image: x:1".to_string(),
+            format!("Loaded image ID: {y}")
+        ]
+    );
 }

@@ -22,6 +22,7 @@ use crate::error::RuntimeError;
 use crate::mount::{mount_rootfs, unmount_all};
 use crate::oci::{generate, HostFacts};
 use crate::rootpath::{read_in_root, resolve_in_root};
+use crate::seccomp_bpf::{BpfProgram, SECCOMP_CACHE_DIR};
 use crate::spec::{ContainerSpec, NetworkMode};
 use crate::state::{write_state, ShimState};
 use crate::user::resolve_user;
@@ -51,16 +52,93 @@ pub struct Started {
     pub log_path: PathBuf,
 }
 
-/// libcontainer's default executor without its own PATH validation (the shim
-/// validates before creating the container, with Docker's messages).
+/// The container's seccomp filter, precompiled, for the init to install
+/// itself (instead of libcontainer compiling the profile in every init).
 #[derive(Clone)]
-struct ValidatedExecutor;
+struct SeccompLoad {
+    program: BpfProgram,
+    /// CAP_SYS_ADMIN was added to the permitted set only to install the
+    /// filter: drop it again before the program runs.
+    drop_sys_admin: bool,
+}
+
+impl SeccompLoad {
+    /// Install the filter: raise CAP_SYS_ADMIN (kept in the permitted set for
+    /// this) into the effective set, load the program, then drop the
+    /// capability again if the container does not have it. The program's
+    /// capabilities are computed at `execve` from the bounding, inheritable and
+    /// ambient sets, which never held it.
+    fn install(&self) -> Result<(), String> {
+        use caps::{CapSet, Capability};
+        caps::raise(None, CapSet::Effective, Capability::CAP_SYS_ADMIN)
+            .map_err(|e| format!("raise CAP_SYS_ADMIN: {e}"))?;
+        self.program
+            .install()
+            .map_err(|e| format!("load seccomp filter: {e}"))?;
+        if self.drop_sys_admin {
+            for set in [CapSet::Effective, CapSet::Permitted] {
+                caps::drop(None, set, Capability::CAP_SYS_ADMIN)
+                    .map_err(|e| format!("drop CAP_SYS_ADMIN: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Take the seccomp profile out of `oci` and return it compiled (cached under
+/// `<exec_root>/seccomp`), keeping CAP_SYS_ADMIN in the init's permitted set
+/// so that it can install the filter right before `execve`, as late as
+/// libcontainer would with no_new_privs. When the profile cannot be compiled
+/// here, `oci` is left alone and libcontainer applies it.
+fn take_seccomp(oci: &mut oci_spec::runtime::Spec, exec_root: &Path) -> Option<SeccompLoad> {
+    use oci_spec::runtime::Capability;
+    let profile = oci.linux().as_ref()?.seccomp().clone()?;
+    let nnp = oci.process().as_ref().and_then(|p| p.no_new_privileges());
+    if nnp.is_some() {
+        // libcontainer then loads it late itself; keep its behaviour.
+        return None;
+    }
+    let program = match crate::seccomp_bpf::compiled(&profile, &exec_root.join(SECCOMP_CACHE_DIR)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("berth shim: seccomp left to libcontainer: {}", e.0);
+            return None;
+        }
+    };
+    let process = oci.process_mut().as_mut()?;
+    let mut caps = process.capabilities().clone()?;
+    let mut permitted = caps.permitted().clone().unwrap_or_default();
+    let drop_sys_admin = permitted.insert(Capability::SysAdmin);
+    caps.set_permitted(Some(permitted));
+    process.set_capabilities(Some(caps));
+    oci.linux_mut().as_mut()?.set_seccomp(None);
+    Some(SeccompLoad {
+        program,
+        drop_sys_admin,
+    })
+}
+
+/// libcontainer's default executor without its own PATH validation (the shim
+/// validates before creating the container, with Docker's messages); installs
+/// the precompiled seccomp filter first.
+#[derive(Clone)]
+struct ValidatedExecutor {
+    seccomp: Option<SeccompLoad>,
+}
 
 impl Executor for ValidatedExecutor {
     /// Runs in the container's init, in its root, right before the program:
     /// like `execvp` but without glibc's fallback of running a file that is not
     /// a valid executable through `/bin/sh` (runc, hence Docker, does not do it).
     fn exec(&self, spec: &oci_spec::runtime::Spec) -> Result<(), ExecutorError> {
+        if let Some(seccomp) = &self.seccomp {
+            // Never run the program without its filter.
+            if let Err(msg) = seccomp.install() {
+                let msg = format!("berth: {msg}\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+                std::process::exit(1)
+            }
+        }
         let args = spec
             .process()
             .as_ref()
@@ -183,7 +261,8 @@ fn create_and_start(
         nofile_hard: nofile_hard(),
         cgroup_ns: cgroup::is_unified(),
     };
-    let oci = generate(spec, &user, &facts)?;
+    let mut oci = generate(spec, &user, &facts)?;
+    let seccomp = take_seccomp(&mut oci, exec_root);
     let bundle = container_dir.join(BUNDLE_DIR);
     std::fs::create_dir_all(&bundle).map_err(|e| RuntimeError::io("mkdir", &bundle, e))?;
     oci.save(bundle.join("config.json"))
@@ -202,7 +281,7 @@ fn create_and_start(
     let mut container = ContainerBuilder::new(spec.id.clone(), SyscallType::default())
         .with_root_path(&state_root)
         .map_err(|e| RuntimeError::Start(e.to_string()))?
-        .with_executor(ValidatedExecutor)
+        .with_executor(ValidatedExecutor { seccomp })
         .with_stdin(OwnedFd::from(null))
         .with_stdout(out_w)
         .with_stderr(err_w)
