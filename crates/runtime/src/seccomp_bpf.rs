@@ -32,7 +32,7 @@ pub struct BpfProgram(Vec<libc::sock_filter>);
 impl BpfProgram {
     /// Parse the raw bytes libseccomp exports (native-endian `sock_filter`s).
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        if bytes.is_empty() || bytes.len() % INSN_SIZE != 0 {
+        if bytes.is_empty() || !bytes.chunks_exact(INSN_SIZE).remainder().is_empty() {
             return None;
         }
         let insns: Vec<libc::sock_filter> = bytes

@@ -175,25 +175,46 @@ impl Deferred {
 /// Finish the teardown in a forked child: close the last reference of the
 /// detached rootfs (the file system's shutdown syncs its upper file system)
 /// and delete libcontainer's old state. The daemon learns of the exit when
-/// the shim exits and must not wait for that. Without a child (fork failed)
-/// it is done here.
+/// the shim exits and must not wait for that. Without a child (fork or pipe
+/// failed) it is done here.
 fn release_in_background(work: Deferred) {
     if work.rootfs_ref.is_none() && work.state_trash.is_none() {
         return;
     }
+    // The child must hold the last reference: it waits for the end of file on
+    // this pipe, which comes once the shim dropped its copies.
+    let (gate_r, gate_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("berth shim: pipe: {e}");
+            work.finish();
+            return;
+        }
+    };
     // SAFETY: the shim is single-threaded (libcontainer requires it and no
     // thread was started), so the child is a complete copy of the process and
     // may run any code.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
+            drop(gate_w);
+            let mut gate = File::from(gate_r);
+            let mut byte = [0u8; 1];
+            while matches!(gate.read(&mut byte), Err(ref e) if e.kind() == std::io::ErrorKind::Interrupted)
+            {
+            }
             work.finish();
             // SAFETY: _exit ends the process at once without running the
             // parent's atexit handlers or flushing its stdio buffers twice.
             unsafe { libc::_exit(0) }
         }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => drop(work.rootfs_ref),
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(gate_r);
+            drop(work.rootfs_ref);
+            drop(gate_w);
+        }
         Err(e) => {
             eprintln!("berth shim: fork: {e}");
+            drop((gate_r, gate_w));
             work.finish();
         }
     }
