@@ -30,5 +30,6 @@ pub use jsonstream::{message_error, JsonStreamDecoder};
 pub use mux::{encode_frame, BadFrame, Frame, MuxDecoder, StreamKind};
 pub use query::{encode, Filters, Query};
 pub use transport::{
-    channel_body, empty_body, full_body, parse_host, read_body, reader_body, RawStream, ReqBody,
+    channel_body, empty_body, file_body, full_body, parse_host, read_body, reader_body, RawStream,
+    ReqBody,
 };

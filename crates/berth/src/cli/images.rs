@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use berth_client::{reader_body, Client, ImportOptions};
+use berth_client::{file_body, reader_body, Client, ImportOptions};
 use berth_spec::api::ImageSummary;
 use berth_spec::units::human_size;
 use chrono::{DateTime, TimeZone, Utc};
@@ -298,10 +298,9 @@ async fn open_input(path: Option<&str>) -> CliResult<berth_client::ReqBody> {
     match path {
         None | Some("-") => Ok(reader_body(tokio::io::stdin())),
         Some(p) => {
-            let f = tokio::fs::File::open(p)
-                .await
+            let f = std::fs::File::open(p)
                 .map_err(|e| CliError::msg(format!("open {p}: {}", go_error(&e))))?;
-            Ok(reader_body(f))
+            file_body(f).map_err(|e| CliError::msg(format!("read {p}: {}", go_error(&e))))
         }
     }
 }
