@@ -380,8 +380,8 @@ pub async fn commit(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
 }
 
 /// `POST /containers/prune`.
-pub async fn prune(ctx: &Ctx) -> ApiResult {
-    ok_json(&ctx.engine.container_prune().await?)
+pub async fn prune(ctx: &Ctx, q: &Query) -> ApiResult {
+    ok_json(&ctx.engine.container_prune(q.filters()?).await?)
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET, ["info"]) => system::info(&ctx),
         (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
         (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
-        (Method::POST, ["containers", "prune"]) => containers::prune(&ctx).await,
+        (Method::POST, ["containers", "prune"]) => containers::prune(&ctx, &q).await,
         (Method::GET, ["containers", id, "json"]) => {
             containers::inspect(&ctx, &decode(id), &q).await
         }

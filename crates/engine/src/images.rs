@@ -36,6 +36,69 @@ fn reference_matches(pattern: &str, tag: &str) -> bool {
 
 const IMAGE_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 
+/// The filters `container prune` accepts.
+struct PruneFilter {
+    labels: Vec<String>,
+    not_labels: Vec<String>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl PruneFilter {
+    fn parse(filters: &BTreeMap<String, Vec<String>>) -> Result<Self> {
+        let mut until = None;
+        for (k, values) in filters {
+            match k.as_str() {
+                "label" | "label!" => {}
+                "until" => {
+                    for v in values {
+                        let t = parse_until(v).ok_or_else(|| {
+                            EngineError::invalid(format!("Invalid filter 'until={v}'"))
+                        })?;
+                        until = Some(t);
+                    }
+                }
+                _ => return Err(EngineError::invalid(format!("Invalid filter '{k}'"))),
+            }
+        }
+        Ok(PruneFilter {
+            labels: filters.get("label").cloned().unwrap_or_default(),
+            not_labels: filters.get("label!").cloned().unwrap_or_default(),
+            until,
+        })
+    }
+
+    fn matches(
+        &self,
+        labels: &BTreeMap<String, String>,
+        created: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.labels
+            .iter()
+            .all(|f| crate::list::label_matches(f, labels))
+            && !self
+                .not_labels
+                .iter()
+                .any(|f| crate::list::label_matches(f, labels))
+            && self.until.is_none_or(|u| created < u)
+    }
+}
+
+/// `until=`: a timestamp, or a duration (`10m`, `24h`, `30s`) before now.
+fn parse_until(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Some(t) = crate::parse_api_time(v) {
+        return Some(t);
+    }
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(chrono::Utc::now() - chrono::Duration::seconds(secs))
+}
+
 impl Engine {
     /// Image IDs used by containers: id -> (short container id, running?).
     fn image_users(&self) -> BTreeMap<String, (String, bool)> {
@@ -143,16 +206,22 @@ impl Engine {
         blocking(move || Ok(store.prune(all, &|id: &str| users.contains_key(id))?)).await
     }
 
-    /// `POST /containers/prune`: remove every stopped container.
-    pub async fn container_prune(self: &Arc<Self>) -> Result<PruneResponse> {
+    /// `POST /containers/prune`: remove every stopped container that
+    /// matches the filters (`label`, `label!`, `until`, as dockerd).
+    pub async fn container_prune(
+        self: &Arc<Self>,
+        filters: BTreeMap<String, Vec<String>>,
+    ) -> Result<PruneResponse> {
+        let prune = PruneFilter::parse(&filters)?;
         let ids: Vec<String> = self
             .map()
             .values()
             .filter(|c| {
+                let r = c.rec();
                 matches!(
-                    c.rec().state.status,
+                    r.state.status,
                     Status::Exited | Status::Created | Status::Dead
-                )
+                ) && prune.matches(&r.config.labels.clone().unwrap_or_default(), r.created)
             })
             .map(|c| c.id.clone())
             .collect();
@@ -216,6 +285,28 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prune_filters_select_by_label_and_age() {
+        let mut f = BTreeMap::new();
+        f.insert("label".to_string(), vec!["team=a".to_string()]);
+        f.insert("label!".to_string(), vec!["keep".to_string()]);
+        let p = PruneFilter::parse(&f).unwrap();
+        let now = chrono::Utc::now();
+        let mut labels = BTreeMap::new();
+        labels.insert("team".to_string(), "a".to_string());
+        assert!(p.matches(&labels, now));
+        labels.insert("keep".to_string(), String::new());
+        assert!(!p.matches(&labels, now));
+        assert!(!p.matches(&BTreeMap::new(), now));
+        f.clear();
+        f.insert("until".to_string(), vec!["1h".to_string()]);
+        let p = PruneFilter::parse(&f).unwrap();
+        assert!(!p.matches(&BTreeMap::new(), now));
+        assert!(p.matches(&BTreeMap::new(), now - chrono::Duration::hours(2)));
+        f.insert("bogus".to_string(), vec![]);
+        assert!(PruneFilter::parse(&f).is_err());
+    }
 
     #[test]
     fn globbing_like_go_path_match() {
