@@ -323,44 +323,6 @@ pub struct ArchiveManifestEntry {
 /// `{"busybox": {"latest": "<top layer v1 id>"}}`.
 pub type ArchiveRepositories = BTreeMap<String, BTreeMap<String, String>>;
 
-/// The legacy per-layer `json` file of a docker-archive (v1 image JSON).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct V1LayerJson {
-    /// Legacy v1 ID (64 hex).
-    pub id: String,
-    /// Parent ID.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub parent: String,
-    /// Free text (`--message`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub comment: String,
-    /// RFC 3339 creation time.
-    pub created: String,
-    /// The ID of the container it was committed from.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub container: String,
-    /// The config of that container (`ContainerConfig`).
-    pub container_config: ContainerConfig,
-    /// Version of the engine that made it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub docker_version: String,
-    /// Who made it (`--author`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub author: String,
-    /// The default container config (`Config` in inspect).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<ContainerConfig>,
-    /// CPU architecture in Go terms (`amd64`, `arm64`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub architecture: String,
-    /// CPU variant (`v8`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub variant: String,
-    /// Operating system (`linux`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub os: String,
-}
-
 pub mod change;
 pub use change::apply_changes;
 

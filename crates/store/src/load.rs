@@ -28,18 +28,31 @@ struct HashingReader<R: Read> {
     hasher: Hasher,
 }
 
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Hasher::new(),
+        }
+    }
+
+    /// Read the rest of the blob at `path`, then check that everything read
+    /// hashes to `want`.
+    fn verify(mut self, want: &Digest, path: &str) -> Result<(), StoreError> {
+        io::copy(&mut self, &mut io::sink()).map_err(|e| bad(format!("reading {path}: {e}")))?;
+        if self.hasher.finish() != *want {
+            return Err(bad(format!("blob {path} does not match its digest")));
+        }
+        Ok(())
+    }
+}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
-}
-
-/// A layer found in the archive.
-#[derive(Debug, Clone)]
-struct Found {
-    diff_id: Digest,
 }
 
 fn bad(msg: impl Into<String>) -> StoreError {
@@ -62,7 +75,8 @@ fn norm(p: &Path) -> String {
 }
 
 struct Scan {
-    layers: HashMap<String, Found>,
+    /// Layer tars found in the archive, by path: their diff IDs.
+    layers: HashMap<String, Digest>,
     jsons: HashMap<String, Vec<u8>>,
     links: HashMap<String, String>,
     created: Vec<Digest>,
@@ -80,7 +94,7 @@ impl Scan {
         p
     }
 
-    fn layer(&self, p: &str) -> Option<&Found> {
+    fn layer(&self, p: &str) -> Option<&Digest> {
         self.layers.get(self.target(p))
     }
 
@@ -152,8 +166,8 @@ fn scan_and_register(
             scan.jsons
                 .insert(path.clone(), read_json(&mut entry, size, &path)?);
         } else if path.ends_with("/layer.tar") || path.ends_with(".tar") {
-            let found = ingest_entry(store, &mut entry, pins, scan)?;
-            scan.layers.insert(path, found);
+            let diff_id = ingest_entry(store, &mut entry, pins, scan)?;
+            scan.layers.insert(path, diff_id);
         } else if let Some(hex) = path.strip_prefix("blobs/sha256/") {
             let want =
                 Digest::from_hex(hex).map_err(|_| bad(format!("invalid blob name {path:?}")))?;
@@ -176,28 +190,13 @@ fn scan_and_register(
                 // their digest, which for a plain tar is the diff ID): only
                 // verify the bytes.
                 pins.diffs.push(want.clone());
-                let mut hashing = HashingReader {
-                    inner: buffered,
-                    hasher: Hasher::new(),
-                };
-                io::copy(&mut hashing, &mut io::sink())
-                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
-                if hashing.hasher.finish() != want {
-                    return Err(bad(format!("blob {path} does not match its digest")));
-                }
-                scan.layers.insert(path, Found { diff_id: want });
+                HashingReader::new(buffered).verify(&want, &path)?;
+                scan.layers.insert(path, want);
             } else {
-                let mut hashing = HashingReader {
-                    inner: buffered,
-                    hasher: Hasher::new(),
-                };
-                let found = ingest_entry(store, &mut hashing, pins, scan)?;
-                io::copy(&mut hashing, &mut io::sink())
-                    .map_err(|e| bad(format!("reading {path}: {e}")))?;
-                if hashing.hasher.finish() != want {
-                    return Err(bad(format!("blob {path} does not match its digest")));
-                }
-                scan.layers.insert(path, found);
+                let mut hashing = HashingReader::new(buffered);
+                let diff_id = ingest_entry(store, &mut hashing, pins, scan)?;
+                hashing.verify(&want, &path)?;
+                scan.layers.insert(path, diff_id);
             }
         }
         // VERSION, per-layer json and anything else: not needed.
@@ -214,10 +213,10 @@ fn scan_and_register(
                 .clone();
             let mut diffs = Vec::new();
             for l in &e.layers {
-                let f = scan
+                let diff_id = scan
                     .layer(&norm(Path::new(l)))
                     .ok_or_else(|| bad(format!("invalid archive: layer {l} not found")))?;
-                diffs.push(f.diff_id.clone());
+                diffs.push(diff_id.clone());
             }
             let tags = e.repo_tags.unwrap_or_default();
             out.push((config, diffs, tags));
@@ -236,8 +235,8 @@ fn scan_and_register(
                         .or_else(|| a.get(ANNOTATION_REF_NAME))
                 })
                 .filter(|n| n.contains(':') || n.contains('/'))
-                .and_then(|n| Reference::parse_normalized(n).ok())
-                .map(|r| r.with_default_tag().familiar_string());
+                .and_then(|n| Reference::parse_normalized_tagged(n).ok())
+                .map(|r| r.familiar_string());
             let (config, diffs) = oci_image(scan, &d.digest, &d.media_type, 0)?;
             out.push((config, diffs, name.into_iter().collect()));
         }
@@ -269,16 +268,14 @@ fn ingest_entry(
     entry: &mut impl Read,
     pins: &mut PinGuard<'_>,
     scan: &mut Scan,
-) -> Result<Found, StoreError> {
+) -> Result<Digest, StoreError> {
     let input = decompressed(BufReader::with_capacity(256 * 1024, entry))?;
     let ing = ingest(store, input, None)?;
     pins.diffs.push(ing.diff_id.clone());
     if ing.created {
         scan.created.push(ing.diff_id.clone());
     }
-    Ok(Found {
-        diff_id: ing.diff_id,
-    })
+    Ok(ing.diff_id)
 }
 
 /// Follow an OCI descriptor (manifest or nested index) to a config and
@@ -332,10 +329,10 @@ fn oci_image(
     let mut diffs = Vec::new();
     for l in &m.layers {
         let ld = Digest::parse(&l.digest)?;
-        let f = scan
+        let diff_id = scan
             .layer(&format!("blobs/sha256/{}", ld.hex()))
             .ok_or_else(|| bad(format!("invalid archive: layer {} not found", l.digest)))?;
-        diffs.push(f.diff_id.clone());
+        diffs.push(diff_id.clone());
     }
     Ok((config, diffs))
 }

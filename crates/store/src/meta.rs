@@ -283,11 +283,6 @@ pub(crate) fn unix_secs(t: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Docker's short form of an ID (12 hex, no `sha256:`).
-pub(crate) fn short(id: &Digest) -> &str {
-    id.short()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,8 +41,7 @@ pub(crate) fn resolve_digest(
         }
     }
     // A reference.
-    let parsed = Reference::parse_normalized(name)?;
-    let tagged = parsed.with_default_tag();
+    let tagged = Reference::parse_normalized_tagged(name)?;
     if let Some(id) = st.tags.get(&tagged.to_string()) {
         if st.get(id).is_some_and(visible) {
             return Ok(id.clone());

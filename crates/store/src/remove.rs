@@ -3,7 +3,7 @@
 
 use crate::error::StoreError;
 use crate::layers::layer_size;
-use crate::meta::{now, purge, short, State};
+use crate::meta::{now, purge, State};
 use crate::query::resolve_digest;
 use crate::Store;
 use berth_spec::api::{ImageDeleteItem, PruneResponse};
@@ -104,7 +104,7 @@ fn conflict_error(id: &Digest, c: &Conflict) -> StoreError {
     };
     StoreError::Conflict(format!(
         "conflict: unable to delete {} ({force}) - {}",
-        short(id),
+        id.short(),
         c.message
     ))
 }
@@ -165,11 +165,11 @@ fn remove_locked(
             if let Some(c) = (ctx.in_use)(&id.to_string()) {
                 return Err(StoreError::Conflict(format!(
                     "conflict: unable to remove repository reference {name:?} (must force) - container {c} is using its referenced image {}",
-                    short(&id)
+                    id.short()
                 )));
             }
         }
-        let r = Reference::parse_normalized(name)?.with_default_tag();
+        let r = Reference::parse_normalized_tagged(name)?;
         untag(st, &r, &mut records)?;
         repo_refs = st.refs_of(&id);
         if !repo_refs.is_empty() {

@@ -195,8 +195,9 @@ impl Store {
         crate::query::inspect(self, id)
     }
 
-    /// `docker images`: one summary per image (`all` has no effect: berth
-    /// keeps no intermediate images). `Containers` is -1; the engine fills.
+    /// `docker images`: one summary per image; without `all`, intermediate
+    /// images (untagged parents of other images) are left out. `Containers`
+    /// is -1; the engine fills.
     pub fn list(&self, all: bool) -> Result<Vec<ImageSummary>, StoreError> {
         crate::query::list(self, all)
     }

@@ -63,6 +63,30 @@ fn no_containers(_: &str) -> Option<String> {
     None
 }
 
+/// Commit an upper dir holding `etc/new` ("new\n") on top of `base`.
+fn commit_etc_new(s: &Store, base: &str, opts: &CommitOptions) -> String {
+    let t = tempfile::tempdir().unwrap();
+    let upper = t.path().join("upper");
+    std::fs::create_dir_all(upper.join("etc")).unwrap();
+    std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
+    s.commit(base, &upper, opts).unwrap()
+}
+
+/// `docker save` of `names`, into memory.
+fn save(s: &Store, names: &[&str]) -> Vec<u8> {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut archive = Vec::new();
+    s.save(&names, &mut archive).unwrap();
+    archive
+}
+
+/// `docker load` of `archive`: the image IDs and the progress lines.
+fn load(s: &Store, archive: &[u8]) -> (Vec<String>, Vec<String>) {
+    let mut lines = Vec::new();
+    let ids = s.load(archive, &mut |l| lines.push(l.to_string())).unwrap();
+    (ids, lines)
+}
+
 #[test]
 fn import_gives_a_stable_id_and_docker_shaped_metadata() {
     let (_t, s) = store();
@@ -201,32 +225,21 @@ fn save_then_load_into_another_store_keeps_ids_layers_and_tags() {
         .import_rootfs(&rootfs_tar("base\n")[..], &opts(Some("base:1")))
         .unwrap();
     // A second image on top, by commit.
-    let t = tempfile::tempdir().unwrap();
-    let upper = t.path().join("upper");
-    std::fs::create_dir_all(upper.join("etc")).unwrap();
-    std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
-    let child = a
-        .commit(
-            &base,
-            &upper,
-            &CommitOptions {
-                container_id: "c".repeat(64),
-                comment: "added".into(),
-                tag: Some("child:2".into()),
-                created: Some(CREATED.into()),
-                ..CommitOptions::default()
-            },
-        )
-        .unwrap();
-    let mut archive = Vec::new();
-    a.save(&["child:2".into(), "base:1".into()], &mut archive)
-        .unwrap();
+    let child = commit_etc_new(
+        &a,
+        &base,
+        &CommitOptions {
+            container_id: "c".repeat(64),
+            comment: "added".into(),
+            tag: Some("child:2".into()),
+            created: Some(CREATED.into()),
+            ..CommitOptions::default()
+        },
+    );
+    let archive = save(&a, &["child:2", "base:1"]);
 
     let (_t2, b) = store();
-    let mut lines = Vec::new();
-    let ids = b
-        .load(&archive[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (ids, lines) = load(&b, &archive);
     assert_eq!(ids, [child.clone(), base.clone()]);
     assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
     assert_eq!(b.resolve("child:2").unwrap(), child);
@@ -242,22 +255,14 @@ fn save_then_load_into_another_store_keeps_ids_layers_and_tags() {
         b"base\n"
     );
     // Saving again from the loaded store gives byte-identical layers.
-    let mut again = Vec::new();
-    b.save(&["child:2".into(), "base:1".into()], &mut again)
-        .unwrap();
-    assert_eq!(again, archive);
+    assert_eq!(save(&b, &["child:2", "base:1"]), archive);
     // Loading again: the same images, tags unchanged.
-    let mut lines = Vec::new();
-    b.load(&archive[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (_, lines) = load(&b, &archive);
     assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
     // An untagged image loads as an ID.
-    let mut by_id = Vec::new();
-    a.save(std::slice::from_ref(&base), &mut by_id).unwrap();
+    let by_id = save(&a, &[&base]);
     let (_t3, c) = store();
-    let mut lines = Vec::new();
-    c.load(&by_id[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (_, lines) = load(&c, &by_id);
     assert_eq!(lines, [format!("Loaded image ID: {base}")]);
 }
 
@@ -267,15 +272,12 @@ fn load_reports_a_moved_tag() {
     let one = a
         .import_rootfs(&rootfs_tar("1")[..], &opts(Some("x:1")))
         .unwrap();
-    let mut archive = Vec::new();
-    a.save(&["x:1".into()], &mut archive).unwrap();
+    let archive = save(&a, &["x:1"]);
     let (_t2, b) = store();
     let other = b
         .import_rootfs(&rootfs_tar("2")[..], &opts(Some("x:1")))
         .unwrap();
-    let mut lines = Vec::new();
-    b.load(&archive[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (_, lines) = load(&b, &archive);
     assert_eq!(
         lines,
         [
@@ -510,9 +512,7 @@ fn commit_converts_whiteouts_and_opaque_dirs() {
     );
     assert!(!top.join("hostname").exists());
     // The saved layer tar carries the whiteouts in tar form.
-    let mut archive = Vec::new();
-    s.save(std::slice::from_ref(&id), &mut archive).unwrap();
-    let files = archive_files(&archive);
+    let files = archive_files(&save(&s, &[&id]));
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     let top = manifest[0]["Layers"][1].as_str().unwrap();
     let mut names = Vec::new();
@@ -665,10 +665,7 @@ fn oci_layout(blob_override: Option<&[u8]>) -> (Vec<u8>, String) {
 fn oci_layouts_load_with_compressed_layers() {
     let (_t, s) = store();
     let (archive, id) = oci_layout(None);
-    let mut lines = Vec::new();
-    let ids = s
-        .load(&archive[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (ids, lines) = load(&s, &archive);
     assert_eq!(ids.as_slice(), std::slice::from_ref(&id));
     assert_eq!(lines, ["Loaded image: oci:1"]);
     assert_eq!(s.resolve("oci:1").unwrap(), id);
@@ -682,10 +679,9 @@ fn oci_layouts_load_with_compressed_layers() {
         ["/bin/sh"]
     );
     // It saves as a docker-archive that loads back to the same image.
-    let mut saved = Vec::new();
-    s.save(&["oci:1".into()], &mut saved).unwrap();
+    let saved = save(&s, &["oci:1"]);
     let (_t2, s2) = store();
-    assert_eq!(s2.load(&saved[..], &mut |_| {}).unwrap(), [id]);
+    assert_eq!(load(&s2, &saved).0, [id]);
 }
 
 #[test]
@@ -751,8 +747,7 @@ fn reopening_collects_what_a_crash_left_behind() {
     assert!(!root.join(".tmp-w-1").exists());
     // The real image is untouched.
     assert_eq!(s.resolve("kept").unwrap(), id);
-    let mut out = Vec::new();
-    s.save(&["kept".into()], &mut out).unwrap();
+    save(&s, &["kept"]);
 }
 
 #[test]
@@ -830,15 +825,11 @@ fn docker25_archive() -> (Vec<u8>, String) {
 fn newer_docker_archives_load_and_present_layers_are_not_unpacked_again() {
     let (_t, s) = store();
     let (archive, id) = docker25_archive();
-    assert_eq!(s.load(&archive[..], &mut |_| {}).unwrap(), vec![id.clone()]);
+    assert_eq!(load(&s, &archive).0, vec![id.clone()]);
     let dir = s.layer_dirs(&id).unwrap().remove(0);
     let ino = std::fs::metadata(dir.join("etc/greeting")).unwrap().ino();
-    let mut lines = Vec::new();
-    assert_eq!(
-        s.load(&archive[..], &mut |l| lines.push(l.to_string()))
-            .unwrap(),
-        vec![id.clone()]
-    );
+    let (ids, lines) = load(&s, &archive);
+    assert_eq!(ids, vec![id.clone()]);
     assert_eq!(lines, ["Loaded image: d25:1"]);
     assert_eq!(
         std::fs::metadata(dir.join("etc/greeting")).unwrap().ino(),
@@ -867,22 +858,16 @@ fn two_images(a: &Store) -> (String, String) {
         .import_rootfs(&rootfs_tar("base\n")[..], &opts(Some("base:1")))
         .unwrap();
     a.tag(&base, "base:latest").unwrap();
-    let t = tempfile::tempdir().unwrap();
-    let upper = t.path().join("upper");
-    std::fs::create_dir_all(upper.join("etc")).unwrap();
-    std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
-    let child = a
-        .commit(
-            &base,
-            &upper,
-            &CommitOptions {
-                container_id: "c".repeat(64),
-                tag: Some("child:2".into()),
-                created: Some(CREATED.into()),
-                ..CommitOptions::default()
-            },
-        )
-        .unwrap();
+    let child = commit_etc_new(
+        a,
+        &base,
+        &CommitOptions {
+            container_id: "c".repeat(64),
+            tag: Some("child:2".into()),
+            created: Some(CREATED.into()),
+            ..CommitOptions::default()
+        },
+    );
     (base, child)
 }
 
@@ -916,9 +901,7 @@ fn save_writes_a_docker_archive_that_is_also_an_oci_layout() {
     let shared = base_cfg.rootfs.diff_ids[0].clone();
     assert_eq!(child_cfg.rootfs.diff_ids[0], shared);
 
-    let mut archive = Vec::new();
-    a.save(&["child:2".into(), "base".into()], &mut archive)
-        .unwrap();
+    let archive = save(&a, &["child:2", "base"]);
     // archive_files fails on any path stored twice.
     let files = archive_files(&archive);
     let shared_path = format!("blobs/sha256/{}", shared.hex());
@@ -1039,7 +1022,7 @@ fn save_writes_a_docker_archive_that_is_also_an_oci_layout() {
 
     // It loads back into a fresh store: same IDs, diff IDs and tags.
     let (_t2, b) = store();
-    let ids = b.load(&archive[..], &mut |_| {}).unwrap();
+    let (ids, _) = load(&b, &archive);
     assert_eq!(ids, [child.clone(), base.clone()]);
     for id in [&child, &base] {
         assert_eq!(
@@ -1050,10 +1033,7 @@ fn save_writes_a_docker_archive_that_is_also_an_oci_layout() {
     assert_eq!(b.resolve("base:latest").unwrap(), base);
     assert_eq!(b.resolve("child:2").unwrap(), child);
     // Saved again from there: the same bytes.
-    let mut again = Vec::new();
-    b.save(&["child:2".into(), "base".into()], &mut again)
-        .unwrap();
-    assert_eq!(again, archive);
+    assert_eq!(save(&b, &["child:2", "base"]), archive);
 }
 
 fn a_config_diffs(config: &[u8]) -> Vec<String> {
@@ -1065,16 +1045,11 @@ fn a_config_diffs(config: &[u8]) -> Vec<String> {
 fn either_half_of_a_saved_archive_loads_to_the_same_images() {
     let (_t, a) = store();
     let (base, child) = two_images(&a);
-    let mut archive = Vec::new();
-    a.save(&["child:2".into(), "base:1".into()], &mut archive)
-        .unwrap();
+    let archive = save(&a, &["child:2", "base:1"]);
     // Only the OCI layout (as an OCI tool that ignores manifest.json sees it).
     let oci = without(&archive, &["manifest.json", "repositories"]);
     let (_t2, b) = store();
-    let mut lines = Vec::new();
-    let ids = b
-        .load(&oci[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (ids, lines) = load(&b, &oci);
     assert_eq!(ids, [child.clone(), base.clone()]);
     assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
     assert_eq!(
@@ -1084,10 +1059,7 @@ fn either_half_of_a_saved_archive_loads_to_the_same_images() {
     // Only the docker-archive.
     let docker = without(&archive, &["index.json", "oci-layout"]);
     let (_t3, c) = store();
-    let mut lines = Vec::new();
-    let ids = c
-        .load(&docker[..], &mut |l| lines.push(l.to_string()))
-        .unwrap();
+    let (ids, lines) = load(&c, &docker);
     assert_eq!(ids, [child.clone(), base.clone()]);
     assert_eq!(lines, ["Loaded image: child:2", "Loaded image: base:1"]);
 }
@@ -1111,8 +1083,7 @@ fn images_sharing_a_layer_store_it_once_and_untagged_ones_have_bare_entries() {
     assert_ne!(x, y);
     let diff = a.config(&x).unwrap().rootfs.diff_ids[0].clone();
     assert_eq!(a.config(&y).unwrap().rootfs.diff_ids[0], diff);
-    let mut archive = Vec::new();
-    a.save(&["x:1".into(), y.clone()], &mut archive).unwrap();
+    let archive = save(&a, &["x:1", &y]);
     let files = archive_files(&archive);
     // 1 layer + 2 configs + 2 manifests.
     assert_eq!(files.keys().filter(|p| p.starts_with("blobs/")).count(), 5);
@@ -1127,12 +1098,8 @@ fn images_sharing_a_layer_store_it_once_and_untagged_ones_have_bare_entries() {
     let m = json(&files["manifest.json"]);
     assert_eq!(m[1]["RepoTags"], serde_json::Value::Null);
     let (_t2, b) = store();
-    let mut lines = Vec::new();
-    assert_eq!(
-        b.load(&archive[..], &mut |l| lines.push(l.to_string()))
-            .unwrap(),
-        [x, y.clone()]
-    );
+    let (ids, lines) = load(&b, &archive);
+    assert_eq!(ids, [x, y.clone()]);
     assert_eq!(
         lines,
         [
