@@ -62,17 +62,22 @@ pub fn oom_killed(path: &str) -> bool {
         .any(|t| parse_oom_kill(&t) > 0)
 }
 
-/// Remove the (empty) cgroup directories of `path` in every hierarchy (best effort).
-pub fn remove_cgroup(path: &str) {
-    for dir in hierarchy_dirs(path) {
+/// Remove the (empty) cgroup directories `dirs` (best effort).
+fn remove_dirs(dirs: &[PathBuf]) {
+    for dir in dirs {
         let _ = std::fs::remove_dir(dir);
     }
 }
 
 /// PIDs of the processes in the cgroup `path` (from any hierarchy that has it).
 pub fn procs(path: &str) -> Vec<i32> {
+    procs_in(&hierarchy_dirs(path))
+}
+
+/// PIDs of the processes in the cgroup directories `dirs`.
+fn procs_in(dirs: &[PathBuf]) -> Vec<i32> {
     let mut pids: Vec<i32> = Vec::new();
-    for dir in hierarchy_dirs(path) {
+    for dir in dirs {
         if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
             for pid in text.lines().filter_map(|l| l.trim().parse().ok()) {
                 if !pids.contains(&pid) {
@@ -86,10 +91,12 @@ pub fn procs(path: &str) -> Vec<i32> {
 
 /// SIGKILL every process left in the cgroup `path`, wait (up to about a
 /// second) for them to disappear, then remove the cgroup. Best effort.
+/// The hierarchies are looked up once (on the shim's exit path).
 pub fn kill_and_remove(path: &str) {
+    let dirs = hierarchy_dirs(path);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
-        let pids = procs(path);
+        let pids = procs_in(&dirs);
         if pids.is_empty() || std::time::Instant::now() > deadline {
             break;
         }
@@ -101,7 +108,7 @@ pub fn kill_and_remove(path: &str) {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    remove_cgroup(path);
+    remove_dirs(&dirs);
 }
 
 #[cfg(test)]

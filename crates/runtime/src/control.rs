@@ -302,18 +302,25 @@ pub fn cleanup(container_dir: &Path, exec_root: &Path) {
         .as_ref()
         .map(|s| s.rootfs.target.clone())
         .unwrap_or_else(|| container_dir.join("rootfs"));
+    let parent = spec
+        .as_ref()
+        .map(|s| s.cgroup_parent.as_str())
+        .unwrap_or_default();
+    release_resources(&id, parent, &target, exec_root);
+}
+
+/// Kill what is left in the container's cgroup and remove it, unmount the
+/// rootfs at `target` and remove libcontainer's state directory (best effort;
+/// the cgroup and state steps only for a valid `id`). Shared by [`cleanup`]
+/// and the shim's failed start.
+pub(crate) fn release_resources(id: &str, cgroup_parent: &str, target: &Path, exec_root: &Path) {
     let valid_id = crate::rootpath::is_plain_name(id.as_ref());
     if valid_id {
-        let parent = spec
-            .as_ref()
-            .map(|s| s.cgroup_parent.clone())
-            .unwrap_or_default();
-        crate::cgroup::kill_and_remove(&crate::cgroup::cgroup_path(&parent, &id));
+        crate::cgroup::kill_and_remove(&crate::cgroup::cgroup_path(cgroup_parent, id));
     }
-    crate::mount::unmount_all(&target);
+    crate::mount::unmount_all(target);
     if valid_id {
-        let state_dir = exec_root.join(RUNTIME_STATE_DIR).join(&id);
-        let _ = std::fs::remove_dir_all(state_dir);
+        let _ = std::fs::remove_dir_all(exec_root.join(RUNTIME_STATE_DIR).join(id));
     }
 }
 

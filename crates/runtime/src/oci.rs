@@ -198,10 +198,6 @@ pub fn generate(
         env.push(format!("HOME={}", user.home));
     }
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
-    let mut rlimits = Vec::new();
-    if host.nofile_hard >= NOFILE_LIMIT {
-        rlimits.push(json!({"type": "RLIMIT_NOFILE", "soft": NOFILE_LIMIT, "hard": NOFILE_LIMIT}));
-    }
     // noNewPrivileges is left out (Docker's default, false): libcontainer 0.7
     // loads seccomp while it still has CAP_SYS_ADMIN only when the field is absent.
     let mut process = json!({
@@ -213,13 +209,12 @@ pub fn generate(
         "capabilities": {
             "bounding": caps, "effective": caps, "permitted": caps,
         },
-        "rlimits": rlimits,
         "oomScoreAdj": spec.oom_score_adj,
     });
-    if rlimits_is_empty(&process) {
-        if let Some(o) = process.as_object_mut() {
-            o.remove("rlimits");
-        }
+    // Never above the hard limit: the process may lack CAP_SYS_RESOURCE.
+    if host.nofile_hard >= NOFILE_LIMIT {
+        process["rlimits"] =
+            json!([{"type": "RLIMIT_NOFILE", "soft": NOFILE_LIMIT, "hard": NOFILE_LIMIT}]);
     }
     let mut linux = json!({
         "resources": resources(spec),
@@ -251,10 +246,6 @@ pub fn generate(
         "annotations": annotations,
     });
     serde_json::from_value(value).map_err(|e| RuntimeError::Spec(e.to_string()))
-}
-
-fn rlimits_is_empty(process: &Value) -> bool {
-    process["rlimits"].as_array().is_some_and(|a| a.is_empty())
 }
 
 #[cfg(test)]

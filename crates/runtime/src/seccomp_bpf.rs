@@ -9,15 +9,19 @@
 //! libseccomp version and the target), and the container's init loads the
 //! program itself right before `execve` (see `shim::start`).
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 use sha2::{Digest, Sha256};
+
+use crate::atomic::Durability;
 
 /// Sub-directory of the exec root holding compiled filters.
 pub const SECCOMP_CACHE_DIR: &str = "seccomp";
@@ -199,7 +203,7 @@ fn cache_path(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<PathBuf, Unsup
 }
 
 /// The compiled BPF of `profile`, from the cache under `cache_dir` or
-/// compiled (and cached: temp file + rename, so a reader never sees a partial
+/// compiled (and cached with an atomic write, so a reader never sees a partial
 /// program; a file of the wrong size is recompiled).
 pub fn compiled(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<BpfProgram, Unsupported> {
     let path = cache_path(profile, cache_dir)?;
@@ -209,24 +213,28 @@ pub fn compiled(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<BpfProgram, 
     {
         return Ok(p);
     }
-    let ctx = build(profile)?;
+    let bytes = export(&build(profile)?)?;
+    let prog = BpfProgram::from_bytes(&bytes)
+        .ok_or_else(|| Unsupported(format!("bad program of {} bytes", bytes.len())))?;
     std::fs::create_dir_all(cache_dir).map_err(|e| Unsupported(format!("mkdir: {e}")))?;
-    let tmp = cache_dir.join(format!(".tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Unsupported(format!("create: {e}")))?;
-        ctx.export_bpf(f.as_fd())
-            .map_err(|e| Unsupported(format!("export: {e}")))?;
-        f.flush().map_err(|e| Unsupported(format!("write: {e}")))?;
-        let bytes = std::fs::read(&tmp).map_err(|e| Unsupported(format!("read: {e}")))?;
-        let prog = BpfProgram::from_bytes(&bytes)
-            .ok_or_else(|| Unsupported(format!("bad program of {} bytes", bytes.len())))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Unsupported(format!("rename: {e}")))?;
-        Ok(prog)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic::write_file(&path, &bytes, Durability::Atomic)
+        .map_err(|e| Unsupported(e.to_string()))?;
+    Ok(prog)
+}
+
+/// The raw BPF of `ctx` (libseccomp 2.5 exports only to a file descriptor:
+/// an anonymous memory file).
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, Unsupported> {
+    let fd = memfd_create(c"berth-seccomp", MemFdCreateFlag::MFD_CLOEXEC)
+        .map_err(|e| Unsupported(format!("memfd_create: {e}")))?;
+    ctx.export_bpf(fd.as_fd())
+        .map_err(|e| Unsupported(format!("export: {e}")))?;
+    let mut f = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| f.read_to_end(&mut bytes))
+        .map_err(|e| Unsupported(format!("read exported program: {e}")))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -406,41 +406,6 @@ fn oom_kill_is_recorded() {
     assert!(exit.oom_killed);
 }
 
-/// Not a check (speed is measured by bench/, never asserted): prints how long
-/// spawn_shim + run + exit of `true` takes, and the shim's RSS while waiting.
-/// `cargo test -p berth-runtime --release --test shim -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn timing_report() {
-    require_env!();
-    let mut times = Vec::new();
-    for _ in 0..20 {
-        let f = fixture(&["true"]);
-        let t0 = Instant::now();
-        let started = start(&f).unwrap();
-        let t1 = t0.elapsed();
-        let exit = wait_exit(&f);
-        times.push((t1, t0.elapsed()));
-        assert_eq!(exit.exit_code, 0);
-        let _ = started;
-    }
-    let n = times.len() as u32;
-    let start_mean: Duration = times.iter().map(|t| t.0).sum::<Duration>() / n;
-    let total_mean: Duration = times.iter().map(|t| t.1).sum::<Duration>() / n;
-    eprintln!("spawn_shim mean {start_mean:?}; spawn to exit.json mean {total_mean:?}");
-    let f = fixture(&["sleep", "5"]);
-    let s = start(&f).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.shim_pid)).unwrap();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS"))
-        .unwrap_or("");
-    eprintln!("shim {rss}");
-    signal(&read_state(&f.dir).unwrap().unwrap(), libc::SIGKILL).unwrap();
-    wait_exit(&f);
-}
-
 #[test]
 fn invalid_executable_fails_like_runc() {
     require_env!();

@@ -69,9 +69,6 @@ pub fn supervise(started: Started) -> i32 {
                 if let Some(code) = exit_code_of(status) {
                     break code;
                 }
-                if let WaitStatus::StillAlive = status {
-                    continue;
-                }
             }
             Err(Errno::EINTR) => continue,
             Err(e) => {

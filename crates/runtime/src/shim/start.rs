@@ -17,9 +17,9 @@ use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
 use crate::cgroup;
-use crate::control::{Readiness, RUNTIME_STATE_DIR};
+use crate::control::{release_resources, Readiness, RUNTIME_STATE_DIR};
 use crate::error::RuntimeError;
-use crate::mount::{mount_rootfs, unmount_all};
+use crate::mount::mount_rootfs;
 use crate::oci::{generate, HostFacts};
 use crate::rootpath::{read_in_root, resolve_in_root};
 use crate::seccomp_bpf::{BpfProgram, SECCOMP_CACHE_DIR};
@@ -92,13 +92,13 @@ impl SeccompLoad {
 /// here, `oci` is left alone and libcontainer applies it.
 fn take_seccomp(oci: &mut oci_spec::runtime::Spec, exec_root: &Path) -> Option<SeccompLoad> {
     use oci_spec::runtime::Capability;
-    let profile = oci.linux().as_ref()?.seccomp().clone()?;
+    let profile = oci.linux().as_ref()?.seccomp().as_ref()?;
     let nnp = oci.process().as_ref().and_then(|p| p.no_new_privileges());
     if nnp.is_some() {
         // libcontainer then loads it late itself; keep its behaviour.
         return None;
     }
-    let program = match crate::seccomp_bpf::compiled(&profile, &exec_root.join(SECCOMP_CACHE_DIR)) {
+    let program = match crate::seccomp_bpf::compiled(profile, &exec_root.join(SECCOMP_CACHE_DIR)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("berth shim: seccomp left to libcontainer: {}", e.0);
@@ -225,12 +225,15 @@ pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeE
         Ok(s) => Ok(s),
         Err(e) => {
             let state_dir = exec_root.join(RUNTIME_STATE_DIR).join(&spec.id);
-            if let Ok(mut c) = Container::load(state_dir.clone()) {
+            if let Ok(mut c) = Container::load(state_dir) {
                 let _ = c.delete(true);
             }
-            let _ = std::fs::remove_dir_all(&state_dir);
-            cgroup::kill_and_remove(&cgroup::cgroup_path(&spec.cgroup_parent, &spec.id));
-            unmount_all(&spec.rootfs.target);
+            release_resources(
+                &spec.id,
+                &spec.cgroup_parent,
+                &spec.rootfs.target,
+                exec_root,
+            );
             Err(e)
         }
     }
