@@ -5,7 +5,7 @@ use berth_spec::api::ContainerConfig;
 use crate::error::{EngineError, Result};
 
 /// Docker's default `PATH` for Linux containers.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub use berth_runtime::shim::DEFAULT_PATH;
 
 fn env_key(kv: &str) -> &str {
     kv.split_once('=').map(|(k, _)| k).unwrap_or(kv)

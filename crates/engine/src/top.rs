@@ -1,6 +1,5 @@
 //! `GET /containers/{id}/top`: `ps` on the host, filtered to the container's processes.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use berth_spec::api::TopResponse;
@@ -11,24 +10,11 @@ use crate::{blocking, Engine};
 
 /// PIDs in the container's cgroup (any v1 hierarchy, or the unified one).
 fn cgroup_pids(cgroup_parent: &str, id: &str) -> Vec<u32> {
-    let rel = berth_runtime::cgroup::cgroup_path(cgroup_parent, id);
-    let rel = rel.trim_start_matches('/');
-    let root = Path::new("/sys/fs/cgroup");
-    let mut candidates = vec![root.join(rel)];
-    if let Ok(rd) = std::fs::read_dir(root) {
-        for e in rd.flatten() {
-            candidates.push(e.path().join(rel));
-        }
-    }
-    for dir in candidates {
-        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-            let pids: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-            if !pids.is_empty() {
-                return pids;
-            }
-        }
-    }
-    Vec::new()
+    let path = berth_runtime::cgroup::cgroup_path(cgroup_parent, id);
+    berth_runtime::cgroup::procs(&path)
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
 }
 
 /// Parse `ps` output, keeping rows whose PID is in `pids`, as dockerd does.
