@@ -4,38 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-/// Options of `berth daemon`.
-#[derive(Debug, Clone, clap::Args)]
+/// Options of `berth daemon` (parsed, with their defaults, by the CLI's `DaemonArgs`).
+#[derive(Debug, Clone)]
 pub struct DaemonOptions {
     /// Socket to listen on (`unix:///path`).
-    #[arg(
-        short = 'H',
-        long = "host",
-        env = "BERTH_HOST",
-        default_value = "unix:///run/berth/berth.sock"
-    )]
     pub host: String,
     /// Root of persisted state (images, containers).
-    #[arg(long = "data-root", default_value = "/var/lib/berth")]
     pub data_root: PathBuf,
     /// Root of run-time state (socket, pid file, runtime state).
-    #[arg(long = "exec-root", default_value = "/run/berth")]
     pub exec_root: PathBuf,
     /// Log level: error, warn, info, debug, trace.
-    #[arg(long = "log-level", default_value = "info")]
     pub log_level: String,
-}
-
-impl Default for DaemonOptions {
-    fn default() -> Self {
-        DaemonOptions {
-            host: std::env::var("BERTH_HOST")
-                .unwrap_or_else(|_| "unix:///run/berth/berth.sock".into()),
-            data_root: PathBuf::from("/var/lib/berth"),
-            exec_root: PathBuf::from("/run/berth"),
-            log_level: "info".into(),
-        }
-    }
 }
 
 /// The socket path of a `-H` value (`unix:///path` or a plain absolute path).

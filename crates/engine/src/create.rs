@@ -219,8 +219,15 @@ impl Engine {
             state: Default::default(),
         };
         let dir = self.containers_dir().join(&id);
+        let container = Arc::new(Container::new(rec, dir.clone()));
+        // Hold the new container's operation lock until its directory is
+        // written, so that a concurrent remove (or prune) of the just
+        // registered container waits and cannot race with the writes here.
+        let _op = container.op.try_lock().map_err(|_| {
+            EngineError::system(format!("container {id} is locked before its creation"))
+        })?;
         // Reserve the name and insert under one lock.
-        let container = {
+        {
             let mut map = self.map();
             let taken = |n: &str| {
                 map.values()
@@ -247,12 +254,9 @@ impl Engine {
                     }
                 }
             };
-            let mut rec = rec;
-            rec.name = final_name;
-            let c = Arc::new(Container::new(rec, dir.clone()));
-            map.insert(id.clone(), Arc::clone(&c));
-            c
-        };
+            container.modify(|r| r.name = final_name);
+            map.insert(id.clone(), Arc::clone(&container));
+        }
         let rec = container.snapshot();
         let res = blocking(move || {
             std::fs::create_dir_all(&dir)

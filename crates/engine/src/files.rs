@@ -360,6 +360,7 @@ impl Engine {
     {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
+        self.ensure_registered(&c, name)?;
         let rec = c.snapshot();
         let running = rec.state.status == Status::Running;
         let store = self.store();

@@ -72,9 +72,7 @@ impl PruneFilter {
         labels: &BTreeMap<String, String>,
         created: chrono::DateTime<chrono::Utc>,
     ) -> bool {
-        self.labels
-            .iter()
-            .all(|f| crate::list::label_matches(f, labels))
+        crate::list::labels_match(&self.labels, Some(labels))
             && !self
                 .not_labels
                 .iter()
@@ -165,8 +163,7 @@ impl Engine {
                     img.repo_tags = Some(matching);
                 }
                 if let Some(labels) = filters.get("label") {
-                    let l = img.labels.clone().unwrap_or_default();
-                    if !labels.iter().all(|f| crate::list::label_matches(f, &l)) {
+                    if !crate::list::labels_match(labels, img.labels.as_ref()) {
                         continue;
                     }
                 }

@@ -66,11 +66,12 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 fn write_spec(dir: &std::path::Path, spec: &ContainerSpec) -> Result<()> {
     let bytes = serde_json::to_vec(spec)
         .map_err(|e| EngineError::system(format!("serialize container spec: {e}")))?;
-    let path = dir.join(berth_runtime::SPEC_FILE);
-    let tmp = dir.join(".spec.json.tmp");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| EngineError::io(format!("write {}", path.display()), e))
+    berth_runtime::write_file(
+        &dir.join(berth_runtime::SPEC_FILE),
+        &bytes,
+        berth_runtime::Durability::Atomic,
+    )?;
+    Ok(())
 }
 
 fn is_running(status: Status) -> bool {
@@ -101,6 +102,16 @@ fn start_error(msg: &str, path: &str) -> (EngineError, i64) {
 }
 
 impl Engine {
+    /// 404 if `c` (looked up as `name`) was removed by another request
+    /// while this one waited for `c.op`: its directory is gone.
+    pub(crate) fn ensure_registered(&self, c: &Container, name: &str) -> Result<()> {
+        if self.map().contains_key(&c.id) {
+            Ok(())
+        } else {
+            Err(EngineError::not_found(format!("No such container: {name}")))
+        }
+    }
+
     fn shim_state(c: &Container, rec: &ContainerRecord) -> ShimState {
         ShimState {
             id: c.id.clone(),
@@ -155,6 +166,7 @@ impl Engine {
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
+        self.ensure_registered(&c, name)?;
         let status = c.rec().state.status;
         match status {
             Status::Running => return Err(EngineError::not_modified()),
@@ -189,14 +201,9 @@ impl Engine {
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
         let spawned = blocking(move || {
-            let t0 = std::time::Instant::now();
             berth_runtime::clear_records(&dir)?;
             write_spec(&dir, &spec)?;
-            tracing::debug!("spec written in {:?}", t0.elapsed());
-            let t1 = std::time::Instant::now();
-            let r = berth_runtime::spawn_shim(&exe, &dir, &exec_root);
-            tracing::debug!("spawn_shim took {:?}", t1.elapsed());
-            match r {
+            match berth_runtime::spawn_shim(&exe, &dir, &exec_root) {
                 Ok(s) => Ok(Ok(s)),
                 Err(berth_runtime::RuntimeError::Start(m)) => Ok(Err(m)),
                 Err(e) => {
@@ -399,6 +406,7 @@ impl Engine {
     pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
+        self.ensure_registered(&c, name)?;
         self.stop_locked(&c, timeout).await
     }
 
@@ -475,6 +483,7 @@ impl Engine {
     pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
+        self.ensure_registered(&c, name)?;
         match self.stop_locked(&c, timeout).await {
             Ok(()) => {}
             Err(e) if e.kind == ErrorKind::NotModified => {}
@@ -489,10 +498,7 @@ impl Engine {
     pub async fn remove(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
-        if !self.map().contains_key(&c.id) {
-            // Removed while we waited for the lock.
-            return Err(EngineError::not_found(format!("No such container: {name}")));
-        }
+        self.ensure_registered(&c, name)?;
         self.remove_locked(&c, force).await
     }
 
@@ -528,9 +534,7 @@ impl Engine {
         let c_id = c.id.clone();
         let exec_root = self.cfg.exec_root.clone();
         let res = blocking(move || {
-            let t0 = std::time::Instant::now();
             berth_runtime::cleanup(&dir, &exec_root);
-            tracing::debug!("runtime cleanup took {:?}", t0.elapsed());
             let rootfs = dir.join("rootfs");
             if let (Ok(a), Ok(b)) = (std::fs::metadata(&dir), std::fs::metadata(&rootfs)) {
                 if a.dev() != b.dev() {

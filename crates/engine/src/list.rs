@@ -1,6 +1,6 @@
 //! `GET /containers/json`: filters, limits and the summary rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_spec::api::{
@@ -59,6 +59,13 @@ pub(crate) fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> 
         Some((k, v)) => labels.get(k).is_some_and(|lv| lv == v),
         None => labels.contains_key(filter),
     }
+}
+
+/// Whether every label filter in `filters` matches `labels` (none set: no labels).
+pub(crate) fn labels_match(filters: &[String], labels: Option<&BTreeMap<String, String>>) -> bool {
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    filters.iter().all(|f| label_matches(f, labels))
 }
 
 /// A tiny subset of Go regexp used by `name` filters: `^` and `$` anchors, else substring.
@@ -124,6 +131,10 @@ impl Engine {
         let before = anchor("before")?;
         let since = anchor("since")?;
         let store = self.store();
+        // Resolve each `ancestor` value once, not once per container.
+        let ancestors: Option<Vec<(&String, Option<String>)>> = f
+            .get("ancestor")
+            .map(|images| images.iter().map(|i| (i, store.resolve(i).ok())).collect());
         let mut out = Vec::new();
         for rec in recs {
             let st = rec.state.status;
@@ -142,8 +153,7 @@ impl Engine {
                 }
             }
             if let Some(labels) = f.get("label") {
-                let cl = rec.config.labels.clone().unwrap_or_default();
-                if !labels.iter().all(|l| label_matches(l, &cl)) {
+                if !labels_match(labels, rec.config.labels.as_ref()) {
                     continue;
                 }
             }
@@ -161,15 +171,15 @@ impl Engine {
                     continue;
                 }
             }
-            if let Some(images) = f.get("ancestor") {
-                let matched = images.iter().any(|img| {
-                    rec.image_name == *img
-                        || rec.image_id == *img
+            if let Some(images) = &ancestors {
+                let matched = images.iter().any(|(img, resolved)| {
+                    rec.image_name == **img
+                        || rec.image_id == **img
                         || rec
                             .image_id
                             .trim_start_matches("sha256:")
                             .starts_with(img.trim_start_matches("sha256:"))
-                        || store.resolve(img).ok().as_deref() == Some(rec.image_id.as_str())
+                        || resolved.as_deref() == Some(rec.image_id.as_str())
                 });
                 if !matched {
                     continue;
@@ -194,6 +204,7 @@ impl Engine {
         let root = self.containers_dir();
         blocking(move || {
             let now = Utc::now();
+            let mut images = ImageCache::default();
             Ok(out
                 .into_iter()
                 .map(|rec| {
@@ -201,6 +212,7 @@ impl Engine {
                         &rec,
                         now,
                         &store,
+                        &mut images,
                         size.then(|| root.join(&rec.id).join("upper")).as_deref(),
                     )
                 })
@@ -250,14 +262,28 @@ pub(crate) fn command_string(path: &str, args: &[String]) -> String {
     format!("{path} {}", args.join(" "))
 }
 
+/// Store lookups memoised over one listing (many containers share an image).
+#[derive(Default)]
+struct ImageCache {
+    /// Image reference -> the ID it resolves to now.
+    resolved: HashMap<String, Option<String>>,
+    /// Image ID -> its size.
+    sizes: HashMap<String, i64>,
+}
+
 fn summary(
     rec: &ContainerRecord,
     now: chrono::DateTime<Utc>,
     store: &berth_store::Store,
+    cache: &mut ImageCache,
     upper: Option<&std::path::Path>,
 ) -> ContainerSummary {
     let mut image = rec.config.image.clone();
-    if store.resolve(&image).ok().as_deref() != Some(rec.image_id.as_str()) {
+    let resolved = cache
+        .resolved
+        .entry(image.clone())
+        .or_insert_with(|| store.resolve(&image).ok());
+    if resolved.as_deref() != Some(rec.image_id.as_str()) {
         image = rec.image_id.clone();
     }
     let command = command_string(&rec.path, &rec.args);
@@ -270,7 +296,10 @@ fn summary(
     let (size_rw, size_root_fs) = match upper {
         Some(u) => {
             let rw = dir_size(u);
-            let img = store.inspect(&rec.image_id).map(|i| i.size).unwrap_or(0);
+            let img = *cache
+                .sizes
+                .entry(rec.image_id.clone())
+                .or_insert_with(|| store.inspect(&rec.image_id).map(|i| i.size).unwrap_or(0));
             (Some(rw), Some(rw + img))
         }
         None => (None, None),

@@ -1,7 +1,6 @@
 //! The engine's persistent container record (`<data-root>/containers/<id>/config.v2.json`).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use berth_spec::api::{ContainerConfig, HostConfig};
 use chrono::{DateTime, Utc};
@@ -118,50 +117,18 @@ impl ContainerRecord {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let bytes = serde_json::to_vec(self)
             .map_err(|e| EngineError::system(format!("serialize container record: {e}")))?;
-        write_synced(&dir.join(RECORD_FILE), &bytes, false)
+        berth_runtime::write_file(
+            &dir.join(RECORD_FILE),
+            &bytes,
+            berth_runtime::Durability::FileSynced,
+        )?;
+        Ok(())
     }
 
     /// The short (12-char) ID.
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(12)]
     }
-}
-
-/// Write `bytes` to `path` via a temp file, fsync and rename (then fsync the directory).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_synced(path, bytes, true)
-}
-
-/// Write `bytes` to `path` via a temp file, fsync and rename; with `sync_dir`,
-/// also fsync the directory so that the rename itself is durable.
-fn write_synced(path: &Path, bytes: &[u8], sync_dir: bool) -> Result<()> {
-    let dir: PathBuf = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        // fdatasync: the data and the size, which is all a reader needs.
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)?;
-        if sync_dir {
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(EngineError::io(format!("write {}", path.display()), e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

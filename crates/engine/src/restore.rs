@@ -28,7 +28,7 @@ fn engine_id(data_root: &Path) -> Result<String> {
         }
     }
     let id = crate::create::new_id()[..32].to_uppercase();
-    crate::record::write_atomic(&path, id.as_bytes())?;
+    berth_runtime::write_atomic(&path, id.as_bytes())?;
     Ok(id)
 }
 
@@ -160,6 +160,9 @@ impl Engine {
             let engine2 = Arc::clone(&engine);
             tokio::spawn(async move {
                 let _op = c.op.lock().await;
+                if engine2.ensure_registered(&c, &c.id).is_err() {
+                    return; // removed meanwhile
+                }
                 if let Err(e) = engine2.start_locked(&c, false).await {
                     tracing::warn!(id = %c.id, "restart at daemon start failed: {e}");
                 }
