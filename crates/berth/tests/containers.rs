@@ -6,10 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 fn sleeper(h: &'static Harness, name: &str) -> String {
-    let id = h
-        .run(&["run", "-d", "--name", name, &h.image, "sleep", "1000"])
-        .ok()
-        .out();
+    let id = h.run_d(name, &[], &["sleep", "1000"]).ok().out();
     assert!(
         is_full_id(&id),
         "run -d must print the full 64-hex id, got {id:?}"
@@ -185,16 +182,15 @@ fn logs_follow_ends_when_the_container_stops() {
     let h = h();
     let name = uname("follow");
     let _g = h.guard(&[&name]);
-    h.run(&[
-        "run",
-        "-d",
-        "--name",
+    h.run_d(
         &name,
-        &h.image,
-        "sh",
-        "-c",
-        "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
-    ])
+        &[],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
+        ],
+    )
     .ok();
     // some history before following, then more while following
     h.wait_until("3 lines logged", Duration::from_secs(20), || {
@@ -287,16 +283,15 @@ fn stop_sends_sigterm_first() {
     let h = h();
     let name = uname("term");
     let _g = h.guard(&[&name]);
-    h.run(&[
-        "run",
-        "-d",
-        "--name",
+    h.run_d(
         &name,
-        &h.image,
-        "sh",
-        "-c",
-        "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
-    ])
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+    )
     .ok();
     // stop only once the handler is installed
     h.wait_until("trap installed", Duration::from_secs(20), || {
@@ -372,9 +367,7 @@ fn container_prune_removes_stopped_ones() {
     h.run(&["run", "--name", &stopped, "-l", &label, &h.image, "true"])
         .ok();
     let rid = h
-        .run(&[
-            "run", "-d", "--name", &running, "-l", &label, &h.image, "sleep", "1000",
-        ])
+        .run_d(&running, &["-l", &label], &["sleep", "1000"])
         .ok()
         .out();
     let sid = h.inspect_f(&stopped, "{{.Id}}");
@@ -681,16 +674,11 @@ fn commit_a_running_container() {
     let img = uname("committedrun");
     let mut g = h.guard(&[&name]);
     g.image(&img);
-    h.run(&[
-        "run",
-        "-d",
-        "--name",
+    h.run_d(
         &name,
-        &h.image,
-        "sh",
-        "-c",
-        "echo live > /live.txt; sleep 1000",
-    ])
+        &[],
+        &["sh", "-c", "echo live > /live.txt; sleep 1000"],
+    )
     .ok();
     h.wait_until("/live.txt written", Duration::from_secs(10), || {
         h.run(&["diff", &name]).stdout.contains("A /live.txt")
@@ -861,17 +849,7 @@ fn cp_never_follows_symlinks_out_of_the_container() {
     let name = uname("cpsym");
     let _g = h.guard(&[&name]);
     let marker = format!("berth-e2e-cp-marker-{}", std::process::id());
-    h.run(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        &h.image,
-        "sh",
-        "-c",
-        "ln -s /etc /tmp/hostetc; ln -s / /tmp/root; ln -s ../../../../../../tmp /tmp/up; sleep 1000",
-    ])
-    .ok();
+    h.run_d(&name, &[], &["sh", "-c", "ln -s /etc /tmp/hostetc; ln -s / /tmp/root; ln -s ../../../../../../tmp /tmp/up; sleep 1000"]).ok();
     h.wait_until("symlinks created", Duration::from_secs(10), || {
         h.run(&["diff", &name]).stdout.contains("A /tmp/up")
     });

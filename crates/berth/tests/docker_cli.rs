@@ -114,14 +114,7 @@ impl Pair {
     /// and stderr. Returns (berth, oracle) outputs.
     #[track_caller]
     fn same(&self, args: &[&str]) -> (Out, Out) {
-        let b = docker(&self.berth, args);
-        let o = docker(&self.oracle, args);
-        assert_eq!(
-            b.code,
-            o.code,
-            "exit codes differ for `docker {}`:\nberth: {b:?}\ndockerd: {o:?}",
-            args.join(" ")
-        );
+        let (b, o) = self.same_code(args);
         assert_eq!(
             norm(&b.stdout),
             norm(&o.stdout),

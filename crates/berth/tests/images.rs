@@ -2,16 +2,25 @@
 mod common;
 use common::*;
 
+/// `import [FLAGS...] busybox.tar [REF]`; asserts success and returns the printed ID.
+fn import_busybox(h: &Harness, flags: &[&str], reference: Option<&str>) -> String {
+    let bb = fixture("busybox.tar");
+    let mut args = vec!["import"];
+    args.extend_from_slice(flags);
+    args.push(path_str(&bb));
+    args.extend(reference);
+    h.run(&args).ok().out()
+}
+
 #[test]
 fn import_with_changes_is_visible_in_inspect_and_run() {
     let h = h();
     let img = format!("{}:v1", uname("chg"));
     let mut g = h.guard(&[]);
     g.image(&img);
-    let bb = fixture("busybox.tar");
-    let id = h
-        .run(&[
-            "import",
+    let id = import_busybox(
+        h,
+        &[
             "-c",
             "CMD [\"echo $A-$B from $PWD\"]",
             "-c",
@@ -26,11 +35,9 @@ fn import_with_changes_is_visible_in_inspect_and_run() {
             "LABEL project=thesis",
             "-m",
             "imported for e2e",
-            path_str(&bb),
-            &img,
-        ])
-        .ok()
-        .out();
+        ],
+        Some(&img),
+    );
     assert!(
         id.starts_with("sha256:") && is_full_id(&id[7..]),
         "import printed {id:?}"
@@ -136,11 +143,7 @@ fn images_columns_quiet_and_filter() {
     let repo = uname("cols");
     let mut g = h.guard(&[]);
     g.image(&format!("{repo}:v1"));
-    let bb = fixture("busybox.tar");
-    let id = h
-        .run(&["import", path_str(&bb), &format!("{repo}:v1")])
-        .ok()
-        .out();
+    let id = import_busybox(h, &[], Some(&format!("{repo}:v1")));
     let o = h.run(&["images"]);
     let lines = o.ok().lines();
     let header: Vec<&str> = lines[0]
@@ -201,18 +204,8 @@ fn tag_and_rmi() {
     let mut g = h.guard(&[]);
     g.image(&t1);
     g.image(&t2);
-    let bb = fixture("busybox.tar");
     // a distinct image (its own CMD) so nothing else shares its ID
-    let id = h
-        .run(&[
-            "import",
-            "-c",
-            &format!("LABEL t={repo}"),
-            path_str(&bb),
-            &t1,
-        ])
-        .ok()
-        .out();
+    let id = import_busybox(h, &["-c", &format!("LABEL t={repo}")], Some(&t1));
     h.run(&["tag", &t1, &t2]).ok().stdout_is("");
     assert_eq!(
         h.run(&["image", "inspect", "-f", "{{.Id}}", &t2])
@@ -262,17 +255,7 @@ fn tag_and_rmi() {
 fn rmi_deletes_an_unused_image() {
     let h = h();
     let img = uname("del");
-    let bb = fixture("busybox.tar");
-    let id = h
-        .run(&[
-            "import",
-            "-c",
-            &format!("LABEL d={img}"),
-            path_str(&bb),
-            &img,
-        ])
-        .ok()
-        .out();
+    let id = import_busybox(h, &["-c", &format!("LABEL d={img}")], Some(&img));
     let o = h.run(&["rmi", &img]);
     o.ok()
         .stdout_has(&format!("Untagged: {img}:latest\n"))
@@ -313,17 +296,7 @@ fn save_then_load_gives_the_same_image() {
     let img = format!("{}:v1", uname("saved"));
     let mut g = h.guard(&[]);
     g.image(&img);
-    let bb = fixture("busybox.tar");
-    let id = h
-        .run(&[
-            "import",
-            "-c",
-            "CMD [\"echo\",\"loaded\"]",
-            path_str(&bb),
-            &img,
-        ])
-        .ok()
-        .out();
+    let id = import_busybox(h, &["-c", "CMD [\"echo\",\"loaded\"]"], Some(&img));
     let layers = h.inspect_json(&img)["RootFS"]["Layers"].clone();
     let dir = unique_tmp_dir("save");
     let archive = dir.join("img.tar");
@@ -386,8 +359,7 @@ fn load_from_stdin_quiet() {
     let img = uname("stdin");
     let mut g = h.guard(&[]);
     g.image(&img);
-    let bb = fixture("busybox.tar");
-    h.run(&["import", path_str(&bb), &img]).ok();
+    import_busybox(h, &[], Some(&img));
     let dir = unique_tmp_dir("loadq");
     let archive = dir.join("a.tar");
     h.run(&["save", "-o", path_str(&archive), &img]).ok();
@@ -402,17 +374,8 @@ fn load_from_stdin_quiet() {
 #[test]
 fn image_prune_removes_dangling() {
     let h = h();
-    let bb = fixture("busybox.tar");
     // an untagged (dangling) image
-    let id = h
-        .run(&[
-            "import",
-            "-c",
-            &format!("LABEL prune={}", uname("p")),
-            path_str(&bb),
-        ])
-        .ok()
-        .out();
+    let id = import_busybox(h, &["-c", &format!("LABEL prune={}", uname("p"))], None);
     let o = h.run(&["images", "-q", "--no-trunc", "--filter", "dangling=true"]);
     assert!(
         o.ok().lines().contains(&id),

@@ -14,6 +14,11 @@ fn private_daemon(tag: &str) -> Daemon {
     d
 }
 
+/// `run -d --name NAME [OPTS...] busybox:e2e CMD...` on a private daemon.
+fn run_d(d: &Daemon, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
+    d.run(&run_d_args(name, opts, "busybox:e2e", cmd))
+}
+
 fn pid_of(d: &Daemon, name: &str) -> i64 {
     let o = d.run(&["inspect", "-f", "{{.State.Pid}}", name]);
     o.ok()
@@ -59,39 +64,9 @@ fn daemon_kill9_keeps_containers_running_and_records_exits() {
         return;
     }
     let d = private_daemon("kill9");
-    d.run(&[
-        "run",
-        "-d",
-        "--name",
-        "one",
-        "busybox:e2e",
-        "sh",
-        "-c",
-        "echo one-before; sleep 1000",
-    ])
-    .ok();
-    d.run(&[
-        "run",
-        "-d",
-        "--name",
-        "two",
-        "busybox:e2e",
-        "sh",
-        "-c",
-        "echo two-before; sleep 1000",
-    ])
-    .ok();
-    d.run(&[
-        "run",
-        "-d",
-        "--name",
-        "three",
-        "busybox:e2e",
-        "sh",
-        "-c",
-        "sleep 2; exit 7",
-    ])
-    .ok();
+    run_d(&d, "one", &[], &["sh", "-c", "echo one-before; sleep 1000"]).ok();
+    run_d(&d, "two", &[], &["sh", "-c", "echo two-before; sleep 1000"]).ok();
+    run_d(&d, "three", &[], &["sh", "-c", "sleep 2; exit 7"]).ok();
     let (p1, p2, p3) = (pid_of(&d, "one"), pid_of(&d, "two"), pid_of(&d, "three"));
     wait_for(&d, "logs written", Duration::from_secs(10), |d| {
         d.run(&["logs", "two"]).stdout == "two-before\n"
@@ -205,28 +180,8 @@ fn restart_always_comes_back_after_daemon_restart() {
         return;
     }
     let d = private_daemon("always");
-    d.run(&[
-        "run",
-        "-d",
-        "--restart",
-        "always",
-        "--name",
-        "svc",
-        "busybox:e2e",
-        "sleep",
-        "1000",
-    ])
-    .ok();
-    d.run(&[
-        "run",
-        "-d",
-        "--name",
-        "plain",
-        "busybox:e2e",
-        "sleep",
-        "1000",
-    ])
-    .ok();
+    run_d(&d, "svc", &["--restart", "always"], &["sleep", "1000"]).ok();
+    run_d(&d, "plain", &[], &["sleep", "1000"]).ok();
     let (p, q) = (pid_of(&d, "svc"), pid_of(&d, "plain"));
     assert_eq!(
         d.run(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "svc"])
@@ -270,18 +225,8 @@ fn restart_always_restarts_when_the_process_exits() {
     let h = h();
     let name = uname("always");
     let _g = h.guard(&[&name]);
-    h.run(&[
-        "run",
-        "-d",
-        "--restart",
-        "always",
-        "--name",
-        &name,
-        &h.image,
-        "sleep",
-        "1000",
-    ])
-    .ok();
+    h.run_d(&name, &["--restart", "always"], &["sleep", "1000"])
+        .ok();
     let pid: i64 = h.inspect_f(&name, "{{.State.Pid}}").parse().expect("pid");
     host_kill(pid);
     h.wait_until(
@@ -310,18 +255,11 @@ fn restart_on_failure_stops_after_max_retries() {
     let h = h();
     let name = uname("onfail");
     let _g = h.guard(&[&name]);
-    h.run(&[
-        "run",
-        "-d",
-        "--restart",
-        "on-failure:2",
-        "--name",
+    h.run_d(
         &name,
-        &h.image,
-        "sh",
-        "-c",
-        "echo run; exit 3",
-    ])
+        &["--restart", "on-failure:2"],
+        &["sh", "-c", "echo run; exit 3"],
+    )
     .ok();
     assert_eq!(
         h.inspect_f(&name, "{{.HostConfig.RestartPolicy.Name}}"),
@@ -355,17 +293,7 @@ fn restart_on_failure_stops_after_max_retries() {
     // success ends on-failure restarts at once
     let ok = uname("onfailok");
     let _g2 = h.guard(&[&ok]);
-    h.run(&[
-        "run",
-        "-d",
-        "--restart",
-        "on-failure",
-        "--name",
-        &ok,
-        &h.image,
-        "true",
-    ])
-    .ok();
+    h.run_d(&ok, &["--restart", "on-failure"], &["true"]).ok();
     h.run(&["wait", &ok]).ok();
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(

@@ -88,10 +88,7 @@ fn run_hostname_defaults_to_short_id_and_h_sets_it() {
     let h = h();
     let name = uname("host");
     let _g = h.guard(&[&name]);
-    let id = h
-        .run(&["run", "-d", "--name", &name, &h.image, "sleep", "100"])
-        .ok()
-        .out();
+    let id = h.run_d(&name, &[], &["sleep", "100"]).ok().out();
     assert!(is_full_id(&id), "run -d printed {id:?}");
     let o = h.run(&["run", "--rm", &h.image, "hostname"]);
     let hn = o.ok().out();

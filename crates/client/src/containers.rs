@@ -380,8 +380,49 @@ fn path_stat(resp: &Response<Incoming>) -> Result<PathStat> {
         .ok_or_else(|| {
             ClientError::Protocol("missing X-Docker-Container-Path-Stat header".into())
         })?;
-    let raw = crate::base64::decode(header.as_bytes()).ok_or_else(|| {
-        ClientError::Protocol("bad base64 in X-Docker-Container-Path-Stat".into())
-    })?;
-    Ok(serde_json::from_slice(&raw)?)
+    Ok(serde_json::from_slice(&decode_path_stat(
+        header.as_bytes(),
+    )?)?)
+}
+
+/// Decode the path-stat header: docker sends URL-safe base64; the standard
+/// alphabet and missing padding are accepted too.
+fn decode_path_stat(value: &[u8]) -> Result<Vec<u8>> {
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode};
+    use base64::{alphabet, Engine as _};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let url_safe: Vec<u8> = value
+        .iter()
+        .map(|&c| match c {
+            b'+' => b'-',
+            b'/' => b'_',
+            c => c,
+        })
+        .collect();
+    LENIENT.decode(url_safe).map_err(|e| {
+        ClientError::Protocol(format!("bad base64 in X-Docker-Container-Path-Stat: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_path_stat as decode;
+
+    #[test]
+    fn path_stat_decodes_padded_and_unpadded() {
+        assert_eq!(decode(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode(b"eyJuYW1lIjoiYSJ9").unwrap(), br#"{"name":"a"}"#);
+        assert_eq!(decode(b"").unwrap(), b"");
+        assert!(decode(b"a").is_err());
+        assert!(decode(b"a=b=").is_err());
+        assert!(decode(b"!!!!").is_err());
+        // Both alphabets: 0xfb 0xff as standard and URL-safe.
+        assert_eq!(decode(b"+/8=").unwrap(), [0xfb, 0xff]);
+        assert_eq!(decode(b"-_8=").unwrap(), [0xfb, 0xff]);
+    }
 }

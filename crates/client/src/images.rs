@@ -2,7 +2,6 @@
 
 use berth_spec::api::{HistoryItem, ImageDeleteItem, ImageSummary, PruneResponse};
 use hyper::Method;
-use serde_json::Value;
 
 use crate::client::{Client, JsonStream};
 use crate::error::Result;
@@ -38,11 +37,6 @@ impl Client {
         q.flag("all", all).flag("digests", digests).filters(filters);
         let list: Option<Vec<ImageSummary>> = self.get_json(&q.apply("/images/json")).await?;
         Ok(list.unwrap_or_default())
-    }
-
-    /// `GET /images/{name}/json` as raw JSON.
-    pub async fn image_inspect_raw(&self, name: &str) -> Result<Value> {
-        self.get_json(&ipath(name, "/json")).await
     }
 
     /// `GET /images/{name}/history`.

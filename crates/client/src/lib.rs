@@ -10,7 +10,6 @@
 //!   [`JsonStream`] reads import/load progress messages.
 //! - [`Client::container_attach`] hijacks the connection (`Upgrade: tcp`).
 
-mod base64;
 mod client;
 mod containers;
 mod error;

@@ -182,14 +182,7 @@ pub async fn start(client: &Client, args: &StartArgs) -> CliResult {
             ));
         }
         let id = &args.containers[0];
-        let code = attach_and_wait(
-            client,
-            id,
-            false,
-            args.sig_proxy != "false",
-            |c| async move { c.container_start(id).await.map(|_| ()) },
-        )
-        .await?;
+        let code = attach_and_wait(client, id, false, args.sig_proxy != "false").await?;
         if code != 0 {
             return Err(CliError::status(code as i32, ""));
         }

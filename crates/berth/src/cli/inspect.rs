@@ -39,21 +39,16 @@ pub enum Kind {
 }
 
 async fn fetch(client: &Client, kind: Kind, name: &str, size: bool) -> CliResult<Option<String>> {
-    let paths: Vec<String> = match kind {
-        Kind::Container => vec![format!(
-            "/containers/{}/json{}",
-            encode(name),
-            if size { "?size=1" } else { "" }
-        )],
-        Kind::Image => vec![format!("/images/{}/json", encode(name))],
-        Kind::Any => vec![
-            format!(
-                "/containers/{}/json{}",
-                encode(name),
-                if size { "?size=1" } else { "" }
-            ),
-            format!("/images/{}/json", encode(name)),
-        ],
+    let name = encode(name);
+    let container = format!(
+        "/containers/{name}/json{}",
+        if size { "?size=1" } else { "" }
+    );
+    let image = format!("/images/{name}/json");
+    let paths = match kind {
+        Kind::Container => vec![container],
+        Kind::Image => vec![image],
+        Kind::Any => vec![container, image],
     };
     for p in paths {
         match client.call(Method::GET, &p).await {

@@ -69,62 +69,22 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a command in a new container
-    #[command(
-        disable_help_flag = true,
-        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Run(run::RunArgs),
-    /// Create a new container
-    #[command(
-        disable_help_flag = true,
-        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Create(run::CreateArgs),
-    /// Start one or more stopped containers
-    Start(containers::StartArgs),
-    /// Stop one or more running containers
-    Stop(containers::StopArgs),
-    /// Kill one or more running containers
-    Kill(containers::KillArgs),
-    /// Restart one or more containers
-    Restart(containers::StopArgs),
+    /// Container commands that `berth container ...` has under the same name.
+    #[command(flatten)]
+    ContainerOp(ContainerOp),
     /// Remove one or more containers
     Rm(containers::RmArgs),
     /// List containers
     Ps(ps::PsArgs),
-    /// Fetch the logs of a container
-    Logs(containers::LogsArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(containers::WaitArgs),
     /// Return low-level information on containers or images
     Inspect(inspect::InspectArgs),
-    /// Rename a container
-    Rename(containers::RenameArgs),
-    /// Create a new image from a container's changes
-    Commit(commit::CommitArgs),
-    /// Display the running processes of a container
-    Top(containers::TopArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(containers::DiffArgs),
-    /// Export a container's filesystem as a tar archive
-    Export(cp::ExportArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(cp::CpArgs),
     /// List images
     Images(images::ImagesArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(images::ImportArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(images::LoadArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(images::SaveArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
+    /// Image commands that `berth image ...` has under the same name.
+    #[command(flatten)]
+    ImageOp(ImageOp),
     /// Remove one or more images
     Rmi(images::RmiArgs),
-    /// Show the history of an image
-    History(images::HistoryArgs),
     /// Show the berth version information
     Version(system::FormatArgs),
     /// Display system-wide information
@@ -142,9 +102,9 @@ pub enum Command {
     Daemon(DaemonArgs),
 }
 
-/// `berth container ...`.
+/// Container commands reachable both as `berth X` and `berth container X`.
 #[derive(Debug, Subcommand)]
-pub enum ContainerCommand {
+pub enum ContainerOp {
     /// Run a command in a new container
     #[command(
         disable_help_flag = true,
@@ -165,18 +125,10 @@ pub enum ContainerCommand {
     Kill(containers::KillArgs),
     /// Restart one or more containers
     Restart(containers::StopArgs),
-    /// Remove one or more containers
-    #[command(alias = "remove")]
-    Rm(containers::RmArgs),
-    /// List containers
-    #[command(aliases = ["ps", "list"])]
-    Ls(ps::PsArgs),
     /// Fetch the logs of a container
     Logs(containers::LogsArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(containers::WaitArgs),
-    /// Display detailed information on one or more containers
-    Inspect(inspect::InspectArgs),
     /// Rename a container
     Rename(containers::RenameArgs),
     /// Create a new image from a container's changes
@@ -189,8 +141,41 @@ pub enum ContainerCommand {
     Export(cp::ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(cp::CpArgs),
+}
+
+/// `berth container ...`.
+// Parsed once per process: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// The commands shared with the top level.
+    #[command(flatten)]
+    Op(ContainerOp),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(containers::RmArgs),
+    /// List containers
+    #[command(aliases = ["ps", "list"])]
+    Ls(ps::PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(inspect::InspectArgs),
     /// Remove all stopped containers
     Prune(containers::PruneArgs),
+}
+
+/// Image commands reachable both as `berth X` and `berth image X`.
+#[derive(Debug, Subcommand)]
+pub enum ImageOp {
+    /// Import the contents from a tarball to create a filesystem image
+    Import(images::ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(images::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(images::SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(images::TagArgs),
+    /// Show the history of an image
+    History(images::HistoryArgs),
 }
 
 /// `berth image ...`.
@@ -199,19 +184,12 @@ pub enum ImageCommand {
     /// List images
     #[command(aliases = ["list", "images"])]
     Ls(images::ImagesArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(images::ImportArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(images::LoadArgs),
-    /// Save one or more images to a tar archive
-    Save(images::SaveArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
+    /// The commands shared with the top level.
+    #[command(flatten)]
+    Op(ImageOp),
     /// Remove one or more images
     #[command(aliases = ["remove", "rmi"])]
     Rm(images::RmiArgs),
-    /// Show the history of an image
-    History(images::HistoryArgs),
     /// Display detailed information on one or more images
     Inspect(inspect::InspectArgs),
     /// Remove unused images
@@ -502,35 +480,17 @@ async fn client_for_run(host: &str, cmd: &str) -> CliResult<Client> {
 async fn dispatch(host: &str, command: Command) -> CliResult {
     use inspect::Kind;
     match command {
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => {
-            run::run(&client_for_run(host, "run").await?, &a).await
+        Command::ContainerOp(op) | Command::Container(ContainerCommand::Op(op)) => {
+            container_op(host, op).await
         }
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            run::create(&client_for_run(host, "create").await?, &a).await
-        }
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
-            containers::start(&client(host).await?, &a).await
-        }
-        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
-            containers::stop(&client(host).await?, &a).await
-        }
-        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
-            containers::kill(&client(host).await?, &a).await
-        }
-        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
-            containers::restart(&client(host).await?, &a).await
+        Command::ImageOp(op) | Command::Image(ImageCommand::Op(op)) => {
+            image_op(&client(host).await?, op).await
         }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
             containers::rm(&client(host).await?, &a).await
         }
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
             ps::ps(&client(host).await?, &a).await
-        }
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
-            containers::logs(&client(host).await?, &a).await
-        }
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
-            containers::wait(&client(host).await?, &a).await
         }
         Command::Inspect(a) => inspect::inspect(&client(host).await?, &a, Kind::Any).await,
         Command::Container(ContainerCommand::Inspect(a)) => {
@@ -539,47 +499,14 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Image(ImageCommand::Inspect(a)) => {
             inspect::inspect(&client(host).await?, &a, Kind::Image).await
         }
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
-            containers::rename(&client(host).await?, &a).await
-        }
-        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
-            commit::commit(&client(host).await?, &a).await
-        }
-        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
-            containers::top(&client(host).await?, &a).await
-        }
-        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
-            containers::diff(&client(host).await?, &a).await
-        }
-        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
-            cp::export(&client(host).await?, &a).await
-        }
-        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => {
-            cp::cp(&client(host).await?, &a).await
-        }
         Command::Container(ContainerCommand::Prune(a)) => {
             containers::prune(&client(host).await?, &a).await
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => {
             images::images(&client(host).await?, &a).await
         }
-        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
-            images::import(&client(host).await?, &a).await
-        }
-        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
-            images::load(&client(host).await?, &a).await
-        }
-        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {
-            images::save(&client(host).await?, &a).await
-        }
-        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => {
-            images::tag(&client(host).await?, &a).await
-        }
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => {
             images::rmi(&client(host).await?, &a).await
-        }
-        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
-            images::history(&client(host).await?, &a).await
         }
         Command::Image(ImageCommand::Prune(a)) => images::prune(&client(host).await?, &a).await,
         Command::Version(a) => system::version(client(host).await, &a).await,
@@ -587,6 +514,35 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
             system::info(client(host).await, &a).await
         }
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
+    }
+}
+
+async fn container_op(host: &str, op: ContainerOp) -> CliResult {
+    match op {
+        ContainerOp::Run(a) => run::run(&client_for_run(host, "run").await?, &a).await,
+        ContainerOp::Create(a) => run::create(&client_for_run(host, "create").await?, &a).await,
+        ContainerOp::Start(a) => containers::start(&client(host).await?, &a).await,
+        ContainerOp::Stop(a) => containers::stop(&client(host).await?, &a).await,
+        ContainerOp::Kill(a) => containers::kill(&client(host).await?, &a).await,
+        ContainerOp::Restart(a) => containers::restart(&client(host).await?, &a).await,
+        ContainerOp::Logs(a) => containers::logs(&client(host).await?, &a).await,
+        ContainerOp::Wait(a) => containers::wait(&client(host).await?, &a).await,
+        ContainerOp::Rename(a) => containers::rename(&client(host).await?, &a).await,
+        ContainerOp::Commit(a) => commit::commit(&client(host).await?, &a).await,
+        ContainerOp::Top(a) => containers::top(&client(host).await?, &a).await,
+        ContainerOp::Diff(a) => containers::diff(&client(host).await?, &a).await,
+        ContainerOp::Export(a) => cp::export(&client(host).await?, &a).await,
+        ContainerOp::Cp(a) => cp::cp(&client(host).await?, &a).await,
+    }
+}
+
+async fn image_op(client: &Client, op: ImageOp) -> CliResult {
+    match op {
+        ImageOp::Import(a) => images::import(client, &a).await,
+        ImageOp::Load(a) => images::load(client, &a).await,
+        ImageOp::Save(a) => images::save(client, &a).await,
+        ImageOp::Tag(a) => images::tag(client, &a).await,
+        ImageOp::History(a) => images::history(client, &a).await,
     }
 }
 
@@ -625,7 +581,7 @@ mod tests {
             argv("berth run -d --rm --name web -e A=1 -l k=v --restart no img echo -n hi"),
         ))
         .unwrap();
-        let Some(Command::Run(r)) = cli.command else {
+        let Some(Command::ContainerOp(ContainerOp::Run(r))) = cli.command else {
             panic!("not run")
         };
         assert!(r.detach);

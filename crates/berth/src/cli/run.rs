@@ -451,10 +451,7 @@ async fn create_container(
         Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
             let full = image_with_tag(&o.image);
             eprintln!("Unable to find image '{full}' locally");
-            let (repo, tag) = match full.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
-                _ => (full.clone(), String::new()),
-            };
+            let (repo, tag) = super::images::split_repo_tag(&full);
             let pulled = match client.image_pull(&repo, &tag).await {
                 Ok(stream) => stream.collect().await.map(|_| ()),
                 Err(e) => Err(e),
@@ -493,23 +490,15 @@ pub async fn create(client: &Client, args: &CreateArgs) -> CliResult {
 }
 
 /// Attach to the container's output, register a wait (`next-exit`, or
-/// `removed` for auto-removed containers), run `start`, stream the output
-/// until the container ends and return its exit status. The outer error
-/// is an API failure; the inner one the start's own failure.
-pub async fn attach_and_wait<Fut>(
+/// `removed` for auto-removed containers), start it, stream the output
+/// until the container ends and return its exit status.
+pub async fn attach_and_wait(
     client: &Client,
     id: &str,
     removed: bool,
     sig_proxy: bool,
-    start: impl FnOnce(Client) -> Fut,
-) -> CliResult<i64>
-where
-    Fut: std::future::Future<Output = Result<(), ClientError>>,
-{
-    match attach_start_wait(client, id, removed, sig_proxy, start).await? {
-        Ok(code) => Ok(code),
-        Err(e) => Err(e.into()),
-    }
+) -> CliResult<i64> {
+    Ok(attach_start_wait(client, id, removed, sig_proxy).await??)
 }
 
 /// Forward the signals a user sends to the CLI (Ctrl+C, `kill`) to the
@@ -542,16 +531,14 @@ fn proxy_signals(client: &Client, id: &str) -> Vec<tokio::task::JoinHandle<()>> 
     tasks
 }
 
-async fn attach_start_wait<Fut>(
+/// [`attach_and_wait`], keeping the start's own failure (inner error)
+/// apart from API failures around it (outer error).
+async fn attach_start_wait(
     client: &Client,
     id: &str,
     removed: bool,
     sig_proxy: bool,
-    start: impl FnOnce(Client) -> Fut,
-) -> CliResult<Result<i64, ClientError>>
-where
-    Fut: std::future::Future<Output = Result<(), ClientError>>,
-{
+) -> CliResult<Result<i64, ClientError>> {
     let condition = if removed { "removed" } else { "next-exit" };
     // Both must be in place before the start; neither depends on the other.
     let (stream, waiter) = tokio::join!(
@@ -565,7 +552,7 @@ where
     } else {
         Vec::new()
     };
-    if let Err(e) = start(client.clone()).await {
+    if let Err(e) = client.container_start(id).await {
         output.abort();
         proxies.iter().for_each(|p| p.abort());
         return Ok(Err(e));
@@ -597,16 +584,13 @@ pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
         }
         return outln(&id);
     }
-    let start_id = id.clone();
     let sig_proxy = args.sig_proxy != "false" && !o.tty;
-    let result = attach_start_wait(client, &id, o.rm, sig_proxy, |c| async move {
-        c.container_start(&start_id).await.map(|_| ())
-    })
-    .await
-    .map_err(|e| match e {
-        CliError::Client(c) => report("run", &c.to_string(), 125, false),
-        other => other,
-    })?;
+    let result = attach_start_wait(client, &id, o.rm, sig_proxy)
+        .await
+        .map_err(|e| match e {
+            CliError::Client(c) => report("run", &c.to_string(), 125, false),
+            other => other,
+        })?;
     match result {
         Ok(0) => Ok(()),
         Ok(code) => Err(CliError::status(code as i32, "")),

@@ -1,6 +1,7 @@
 //! `berth version` and `berth info`.
 
 use berth_client::Client;
+use berth_spec::image::go_arch;
 use berth_spec::units::human_size_binary;
 use clap::Args;
 use serde_json::Value;
@@ -25,14 +26,6 @@ fn client_section() -> String {
         std::env::consts::OS,
         go_arch(),
     )
-}
-
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// `berth version`.

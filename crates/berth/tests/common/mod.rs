@@ -367,6 +367,20 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
     }
 }
 
+/// Arguments of `run -d --name NAME [OPTS...] IMAGE [CMD...]`.
+pub fn run_d_args<'a>(
+    name: &'a str,
+    opts: &[&'a str],
+    image: &'a str,
+    cmd: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(opts);
+    args.push(image);
+    args.extend_from_slice(cmd);
+    args
+}
+
 impl Harness {
     /// Runs the CLI with `args` (host selected with `-H`).
     pub fn run(&self, args: &[&str]) -> Out {
@@ -381,6 +395,10 @@ impl Harness {
         let mut full: Vec<&str> = vec!["-H", &self.host];
         full.extend_from_slice(args);
         run_cmd(&self.cli, &full, &[], stdin, timeout)
+    }
+    /// `run -d --name NAME [OPTS...] <test image> CMD...`.
+    pub fn run_d(&self, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
+        self.run(&run_d_args(name, opts, &self.image, cmd))
     }
     /// Spawns the CLI in the background (e.g. `logs -f`), stdout/stderr piped.
     pub fn spawn(&self, args: &[&str]) -> Child {
