@@ -1,0 +1,193 @@
+//! Go `filepath.Match` semantics (Unix): `*` matches any run of non-`/`
+//! characters, `?` one non-`/` character, `[...]` / `[^...]` a character
+//! class with ranges, and `\` escapes the next character.
+
+use crate::error::Error;
+
+/// One element of a compiled pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tok {
+    /// A literal character.
+    Lit(char),
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `?`: one character other than `/`.
+    Any,
+    /// `[...]`: (negated, ranges).
+    Class(bool, Vec<(char, char)>),
+    /// `**/` in .dockerignore: empty or anything ending with `/`.
+    DoubleStarSlash,
+    /// `**` at the end in .dockerignore: anything.
+    DoubleStarEnd,
+}
+
+pub(crate) fn bad_pattern() -> Error {
+    Error::msg("syntax error in pattern")
+}
+
+/// Parse a character class body starting after `[`; returns the token and
+/// the index just after `]`.
+pub(crate) fn parse_class(p: &[char], mut i: usize) -> Result<(Tok, usize), Error> {
+    let mut negated = false;
+    if p.get(i) == Some(&'^') {
+        negated = true;
+        i += 1;
+    }
+    let mut ranges = Vec::new();
+    loop {
+        match p.get(i) {
+            None => return Err(bad_pattern()),
+            Some(']') if !ranges.is_empty() => return Ok((Tok::Class(negated, ranges), i + 1)),
+            _ => {}
+        }
+        let (lo, ni) = get_esc(p, i)?;
+        i = ni;
+        let mut hi = lo;
+        if p.get(i) == Some(&'-') {
+            let (h, ni) = get_esc(p, i + 1)?;
+            hi = h;
+            i = ni;
+        }
+        ranges.push((lo, hi));
+    }
+}
+
+fn get_esc(p: &[char], i: usize) -> Result<(char, usize), Error> {
+    match p.get(i) {
+        None | Some('-') | Some(']') => Err(bad_pattern()),
+        Some('\\') => match p.get(i + 1) {
+            Some(&c) => Ok((c, i + 2)),
+            None => Err(bad_pattern()),
+        },
+        Some(&c) => Ok((c, i + 1)),
+    }
+}
+
+/// Compile a `filepath.Match` pattern.
+pub(crate) fn compile(pattern: &str) -> Result<Vec<Tok>, Error> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                if toks.last() != Some(&Tok::Star) {
+                    toks.push(Tok::Star);
+                }
+                i += 1;
+            }
+            '?' => {
+                toks.push(Tok::Any);
+                i += 1;
+            }
+            '[' => {
+                let (t, ni) = parse_class(&p, i + 1)?;
+                toks.push(t);
+                i = ni;
+            }
+            '\\' => match p.get(i + 1) {
+                Some(&c) => {
+                    toks.push(Tok::Lit(c));
+                    i += 2;
+                }
+                None => return Err(bad_pattern()),
+            },
+            c => {
+                toks.push(Tok::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    Ok(toks)
+}
+
+fn class_matches(negated: bool, ranges: &[(char, char)], c: char) -> bool {
+    let hit = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+    hit != negated
+}
+
+/// Full match of compiled tokens against `text`: a bottom-up table over
+/// (token, position), so it is polynomial and never recurses.
+pub(crate) fn match_toks(toks: &[Tok], text: &[char]) -> bool {
+    let n = text.len();
+    // next[si]: do toks[ti+1..] match text[si..]?
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    for tok in toks.iter().rev() {
+        let mut cur = vec![false; n + 1];
+        for si in (0..=n).rev() {
+            let c = text.get(si).copied();
+            cur[si] = match tok {
+                Tok::Lit(l) => c == Some(*l) && next[si + 1],
+                Tok::Any => matches!(c, Some(c) if c != '/') && next[si + 1],
+                Tok::Class(neg, ranges) => {
+                    matches!(c, Some(c) if class_matches(*neg, ranges, c)) && next[si + 1]
+                }
+                // empty, or one non-'/' char then Star again
+                Tok::Star => next[si] || (matches!(c, Some(c) if c != '/') && cur[si + 1]),
+                Tok::DoubleStarEnd => next[si] || (c.is_some() && cur[si + 1]),
+                // empty, or any run ending with '/'
+                Tok::DoubleStarSlash => next[si] || (si..n).any(|k| text[k] == '/' && next[k + 1]),
+            };
+        }
+        next = cur;
+    }
+    next[0]
+}
+
+/// Go `filepath.Match` (for COPY/ADD source globs); Err on a bad pattern
+/// (`syntax error in pattern`).
+pub fn glob_match(pattern: &str, name: &str) -> Result<bool, Error> {
+    let toks = compile(pattern)?;
+    let text: Vec<char> = name.chars().collect();
+    Ok(match_toks(&toks, &text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_match_cases() {
+        let ok = |p: &str, n: &str| glob_match(p, n).unwrap();
+        assert!(ok("abc", "abc"));
+        assert!(ok("*", "abc"));
+        assert!(ok("*c", "abc"));
+        assert!(!ok("a*", "ab/c"));
+        assert!(ok("a*/b", "abc/b"));
+        assert!(ok("a*b*c*d*e*/f", "axbxcxdxe/f"));
+        assert!(!ok("a*b*c*d*e*/f", "axbxcxdxe/xxx/f"));
+        assert!(ok("ab[c]", "abc"));
+        assert!(ok("ab[b-d]", "abc"));
+        assert!(!ok("ab[e-g]", "abc"));
+        assert!(!ok("ab[^c]", "abc"));
+        assert!(ok("ab[^e-g]", "abc"));
+        assert!(ok("a\\*b", "a*b"));
+        assert!(!ok("a\\*b", "ab"));
+        assert!(ok("a?b", "a☺b"));
+        assert!(!ok("a?b", "a/b"));
+        assert!(ok("[\\-]", "-"));
+        assert!(ok("*.txt", "notes.txt"));
+    }
+
+    #[test]
+    fn many_stars_stay_fast() {
+        let name = "a".repeat(200);
+        let pattern = format!("{}b", "*a".repeat(30));
+        assert!(!glob_match(&pattern, &name).unwrap());
+    }
+
+    #[test]
+    fn bad_patterns() {
+        assert!(glob_match("[", "a").is_err());
+        assert!(glob_match("[^", "a").is_err());
+        assert!(glob_match("[]a]", "]").is_err());
+        assert!(glob_match("[-]", "-").is_err());
+        assert!(glob_match("a[", "a").is_err());
+        assert!(glob_match("\\", "a").is_err());
+        assert_eq!(
+            glob_match("[", "a").unwrap_err().message,
+            "syntax error in pattern"
+        );
+    }
+}
