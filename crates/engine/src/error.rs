@@ -36,6 +36,9 @@ pub struct EngineError {
     pub kind: ErrorKind,
     /// The message, worded as dockerd words it.
     pub message: String,
+    /// An exit code to report with the error (a failed build step's
+    /// `errorDetail.code`), when there is one.
+    pub code: Option<i64>,
 }
 
 impl EngineError {
@@ -44,7 +47,13 @@ impl EngineError {
         EngineError {
             kind,
             message: message.into(),
+            code: None,
         }
+    }
+    /// The same error carrying an exit code (see [`EngineError::code`]).
+    pub fn with_code(mut self, code: i64) -> Self {
+        self.code = Some(code);
+        self
     }
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {

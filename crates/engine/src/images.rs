@@ -271,6 +271,7 @@ impl Engine {
                 .iter()
                 .map(std::path::PathBuf::from)
                 .collect(),
+            ..CommitOptions::default()
         };
         let store = self.store();
         let upper = c.dir.join("upper");

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod build;
 mod container;
 mod create;
 mod error;
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use berth_store::Store;
+pub use build::{BuildMessage, BuildOptions};
 pub use error::{EngineError, ErrorKind, Result};
 pub use files::{ArchiveStat, ByteSender};
 pub use lifecycle::{parse_signal, WaitCondition};

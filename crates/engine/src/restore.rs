@@ -95,6 +95,7 @@ impl Engine {
             std::fs::create_dir_all(&d)
                 .map_err(|e| EngineError::io(format!("mkdir {}", d.display()), e))?;
         }
+        crate::build::clean_tmp(&cfg.data_root);
         let root = cfg.data_root.clone();
         let store = blocking(move || Ok(Store::open(&root.join("image"))?)).await?;
         let engine_id = engine_id(&cfg.data_root)?;

@@ -45,12 +45,23 @@ pub(crate) fn commit(
         Some(t) if !t.is_empty() => Some(parse_tag_target(t)?),
         _ => None,
     };
-    let mut config = opts.config.clone();
+    let mut config = opts
+        .image_config
+        .clone()
+        .unwrap_or_else(|| opts.config.clone());
     apply_changes(&mut config, &opts.changes)?;
-    let (parent_id, base) = {
+    let (parent_id, base) = if parent.is_empty() {
+        // No parent (`FROM scratch`): an empty base.
+        let base = ImageConfig {
+            architecture: berth_spec::image::go_arch().to_string(),
+            os: "linux".into(),
+            ..ImageConfig::default()
+        };
+        (String::new(), base)
+    } else {
         let st = store.lock();
         let e = entry(&st, parent)?;
-        (e.id.clone(), e.config.clone())
+        (e.id.to_string(), e.config.clone())
     };
     let mut pins = PinGuard::new(store);
     {
@@ -72,9 +83,10 @@ pub(crate) fn commit(
         })?;
         let upper_owned = upper.to_path_buf();
         let excl: Vec<PathBuf> = opts.exclude.clone();
+        let clamp = opts.clamp_mtime.map(|t| t.max(0) as u64);
         let writer = std::thread::spawn(move || {
             let out = BufWriter::with_capacity(256 * 1024, tx);
-            crate::fs::tar_layer(&upper_owned, &excl, out).and_then(|mut w| {
+            crate::fs::tar_layer_clamped(&upper_owned, &excl, clamp, out).and_then(|mut w| {
                 std::io::Write::flush(&mut w).map_err(|e| StoreError::Io {
                     context: "writing layer tar of",
                     path: upper_owned.clone(),

@@ -73,6 +73,24 @@ pub(crate) fn config(store: &Store, id: &str) -> Result<ImageConfig, StoreError>
     Ok(entry(&st, id)?.config.clone())
 }
 
+pub(crate) fn children(
+    store: &Store,
+    parent: &str,
+) -> Result<Vec<(String, ImageConfig)>, StoreError> {
+    let st = store.lock();
+    let parent = if parent.is_empty() {
+        String::new()
+    } else {
+        entry(&st, parent)?.id.to_string()
+    };
+    Ok(st
+        .images
+        .values()
+        .filter(|e| !e.record.deleted && e.record.parent == parent)
+        .map(|e| (e.id.to_string(), e.config.clone()))
+        .collect())
+}
+
 pub(crate) fn repo_tags(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
     let st = store.lock();
     let e = entry(&st, id)?;
@@ -82,12 +100,19 @@ pub(crate) fn repo_tags(store: &Store, id: &str) -> Result<Vec<String>, StoreErr
 pub(crate) fn layer_dirs(store: &Store, id: &str) -> Result<Vec<PathBuf>, StoreError> {
     let st = store.lock();
     let e = entry(&st, id)?;
-    Ok(e.config
-        .rootfs
-        .diff_ids
-        .iter()
-        .map(|d| diff_dir(store.root(), d))
-        .collect())
+    // The same layer may occur twice in one image (every RUN that changes
+    // nothing adds the same empty layer), but overlayfs refuses a lowerdir
+    // listed twice (ELOOP). Keeping only the uppermost occurrence is exact:
+    // that copy already shadows everything the lower copy could provide.
+    let mut seen = std::collections::HashSet::new();
+    let mut top_first: Vec<PathBuf> = Vec::new();
+    for d in e.config.rootfs.diff_ids.iter().rev() {
+        if seen.insert(d.clone()) {
+            top_first.push(diff_dir(store.root(), d));
+        }
+    }
+    top_first.reverse();
+    Ok(top_first)
 }
 
 fn graph_driver(store: &Store, config: &ImageConfig) -> GraphDriver {

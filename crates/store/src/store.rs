@@ -51,6 +51,13 @@ pub struct CommitOptions {
     /// their subtrees), e.g. the mount points the runtime created:
     /// `etc/hostname`, `etc/hosts`, `etc/resolv.conf`, `dev`, ...
     pub exclude: Vec<PathBuf>,
+    /// The new image's `config` when it differs from `config` (which is
+    /// then only stored as `container_config`), as the builder commits:
+    /// `None` means `config` with `changes` applied (`docker commit`).
+    pub image_config: Option<ContainerConfig>,
+    /// Clamp the modification times of the layer's entries to at most
+    /// these Unix seconds (`SOURCE_DATE_EPOCH`, for reproducible layers).
+    pub clamp_mtime: Option<i64>,
 }
 
 /// The image store. `Send + Sync`; internally locked.
@@ -261,7 +268,8 @@ impl Store {
     }
 
     /// `docker commit`: turn an overlay upper dir into a new layer on top of
-    /// `parent` (an image ID or name). Returns the new image ID.
+    /// `parent` (an image ID or name; `""` for none, as after `FROM
+    /// scratch`). Returns the new image ID.
     pub fn commit(
         &self,
         parent: &str,
@@ -269,6 +277,13 @@ impl Store {
         opts: &CommitOptions,
     ) -> Result<String, StoreError> {
         crate::commit::commit(self, parent, upper_dir, opts)
+    }
+
+    /// The images (not deleted) whose parent is `parent` (an image ID, or
+    /// `""` for images without a parent), with their configs: the build
+    /// cache's candidates.
+    pub fn children(&self, parent: &str) -> Result<Vec<(String, ImageConfig)>, StoreError> {
+        crate::query::children(self, parent)
     }
 }
 

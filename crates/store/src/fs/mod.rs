@@ -110,6 +110,22 @@ pub fn resolve_in_root(root: &Path, path_in_root: &Path) -> Result<PathBuf, Stor
     Ok(p)
 }
 
+/// Create the directory `path_in_root` and its missing parents inside
+/// `root` (symlinks followed with chroot semantics, never escaping `root`;
+/// new directories get mode 0755). Returns the host path of the directory.
+pub fn mkdir_all_in_root(root: &Path, path_in_root: &Path) -> Result<PathBuf, StoreError> {
+    let comps: Vec<std::ffi::OsString> = path_in_root
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let resolved = walk_dirs(root, &[], &comps, Missing::Create)?;
+    Ok(join(root, &resolved))
+}
+
 /// Stat a path inside a container root (for `docker cp`'s path stat).
 pub fn stat_in_root(root: &Path, path_in_root: &Path) -> Result<PathStat, StoreError> {
     let (parent, last) = resolve_parent_of(root, path_in_root)?;
@@ -196,9 +212,21 @@ pub fn unmount(target: &Path) -> Result<(), StoreError> {
 /// Tar an overlay upper dir as an image layer (whiteouts converted),
 /// leaving out `exclude` (paths relative to `dir`). Returns the writer.
 pub fn tar_layer<W: Write>(dir: &Path, exclude: &[PathBuf], out: W) -> Result<W, StoreError> {
+    tar_layer_clamped(dir, exclude, None, out)
+}
+
+/// [`tar_layer`] with modification times clamped to at most `clamp_mtime`
+/// Unix seconds (`SOURCE_DATE_EPOCH`), for reproducible layers.
+pub fn tar_layer_clamped<W: Write>(
+    dir: &Path,
+    exclude: &[PathBuf],
+    clamp_mtime: Option<u64>,
+    out: W,
+) -> Result<W, StoreError> {
     let opts = TarOpts {
         layer: true,
         exclude: exclude.iter().cloned().collect(),
+        clamp_mtime,
     };
     let mut w = TarWriter::new(out, opts);
     w.add_children(dir, Path::new(""))?;

@@ -20,6 +20,8 @@ pub(crate) struct TarOpts {
     pub layer: bool,
     /// Paths (relative to the tarred dir) to leave out, with their subtrees.
     pub exclude: HashSet<PathBuf>,
+    /// Clamp entry modification times to at most these Unix seconds.
+    pub clamp_mtime: Option<u64>,
 }
 
 /// Writes a tree into a tar stream.
@@ -89,19 +91,20 @@ impl<W: Write> TarWriter<W> {
         Ok(())
     }
 
-    fn base_header(meta: &Metadata) -> tar::Header {
+    fn base_header(&self, meta: &Metadata) -> tar::Header {
         let mut h = tar::Header::new_gnu();
         h.set_mode(meta.mode() & 0o7777);
         h.set_uid(meta.uid() as u64);
         h.set_gid(meta.gid() as u64);
-        h.set_mtime(meta.mtime().max(0) as u64);
+        let mtime = meta.mtime().max(0) as u64;
+        h.set_mtime(self.opts.clamp_mtime.map_or(mtime, |c| mtime.min(c)));
         h.set_size(0);
         h
     }
 
     fn add_entry(&mut self, host: &Path, name: &Path, meta: &Metadata) -> Result<(), StoreError> {
         let ft = meta.file_type();
-        let mut h = Self::base_header(meta);
+        let mut h = self.base_header(meta);
         let w = |e: io::Error| StoreError::Io {
             context: "writing tar entry for",
             path: host.to_path_buf(),
@@ -131,7 +134,7 @@ impl<W: Write> TarWriter<W> {
             self.entries += 1;
             if self.opts.layer && matches!(xattr::get(host, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
             {
-                let mut oh = Self::base_header(meta);
+                let mut oh = self.base_header(meta);
                 oh.set_entry_type(tar::EntryType::Regular);
                 oh.set_mode(0o644);
                 self.builder

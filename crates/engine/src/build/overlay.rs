@@ -1,0 +1,77 @@
+//! Overlay mounts of an image's layers for the steps that write files
+//! without a container (COPY, ADD, WORKDIR) and for `COPY --from`.
+
+use std::path::{Path, PathBuf};
+
+use super::sources::io_err;
+use crate::error::Result;
+
+/// An overlay of an image's layers with a fresh upper dir, unmounted on drop.
+pub(crate) struct Overlay {
+    pub root: PathBuf,
+    pub upper: PathBuf,
+    mounted: bool,
+}
+
+impl Overlay {
+    /// Mount `layers` (lowest first) under `dir`; with no layers the upper
+    /// dir itself is the root.
+    pub fn mount(layers: &[PathBuf], dir: &Path) -> Result<Overlay> {
+        let upper = dir.join("upper");
+        let work = dir.join("work");
+        let merged = dir.join("merged");
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir_all(d).map_err(|e| io_err(format!("mkdir {}", d.display()), e))?;
+        }
+        if layers.is_empty() {
+            return Ok(Overlay {
+                root: upper.clone(),
+                upper,
+                mounted: false,
+            });
+        }
+        berth_store::fs::mount_overlay(layers, &upper, &work, &merged, false)?;
+        Ok(Overlay {
+            root: merged,
+            upper,
+            mounted: true,
+        })
+    }
+
+    /// A read-only view of `layers` at `dir/from` (empty dir for none).
+    pub fn readonly(layers: &[PathBuf], dir: &Path) -> Result<Overlay> {
+        let target = dir.join("from");
+        std::fs::create_dir_all(&target)
+            .map_err(|e| io_err(format!("mkdir {}", target.display()), e))?;
+        let Some((top, lower)) = layers.split_last() else {
+            return Ok(Overlay {
+                root: target.clone(),
+                upper: target,
+                mounted: false,
+            });
+        };
+        berth_store::fs::mount_overlay(lower, top, &dir.join("unused"), &target, true)?;
+        Ok(Overlay {
+            root: target.clone(),
+            upper: target,
+            mounted: true,
+        })
+    }
+
+    /// Unmount now, reporting errors.
+    pub fn unmount(mut self) -> Result<()> {
+        if self.mounted {
+            self.mounted = false;
+            berth_store::fs::unmount(&self.root)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = berth_store::fs::unmount(&self.root);
+        }
+    }
+}

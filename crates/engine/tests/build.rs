@@ -1,0 +1,546 @@
+//! `Engine::build` end to end on a real store (root: overlay mounts).
+//! Metadata steps, COPY, WORKDIR, the cache, reproducible builds and
+//! errors need no container; the RUN test needs the `berth` binary (the
+//! shim) at target/debug/berth and says so when it is missing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_engine::{BuildMessage, BuildOptions, Engine, EngineConfig};
+
+fn config(root: &Path) -> EngineConfig {
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/berth");
+    EngineConfig {
+        data_root: root.join("data"),
+        exec_root: root.join("exec"),
+        shim_exe: shim,
+        daemon_log: None,
+    }
+}
+
+/// A tar of files (name, content); names ending in `/` are directories.
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        if name.ends_with('/') {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            h.set_mtime(1_600_000_000);
+            b.append_data(&mut h, name, data.as_bytes()).unwrap();
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+/// A busybox rootfs tar (with /etc/passwd and /etc/group).
+fn busybox_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_mtime(1_600_000_000);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    let bb = std::fs::read("/bin/busybox").expect("busybox-static installed");
+    add("bin/busybox", &bb, 0o755);
+    add(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        0o644,
+    );
+    add("etc/group", b"root:x:0:\napp:x:1000:\n", 0o644);
+    for link in ["sh", "echo", "cat", "false", "true", "ls", "mkdir"] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        b.append_link(&mut h, format!("bin/{link}"), "busybox")
+            .unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+async fn engine(root: &Path) -> Arc<Engine> {
+    let e = Engine::open(config(root)).await.unwrap();
+    let store = e.store();
+    store
+        .import_rootfs(
+            &busybox_tar()[..],
+            &berth_store::ImportOptions {
+                tag: Some("busybox:latest".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    e
+}
+
+/// Run a build; returns (result, the stream text).
+async fn build(
+    e: &Arc<Engine>,
+    opts: BuildOptions,
+    context: Vec<u8>,
+) -> (Result<String, berth_engine::EngineError>, String) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let e2 = Arc::clone(e);
+    let task = tokio::spawn(async move {
+        e2.build(opts, Box::new(std::io::Cursor::new(context)), tx)
+            .await
+    });
+    let mut text = String::new();
+    while let Some(m) = rx.recv().await {
+        if let BuildMessage::Stream(s) = m {
+            text.push_str(&s);
+        }
+    }
+    (task.await.unwrap(), text)
+}
+
+/// Replace hex IDs in ` ---> <id>` lines by `<id>` to compare outputs.
+fn masked(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.strip_prefix(" ---> ") {
+            Some(rest) if rest.len() == 12 && rest.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                " ---> <id>".to_string()
+            }
+            _ => match l.strip_prefix("Successfully built ") {
+                Some(_) => "Successfully built <id>".to_string(),
+                None => l.to_string(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const DOCKERFILE: &str = "FROM busybox\nARG V=1\nENV A=b\nLABEL x=y\nCOPY a.txt /a/\nCOPY d /dd\nWORKDIR /w\nCOPY --chown=app a.txt rel.txt\nCMD [\"sh\"]\n";
+
+fn context() -> Vec<u8> {
+    tar_of(&[
+        ("Dockerfile", DOCKERFILE),
+        ("a.txt", "hello\n"),
+        ("d/", ""),
+        ("d/e/", ""),
+        ("d/e/f", "x\n"),
+    ])
+}
+
+/// A file of the image (looked up through its layers, topmost first).
+fn image_file(e: &Engine, id: &str, path: &str) -> Option<PathBuf> {
+    let dirs = e.store().layer_dirs(id).unwrap();
+    dirs.iter()
+        .rev()
+        .map(|d| d.join(path))
+        .find(|p| p.symlink_metadata().is_ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_copy_workdir_and_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let mut opts = BuildOptions {
+        tags: vec!["t1".into()],
+        ..Default::default()
+    };
+    opts.labels.insert("k".into(), "v".into());
+    let (res, text) = build(&e, opts.clone(), context()).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert_eq!(
+        masked(&text),
+        "Step 1/10 : FROM busybox\n ---> <id>\nStep 2/10 : ARG V=1\n ---> <id>\nStep 3/10 : ENV A=b\n ---> <id>\nStep 4/10 : LABEL x=y\n ---> <id>\nStep 5/10 : COPY a.txt /a/\n ---> <id>\nStep 6/10 : COPY d /dd\n ---> <id>\nStep 7/10 : WORKDIR /w\n ---> <id>\nStep 8/10 : COPY --chown=app a.txt rel.txt\n ---> <id>\nStep 9/10 : CMD [\"sh\"]\n ---> <id>\nStep 10/10 : LABEL k=v\n ---> <id>\nSuccessfully built <id>\nSuccessfully tagged t1:latest"
+    );
+    assert_eq!(e.store().resolve("t1").unwrap(), id);
+    let cfg = e.store().config(&id).unwrap();
+    let c = cfg.config.clone().unwrap();
+    assert_eq!(c.cmd, Some(vec!["sh".to_string()]));
+    assert_eq!(c.working_dir, "/w");
+    assert!(c.env.clone().unwrap().contains(&"A=b".to_string()));
+    assert!(c.env.unwrap().iter().any(|kv| kv.starts_with("PATH=")));
+    let labels = c.labels.unwrap();
+    assert_eq!(labels.get("x").map(String::as_str), Some("y"));
+    assert_eq!(labels.get("k").map(String::as_str), Some("v"));
+    // History as dockerd writes it.
+    let created_by: Vec<String> = cfg.history.iter().map(|h| h.created_by.clone()).collect();
+    assert_eq!(created_by[1], "/bin/sh -c #(nop)  ARG V=1");
+    assert_eq!(created_by[2], "/bin/sh -c #(nop)  ENV A=b");
+    assert!(
+        created_by[4].starts_with("/bin/sh -c #(nop) COPY file:"),
+        "{}",
+        created_by[4]
+    );
+    assert!(created_by[4].ends_with(" in /a/ "));
+    assert!(created_by[5].starts_with("/bin/sh -c #(nop) COPY dir:"));
+    assert_eq!(created_by[6], "/bin/sh -c #(nop) WORKDIR /w");
+    assert_eq!(created_by[8], "/bin/sh -c #(nop)  CMD [\"sh\"]");
+    assert!(cfg.history[2].empty_layer && !cfg.history[4].empty_layer);
+    // Files.
+    let a = image_file(&e, &id, "a/a.txt").expect("a/a.txt");
+    assert_eq!(std::fs::read_to_string(a).unwrap(), "hello\n");
+    let f = image_file(&e, &id, "dd/e/f").expect("dd/e/f");
+    assert_eq!(std::fs::read_to_string(f).unwrap(), "x\n");
+    assert!(image_file(&e, &id, "w").unwrap().is_dir());
+    let rel = image_file(&e, &id, "w/rel.txt").expect("w/rel.txt");
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(rel).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1000, 1000));
+
+    // An unchanged rebuild: all cache hits, no container, same image.
+    let (res, text) = build(&e, opts.clone(), context()).await;
+    assert_eq!(res.unwrap(), id);
+    assert_eq!(text.matches(" ---> Using cache").count(), 9, "{text}");
+    assert!(!text.contains("Running in"));
+    assert_eq!(e.container_counts().0, 0);
+
+    // A changed file misses from its COPY on.
+    let ctx2 = tar_of(&[
+        ("Dockerfile", DOCKERFILE),
+        ("a.txt", "changed\n"),
+        ("d/", ""),
+        ("d/e/", ""),
+        ("d/e/f", "x\n"),
+    ]);
+    let (res, text) = build(&e, opts.clone(), ctx2).await;
+    assert_ne!(res.unwrap(), id);
+    assert_eq!(text.matches(" ---> Using cache").count(), 3, "{text}");
+
+    // --no-cache never hits.
+    let (res, text) = build(
+        &e,
+        BuildOptions {
+            no_cache: true,
+            ..opts
+        },
+        context(),
+    )
+    .await;
+    res.unwrap();
+    assert!(!text.contains("Using cache"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_date_epoch_gives_the_same_image_in_two_roots() {
+    let mut ids = Vec::new();
+    let mut roots = Vec::new();
+    for _ in 0..2 {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = engine(tmp.path()).await;
+        let mut opts = BuildOptions {
+            no_cache: true,
+            ..Default::default()
+        };
+        opts.build_args
+            .insert("SOURCE_DATE_EPOCH".into(), Some("1700000000".into()));
+        let (res, text) = build(&e, opts, context()).await;
+        let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+        let cfg = e.store().config(&id).unwrap();
+        assert_eq!(cfg.created, "2023-11-14T22:13:20Z");
+        assert!(cfg
+            .history
+            .iter()
+            .skip(1)
+            .all(|h| h.created == "2023-11-14T22:13:20Z"));
+        ids.push(id);
+        roots.push(tmp);
+    }
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_dockerds_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let cases = [
+        (
+            "FROM busybox\nCOPY nope /x\n",
+            "COPY failed: file not found in build context or excluded by .dockerignore: stat nope: file does not exist",
+        ),
+        (
+            "FROM busybox\nCOPY ../a /x\n",
+            "COPY failed: forbidden path outside the build context: ../a ()",
+        ),
+        (
+            "FROM busybox\nCOPY a.txt a.txt /x\n",
+            "When using COPY with more than one source file, the destination must be a directory and end with a /",
+        ),
+        (
+            "FROM busybox\nCOPY *.nomatch /x/\n",
+            "COPY failed: no source files were specified",
+        ),
+        ("# only a comment\n", "failed to parse Dockerfile: file with no instructions"),
+        ("FROM busybox\nBOGUS x\n", "dockerfile parse error line 2: unknown instruction: BOGUS"),
+    ];
+    for (df, want) in cases {
+        let ctx = tar_of(&[("Dockerfile", df), ("a.txt", "a")]);
+        let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+        let err = res.err().unwrap_or_else(|| panic!("{df} built\n{text}"));
+        assert_eq!(err.message, want, "{df}");
+    }
+    let ctx = tar_of(&[("Dockerfile", "FROM busybox AS a\nFROM busybox\n")]);
+    let (res, _) = build(
+        &e,
+        BuildOptions {
+            target: Some("zz".into()),
+            ..Default::default()
+        },
+        ctx,
+    )
+    .await;
+    assert_eq!(
+        res.unwrap_err().message,
+        "failed to reach build target zz in Dockerfile"
+    );
+    let ctx = tar_of(&[("x", "")]);
+    let (res, _) = build(&e, BuildOptions::default(), ctx).await;
+    assert_eq!(
+        res.unwrap_err().message,
+        "Cannot locate specified Dockerfile: Dockerfile"
+    );
+    // Nothing is left in the build work area.
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("data/build/tmp"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_scratch_and_bare_dockerfile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let df = "ARG BASE=busybox\nFROM ${BASE} AS build\nCOPY a.txt /out/a\nFROM busybox AS unused\nENV U=1\nFROM scratch\nCOPY --from=build /out/a /a\nCOPY --from=0 /bin/busybox /busybox\n";
+    let ctx = tar_of(&[("Dockerfile", df), ("a.txt", "A")]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert!(!text.contains("ENV U=1"), "unused stage ran:\n{text}");
+    assert!(text.contains("Step 2/6 : FROM ${BASE} AS build"), "{text}");
+    let cfg = e.store().config(&id).unwrap();
+    assert_eq!(cfg.rootfs.diff_ids.len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(image_file(&e, &id, "a").unwrap()).unwrap(),
+        "A"
+    );
+
+    // A bare Dockerfile as the body (`docker build - < Dockerfile`).
+    let (res, text) = build(
+        &e,
+        BuildOptions::default(),
+        b"FROM busybox\nENV X=1\n".to_vec(),
+    )
+    .await;
+    res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_steps_when_the_shim_is_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    if !cfg.shim_exe.exists() {
+        eprintln!("SKIPPED: {} not built", cfg.shim_exe.display());
+        return;
+    }
+    let e = engine(tmp.path()).await;
+    let df =
+        "FROM busybox\nARG V=1\nRUN echo hi $V && mkdir /made\nRUN [\"sh\",\"-c\",\"exit 3\"]\n";
+    let ctx = tar_of(&[("Dockerfile", df)]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let err = res.unwrap_err();
+    assert_eq!(
+        err.message,
+        "The command 'sh -c exit 3' returned a non-zero code: 3"
+    );
+    assert_eq!(err.code, Some(3));
+    assert!(
+        text.contains("\nhi 1\nRemoving intermediate container "),
+        "{text}"
+    );
+    assert!(text.contains("Step 3/4 : RUN echo hi $V && mkdir /made\n ---> Running in "));
+    // The failed step's container is gone too.
+    assert_eq!(e.container_counts().0, 0);
+    let df = "FROM busybox\nARG V=1\nRUN echo hi $V && mkdir /made\n";
+    let ctx = tar_of(&[("Dockerfile", df)]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let id = res.unwrap();
+    assert!(text.contains(" ---> Using cache"), "{text}");
+    assert!(!text.contains("Running in"));
+    let cfg = e.store().config(&id).unwrap();
+    let h = cfg.history.last().unwrap();
+    assert_eq!(h.created_by, "|1 V=1 /bin/sh -c echo hi $V && mkdir /made");
+    assert!(image_file(&e, &id, "made").unwrap().is_dir());
+    // stderr comes red, as dockerd sends it.
+    let ctx = tar_of(&[("Dockerfile", "FROM busybox\nRUN echo err >&2\n")]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    res.unwrap();
+    assert!(text.contains("\x1b[91merr\n\x1b[0m"), "{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onbuild_triggers_run_after_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let ctx = tar_of(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nONBUILD ENV Q=1\nONBUILD COPY a.txt /trig\n",
+        ),
+        ("a.txt", "T"),
+    ]);
+    let (res, text) = build(
+        &e,
+        BuildOptions {
+            tags: vec!["ob".into()],
+            ..Default::default()
+        },
+        ctx,
+    )
+    .await;
+    let base = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let cfg = e.store().config(&base).unwrap();
+    assert_eq!(
+        cfg.config.unwrap().on_build,
+        Some(vec!["ENV Q=1".to_string(), "COPY a.txt /trig".to_string()])
+    );
+    let ctx = tar_of(&[("Dockerfile", "FROM ob\nENV R=2\n"), ("a.txt", "T")]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert!(
+        masked(&text).starts_with(
+            "Step 1/2 : FROM ob\n# Executing 2 build triggers\n ---> <id>\nStep 2/2 : ENV R=2\n"
+        ),
+        "{text}"
+    );
+    let c = e.store().config(&id).unwrap().config.unwrap();
+    assert!(c.env.unwrap().contains(&"Q=1".to_string()));
+    assert!(c.on_build.unwrap_or_default().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(image_file(&e, &id, "trig").unwrap()).unwrap(),
+        "T"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockerignore_add_archives_and_heredocs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    // A gzip tar for ADD to unpack.
+    let inner = tar_of(&[("in/x", "X")]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &inner).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut xz = std::process::Command::new("xz")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut xz.stdin.take().unwrap(), &tar_of(&[("y", "Y")])).unwrap();
+    let xz = xz.wait_with_output().unwrap().stdout;
+    let df = "FROM busybox\nCOPY . /ctx/\nADD arch.tar.gz /unpacked/\nADD arch2.tar.xz /unpacked/\nCOPY <<EOF /here.txt\nhello doc\nEOF\n";
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("Dockerfile", df.as_bytes()),
+        (".dockerignore", b"secret\n*.log\n".as_slice()),
+        ("secret", b"s"),
+        ("keep.txt", b"k"),
+        ("x.log", b"l"),
+        ("arch.tar.gz", &gz),
+        ("arch2.tar.xz", &xz),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let ctx = b.into_inner().unwrap();
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert!(image_file(&e, &id, "ctx/keep.txt").is_some());
+    assert!(
+        image_file(&e, &id, "ctx/secret").is_none(),
+        "ignored file copied"
+    );
+    assert!(
+        image_file(&e, &id, "ctx/x.log").is_none(),
+        "ignored file copied"
+    );
+    assert_eq!(
+        std::fs::read_to_string(image_file(&e, &id, "unpacked/in/x").unwrap()).unwrap(),
+        "X"
+    );
+    assert_eq!(
+        std::fs::read_to_string(image_file(&e, &id, "unpacked/y").unwrap()).unwrap(),
+        "Y"
+    );
+    assert_eq!(
+        std::fs::read_to_string(image_file(&e, &id, "here.txt").unwrap()).unwrap(),
+        "hello doc\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_downloads_from_a_local_http_server() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        // Two builds, one GET each (the second checks the cache).
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nremote!\n")
+                .unwrap();
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let df = format!("FROM busybox\nADD http://127.0.0.1:{port}/files/r.txt /dl/\n");
+    let ctx = tar_of(&[("Dockerfile", &df)]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx.clone()).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let p = image_file(&e, &id, "dl/r.txt").expect("downloaded file");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "remote!\n");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    assert_eq!(res.unwrap(), id);
+    assert!(text.contains("Using cache"));
+    server.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reproducible_run_steps_when_the_shim_is_built() {
+    let mut ids = Vec::new();
+    let mut roots = Vec::new();
+    for _ in 0..2 {
+        let tmp = tempfile::tempdir().unwrap();
+        if !config(tmp.path()).shim_exe.exists() {
+            eprintln!("SKIPPED: the berth binary is not built");
+            return;
+        }
+        let e = engine(tmp.path()).await;
+        let mut opts = BuildOptions {
+            no_cache: true,
+            ..Default::default()
+        };
+        opts.build_args
+            .insert("SOURCE_DATE_EPOCH".into(), Some("1700000000".into()));
+        let df = "FROM busybox\nRUN mkdir -p /out && echo data > /out/f && touch /out/g\nCOPY a.txt /a\n";
+        let ctx = tar_of(&[("Dockerfile", df), ("a.txt", "a")]);
+        let (res, text) = build(&e, opts, ctx).await;
+        ids.push(res.unwrap_or_else(|err| panic!("{err}\n{text}")));
+        roots.push(tmp);
+    }
+    assert_eq!(ids[0], ids[1]);
+}
