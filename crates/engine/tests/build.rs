@@ -1,7 +1,8 @@
 //! `Engine::build` end to end on a real store (root: overlay mounts).
 //! Metadata steps, COPY, WORKDIR, the cache, reproducible builds and
-//! errors need no container; the RUN test needs the `berth` binary (the
-//! shim) at target/debug/berth and says so when it is missing.
+//! errors need no container; the RUN tests need the `berth` binary (the
+//! shim) at target/debug/berth: without it they fail when `CI` is set (a
+//! CI run must not pass by skipping) and are skipped, saying so, otherwise.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,14 +10,51 @@ use std::sync::Arc;
 
 use berth_engine::{BuildMessage, BuildOptions, Engine, EngineConfig};
 
+/// The shim executable: `$BERTH_TEST_SHIM` when set (e.g. the
+/// `berth-runtime-shim` test binary), else target/debug/berth.
 fn config(root: &Path) -> EngineConfig {
-    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/berth");
+    let shim = std::env::var_os("BERTH_TEST_SHIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/berth"));
     EngineConfig {
         data_root: root.join("data"),
         exec_root: root.join("exec"),
         shim_exe: shim,
         daemon_log: None,
     }
+}
+
+/// Whether the shim binary is there for the RUN tests. Missing, it fails
+/// the test under CI (`CI` set and not "false"/"0") and means "skip" elsewhere.
+fn shim_available(cfg: &EngineConfig) -> bool {
+    if cfg.shim_exe.exists() {
+        return true;
+    }
+    if ci_requires_everything(std::env::var("CI").ok().as_deref()) {
+        panic!(
+            "{} is not built, and CI is set: run `cargo build -p berth` before these tests",
+            cfg.shim_exe.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: {} not built (build it with `cargo build -p berth`; with CI set this fails)",
+        cfg.shim_exe.display()
+    );
+    false
+}
+
+/// `CI`'s value asks for no skipping (anything but unset, empty, "false" or "0").
+fn ci_requires_everything(ci: Option<&str>) -> bool {
+    ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+#[test]
+fn ci_turns_skips_into_failures() {
+    assert!(ci_requires_everything(Some("true")));
+    assert!(ci_requires_everything(Some("1")));
+    assert!(!ci_requires_everything(None));
+    assert!(!ci_requires_everything(Some("")));
+    assert!(!ci_requires_everything(Some("false")));
 }
 
 /// A tar of files (name, content); names ending in `/` are directories.
@@ -342,8 +380,7 @@ async fn stages_scratch_and_bare_dockerfile() {
 async fn run_steps_when_the_shim_is_built() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(tmp.path());
-    if !cfg.shim_exe.exists() {
-        eprintln!("SKIPPED: {} not built", cfg.shim_exe.display());
+    if !shim_available(&cfg) {
         return;
     }
     let e = engine(tmp.path()).await;
@@ -434,15 +471,14 @@ async fn dockerignore_add_archives_and_heredocs() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &inner).unwrap();
     let gz = gz.finish().unwrap();
-    let mut xz = std::process::Command::new("xz")
-        .arg("-c")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut xz.stdin.take().unwrap(), &tar_of(&[("y", "Y")])).unwrap();
-    let xz = xz.wait_with_output().unwrap().stdout;
-    let df = "FROM busybox\nCOPY . /ctx/\nADD arch.tar.gz /unpacked/\nADD arch2.tar.xz /unpacked/\nCOPY <<EOF /here.txt\nhello doc\nEOF\n";
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    std::io::Write::write_all(&mut xz, &tar_of(&[("y", "Y")])).unwrap();
+    let xz = xz.finish().unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    std::io::Write::write_all(&mut bz, &tar_of(&[("b", "B")])).unwrap();
+    let bz = bz.finish().unwrap();
+    let zst = zstd::encode_all(&tar_of(&[("z", "Z")])[..], 3).unwrap();
+    let df = "FROM busybox\nCOPY . /ctx/\nADD arch.tar.gz /unpacked/\nADD arch2.tar.xz /unpacked/\nADD arch3.tar.bz2 arch4.tar.zst /unpacked/\nCOPY <<EOF /here.txt\nhello doc\nEOF\n";
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in [
         ("Dockerfile", df.as_bytes()),
@@ -452,6 +488,8 @@ async fn dockerignore_add_archives_and_heredocs() {
         ("x.log", b"l"),
         ("arch.tar.gz", &gz),
         ("arch2.tar.xz", &xz),
+        ("arch3.tar.bz2", &bz),
+        ("arch4.tar.zst", &zst),
     ] {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::Regular);
@@ -479,6 +517,10 @@ async fn dockerignore_add_archives_and_heredocs() {
         std::fs::read_to_string(image_file(&e, &id, "unpacked/y").unwrap()).unwrap(),
         "Y"
     );
+    for (f, want) in [("unpacked/b", "B"), ("unpacked/z", "Z")] {
+        let p = image_file(&e, &id, f).unwrap_or_else(|| panic!("{f} not unpacked"));
+        assert_eq!(std::fs::read_to_string(p).unwrap(), want);
+    }
     assert_eq!(
         std::fs::read_to_string(image_file(&e, &id, "here.txt").unwrap()).unwrap(),
         "hello doc\n"
@@ -525,8 +567,7 @@ async fn reproducible_run_steps_when_the_shim_is_built() {
     let mut roots = Vec::new();
     for _ in 0..2 {
         let tmp = tempfile::tempdir().unwrap();
-        if !config(tmp.path()).shim_exe.exists() {
-            eprintln!("SKIPPED: the berth binary is not built");
+        if !shim_available(&config(tmp.path())) {
             return;
         }
         let e = engine(tmp.path()).await;
@@ -543,4 +584,173 @@ async fn reproducible_run_steps_when_the_shim_is_built() {
         roots.push(tmp);
     }
     assert_eq!(ids[0], ids[1]);
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Images deeper than one page of overlay options (about 40 layers under
+/// full store paths) build, and their layers mount, lowest to highest
+/// visible; `COPY --from` mounts such a stage read-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builds_and_mounts_130_layers() {
+    assert!(is_root(), "the builder's overlay mounts need root");
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let n = 130;
+    let mut df = String::from("FROM busybox AS big\n");
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..n {
+        df.push_str(&format!("COPY f{i} /f{i}\n"));
+        files.push((format!("f{i}"), format!("{i}\n")));
+    }
+    df.push_str(&format!(
+        "FROM busybox\nCOPY --from=big /f0 /f{} /bin/busybox /out/\n",
+        n - 1
+    ));
+    files.push(("Dockerfile".into(), df));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (res, text) = build(&e, BuildOptions::default(), tar_of(&refs)).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let out = |f: &str| image_file(&e, &id, &format!("out/{f}"));
+    assert_eq!(std::fs::read_to_string(out("f0").unwrap()).unwrap(), "0\n");
+    assert_eq!(
+        std::fs::read_to_string(out("f129").unwrap()).unwrap(),
+        "129\n"
+    );
+    assert!(out("busybox").is_some(), "a file of the lowest layer");
+
+    // The big stage's image itself mounts as a container root would.
+    let big = e
+        .store()
+        .list(true)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .find(|i| e.store().layer_dirs(i).map(|d| d.len()).unwrap_or(0) == n + 1)
+        .expect("the 131-layer stage image");
+    let lowers = e.store().layer_dirs(&big).unwrap();
+    let plain: usize = lowers.iter().map(|p| p.as_os_str().len() + 1).sum();
+    assert!(plain > berth_runtime::mount::MAX_MOUNT_DATA, "{plain}");
+    let m = tmp.path().join("m");
+    let (upper, work, target) = (m.join("upper"), m.join("work"), m.join("rootfs"));
+    for d in [&upper, &work, &target] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false).unwrap();
+    let lowest = target.join("bin/busybox").is_file();
+    let highest = std::fs::read_to_string(target.join("f129"));
+    berth_runtime::mount::unmount(&target).unwrap();
+    assert!(lowest);
+    assert_eq!(highest.unwrap(), "129\n");
+}
+
+/// A committed whiteout hides the lower file in a real overlay mount, and
+/// a read-only view shows the container's upper dir on top.
+#[test]
+fn overlay_mounts_image_layers_with_whiteouts() {
+    use berth_store::{CommitOptions, ImportOptions, Store};
+    assert!(is_root(), "overlay mounts need root");
+    let t = tempfile::tempdir().unwrap();
+    let s = Store::open(&t.path().join("image")).unwrap();
+    let rootfs = tar_of(&[
+        ("etc/", ""),
+        ("etc/greeting", "base\n"),
+        ("etc/greeting2", "two\n"),
+    ]);
+    let base = s
+        .import_rootfs(&rootfs[..], &ImportOptions::default())
+        .unwrap();
+    let up = t.path().join("u");
+    std::fs::create_dir_all(up.join("etc")).unwrap();
+    std::fs::write(up.join("etc/greeting"), b"changed\n").unwrap();
+    nix::sys::stat::mknod(
+        &up.join("etc/greeting2"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::empty(),
+        0,
+    )
+    .unwrap();
+    let child = s.commit(&base, &up, &CommitOptions::default()).unwrap();
+    let lowers = s.layer_dirs(&child).unwrap();
+    let (upper, work, target) = (
+        t.path().join("upper"),
+        t.path().join("work"),
+        t.path().join("rootfs"),
+    );
+    for d in [&upper, &work, &target] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false).unwrap();
+    let seen = std::fs::read(target.join("etc/greeting"));
+    let gone = target.join("etc/greeting2").exists();
+    std::fs::write(target.join("new"), b"n").unwrap();
+    berth_runtime::mount::unmount(&target).unwrap();
+    assert_eq!(seen.unwrap(), b"changed\n", "top layer wins");
+    assert!(!gone, "whiteout hides the lower file");
+    assert!(upper.join("new").exists());
+    assert!(!target.join("etc").exists(), "unmounted");
+    // Read-only view with the container's changes on top.
+    let mut stack = lowers.clone();
+    stack.push(upper.clone());
+    berth_runtime::mount::mount_overlay(&stack, None, &target, true).unwrap();
+    let ro = std::fs::write(target.join("x"), b"x");
+    let has_new = target.join("new").exists();
+    berth_runtime::mount::unmount(&target).unwrap();
+    assert!(ro.is_err() && has_new);
+    berth_runtime::mount::unmount(&target).unwrap();
+}
+
+/// `USER` in RUN steps gets the user's supplementary groups from the
+/// image's /etc/group and nothing of the daemon's own groups (the lines
+/// are what Docker 20.10's classic builder prints for the same Dockerfile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_steps_get_the_users_supplementary_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    if !shim_available(&config(tmp.path())) {
+        return;
+    }
+    let e = engine(tmp.path()).await;
+    let df = "FROM busybox\nRUN echo 'wheel:x:10:app' >> /etc/group\nUSER app\nRUN busybox id\nUSER 1000:1000\nRUN busybox id\n";
+    let (res, text) = build(&e, BuildOptions::default(), tar_of(&[("Dockerfile", df)])).await;
+    res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let ids: Vec<&str> = text.lines().filter(|l| l.starts_with("uid=")).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)",
+            "uid=1000(app) gid=1000(app) groups=1000(app)",
+        ],
+        "{text}"
+    );
+}
+
+/// A RUN step (a container) on top of 130 layers: the shim's overlay
+/// mount takes them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_steps_on_130_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    if !shim_available(&config(tmp.path())) {
+        return;
+    }
+    let e = engine(tmp.path()).await;
+    let mut df = String::from("FROM busybox\n");
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..130 {
+        df.push_str(&format!("COPY f{i} /f{i}\n"));
+        files.push((format!("f{i}"), format!("layer{i}\n")));
+    }
+    df.push_str("RUN busybox cat /f0 /f129\n");
+    files.push(("Dockerfile".into(), df));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (res, text) = build(&e, BuildOptions::default(), tar_of(&refs)).await;
+    res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert!(text.contains("\nlayer0\nlayer129\n"), "{text}");
 }

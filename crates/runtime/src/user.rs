@@ -10,7 +10,9 @@ pub struct ExecUser {
     pub uid: u32,
     /// Primary group ID.
     pub gid: u32,
-    /// Supplementary group IDs (groups listing the user as a member).
+    /// Supplementary group IDs as Docker sets them: the primary group
+    /// first, then the groups listing the user as a member (none of those
+    /// when a group was given). Never empty, see [`resolve_user`].
     pub additional_gids: Vec<u32>,
     /// Home directory (`/` when unknown).
     pub home: String,
@@ -68,6 +70,10 @@ fn parse_group(text: &str) -> Vec<GroupEntry<'_>> {
 
 /// Resolve `user` (`""`, `name`, `uid`, `uid:gid`, `name:group`, ...) given the
 /// text of the container's passwd and group files (`None` when absent).
+/// The supplementary groups are the primary group followed, when no group
+/// was given, by the groups of `/etc/group` listing the user's name (what
+/// Docker puts in the OCI spec), so the list is never empty and the
+/// container never keeps the calling process's groups.
 pub fn resolve_user(
     user: &str,
     passwd: Option<&str>,
@@ -123,6 +129,13 @@ pub fn resolve_user(
             }
         }
     }
+    // Docker 20.10 hands the runtime the primary group first, then the
+    // supplementary ones (its OCI spec for `-u app` says
+    // "additionalGids": [1000, 10, 50]), so /proc/self/status shows the
+    // primary group among Groups and nothing of the daemon's own groups
+    // is ever kept (libcontainer skips setgroups(2) for an empty list).
+    additional_gids.retain(|g| *g != gid);
+    additional_gids.insert(0, gid);
     let home = if home.is_empty() {
         "/".to_string()
     } else {
@@ -157,19 +170,19 @@ nohome:x:1001:1001:::\n";
     fn default_is_root() {
         let u = r("").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
-        assert_eq!(u.additional_gids, vec![10]);
+        assert_eq!(u.additional_gids, vec![0, 10]);
     }
 
     #[test]
     fn by_name_and_uid() {
         let u = r("alice").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/home/alice"));
-        assert_eq!(u.additional_gids, vec![50, 29]);
+        assert_eq!(u.additional_gids, vec![1000, 50, 29]);
         let u = r("1000").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
         let u = r("4242").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!(u.additional_gids, vec![0]);
         let u = r("nohome").unwrap();
         assert_eq!(u.home, "/");
     }
@@ -178,9 +191,10 @@ nohome:x:1001:1001:::\n";
     fn with_group() {
         let u = r("1000:1000").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!(u.additional_gids, vec![1000]);
         let u = r("alice:staff").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 50));
+        assert_eq!(u.additional_gids, vec![50]);
         let u = r("daemon:777").unwrap();
         assert_eq!((u.uid, u.gid), (1, 777));
         let e = r("alice:nogroup").unwrap_err();
@@ -188,6 +202,32 @@ nohome:x:1001:1001:::\n";
             e.to_string(),
             "unable to find group nogroup: no matching entries in group file"
         );
+    }
+
+    /// The OCI `process.user` Docker 20.10 writes for `docker run -u U img`
+    /// on an image with `app` (uid 1000, gid 1000) in wheel(10) and
+    /// staff(50), and root in staff and other(60) (read from the oracle's
+    /// config.json and /proc/self/status `Groups:`).
+    #[test]
+    fn supplementary_groups_match_docker() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+        let group =
+            "root:x:0:\napp:x:1000:\nwheel:x:10:app\nstaff:x:50:root,app\nother:x:60:root\n";
+        let user = |u: &str| {
+            let e = resolve_user(u, Some(passwd), Some(group)).unwrap();
+            (e.uid, e.gid, e.additional_gids)
+        };
+        assert_eq!(user("app"), (1000, 1000, vec![1000, 10, 50]));
+        assert_eq!(user("1000"), (1000, 1000, vec![1000, 10, 50]));
+        assert_eq!(user("app:other"), (1000, 60, vec![60]));
+        assert_eq!(user("app:60"), (1000, 60, vec![60]));
+        assert_eq!(user("1000:1000"), (1000, 1000, vec![1000]));
+        assert_eq!(user("root"), (0, 0, vec![0, 50, 60]));
+        assert_eq!(user("2000"), (2000, 0, vec![0]));
+        // A user listed in its own primary group: no duplicate.
+        let g2 = "app:x:1000:app\nwheel:x:10:app\n";
+        let e = resolve_user("app", Some(passwd), Some(g2)).unwrap();
+        assert_eq!(e.additional_gids, vec![1000, 10]);
     }
 
     #[test]

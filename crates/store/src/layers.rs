@@ -42,27 +42,12 @@ pub(crate) fn image_size(root: &Path, config: &ImageConfig) -> i64 {
         .sum()
 }
 
-/// Decompress if the stream starts with a gzip header; otherwise pass it
-/// through. (zstd, bzip2 and xz are refused with a clear message.)
-pub(crate) fn decompressed<'a, R: BufRead + 'a>(
-    mut r: R,
-) -> Result<Box<dyn Read + 'a>, StoreError> {
-    let head = r
-        .fill_buf()
+/// Decompress by the stream's first bytes (gzip, bzip2, xz, zstd or none),
+/// as Docker's `DecompressStream` does.
+pub(crate) fn decompressed<'a, R: BufRead + 'a>(r: R) -> Result<Box<dyn Read + 'a>, StoreError> {
+    let d = crate::decompress::Decoder::sniffed(r)
         .map_err(|e| StoreError::BadArchive(format!("reading input: {e}")))?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(r)))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Err(StoreError::BadArchive(
-            "zstd-compressed input is not supported; use gzip or none".into(),
-        ))
-    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Err(StoreError::BadArchive(
-            "bzip2/xz-compressed input is not supported; use gzip or none".into(),
-        ))
-    } else {
-        Ok(Box::new(r))
-    }
+    Ok(Box::new(d))
 }
 
 /// Size of the chunks passed from the reading to the extracting thread.

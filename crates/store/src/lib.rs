@@ -26,6 +26,7 @@
 mod atomic;
 mod blobs;
 mod commit;
+pub mod decompress;
 mod error;
 pub mod fs;
 mod import;

@@ -158,7 +158,7 @@ impl Store {
         crate::meta::purge(trash);
     }
 
-    /// `docker import`: a rootfs tar (plain, gzip or zstd) becomes a
+    /// `docker import`: a rootfs tar (plain, gzip, bzip2, xz or zstd) becomes a
     /// one-layer image. Returns the image ID (`sha256:<hex>`).
     pub fn import_rootfs(
         &self,
@@ -169,7 +169,7 @@ impl Store {
     }
 
     /// `docker load`: a docker-archive (what `docker save` writes) or an OCI
-    /// image layout, as a tar stream (optionally gzip/zstd compressed).
+    /// image layout, as a tar stream (optionally gzip, bzip2, xz or zstd compressed).
     /// `progress` receives Docker's lines ("Loaded image: busybox:latest",
     /// "Loaded image ID: sha256:..."). Returns the loaded image IDs.
     pub fn load(

@@ -750,57 +750,6 @@ fn reopening_collects_what_a_crash_left_behind() {
     save(&s, &["kept"]);
 }
 
-#[test]
-fn overlay_mounts_image_layers() {
-    let (_t, s) = store();
-    let base = s
-        .import_rootfs(&rootfs_tar("base\n")[..], &opts(None))
-        .unwrap();
-    let t = tempfile::tempdir().unwrap();
-    let up = t.path().join("u");
-    std::fs::create_dir_all(up.join("etc")).unwrap();
-    std::fs::write(up.join("etc/greeting"), b"changed\n").unwrap();
-    nix_mknod(&up.join("etc/greeting2").to_path_buf());
-    let child = s.commit(&base, &up, &CommitOptions::default()).unwrap();
-    let lowers = s.layer_dirs(&child).unwrap();
-    let (upper, work, target) = (
-        t.path().join("upper"),
-        t.path().join("work"),
-        t.path().join("rootfs"),
-    );
-    for d in [&upper, &work, &target] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    if let Err(e) = berth_store::fs::mount_overlay(&lowers, &upper, &work, &target, false) {
-        if !nix_is_root() {
-            eprintln!("skipped: not root ({e})");
-            return;
-        }
-        panic!("overlay mount failed as root: {e}");
-    }
-    let seen = std::fs::read(target.join("etc/greeting"));
-    let gone = target.join("etc/greeting2").exists();
-    std::fs::write(target.join("new"), b"n").unwrap();
-    berth_store::fs::unmount(&target).unwrap();
-    assert_eq!(seen.unwrap(), b"changed\n", "top layer wins");
-    assert!(!gone, "whiteout hides the lower file");
-    assert!(upper.join("new").exists());
-    assert!(!target.join("etc").exists(), "unmounted");
-    // Read-only view with the container's changes on top.
-    berth_store::fs::mount_overlay(&lowers, &upper, &work, &target, true).unwrap();
-    let ro = std::fs::write(target.join("x"), b"x");
-    let has_new = target.join("new").exists();
-    berth_store::fs::unmount(&target).unwrap();
-    assert!(ro.is_err() && has_new);
-    // Unmounting what is not mounted is fine.
-    berth_store::fs::unmount(&target).unwrap();
-}
-
-fn nix_is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// The layout newer dockers write: manifest.json pointing into blobs/.
 fn docker25_archive() -> (Vec<u8>, String) {
     let layer = rootfs_tar("d25\n");
@@ -1107,4 +1056,39 @@ fn images_sharing_a_layer_store_it_once_and_untagged_ones_have_bare_entries() {
             format!("Loaded image ID: {y}")
         ]
     );
+}
+
+/// Every compression Docker's `DecompressStream` takes, for the tests below.
+fn compress_all(data: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(data).unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    xz.write_all(data).unwrap();
+    vec![
+        ("gzip", gz.finish().unwrap()),
+        ("bzip2", bz.finish().unwrap()),
+        ("xz", xz.finish().unwrap()),
+        ("zstd", zstd::encode_all(data, 3).unwrap()),
+    ]
+}
+
+#[test]
+fn import_and_load_take_every_compression() {
+    let (_t, s) = store();
+    let tar = rootfs_tar("packed\n");
+    let plain = s.import_rootfs(&tar[..], &opts(Some("plain"))).unwrap();
+    for (name, packed) in compress_all(&tar) {
+        let id = s.import_rootfs(&packed[..], &opts(None)).unwrap();
+        assert_eq!(id, plain, "import of {name} input");
+    }
+    let archive = save(&s, &["plain"]);
+    for (name, packed) in compress_all(&archive) {
+        let (_t2, s2) = store();
+        let (ids, _) = load(&s2, &packed);
+        assert_eq!(ids, vec![plain.clone()], "load of {name} input");
+        assert_eq!(s2.resolve("plain").unwrap(), plain, "{name}");
+    }
 }

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::IgnoreMatcher;
+use berth_store::decompress::{Compression, Decoder};
 
 use crate::error::{EngineError, Result};
 
@@ -29,24 +30,17 @@ pub(crate) struct Context {
 pub(crate) enum Kind {
     /// A plain tar.
     Tar,
-    /// gzip.
-    Gzip,
-    /// bzip2, xz or zstd (the name of the tool that decompresses it).
-    OtherCompressed(&'static str),
+    /// gzip, bzip2, xz or zstd.
+    Compressed(Compression),
     /// Anything else: the body is the Dockerfile itself.
     Text,
 }
 
 /// Tell what `head` (the first bytes of a stream) is.
 pub(crate) fn sniff(head: &[u8]) -> Kind {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Kind::Gzip
-    } else if head.starts_with(b"BZh") {
-        Kind::OtherCompressed("bzip2")
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Kind::OtherCompressed("xz")
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Kind::OtherCompressed("zstd")
+    let c = Compression::sniff(head);
+    if c != Compression::None {
+        Kind::Compressed(c)
     } else if is_tar(head) {
         Kind::Tar
     } else {
@@ -123,13 +117,11 @@ pub(crate) fn receive(
                 ignore: IgnoreMatcher::default(),
             });
         }
-        Kind::OtherCompressed(tool) => {
-            let r = super::decompress::with_tool(tool, Box::new(rest))?;
+        Kind::Compressed(c) => {
+            let r = Decoder::new(c, BufReader::new(rest)).map_err(|e| {
+                EngineError::invalid(format!("reading the {} build context: {e}", c.name()))
+            })?;
             unpack(r, &dir)?;
-        }
-        Kind::Gzip => {
-            let gz = flate2::bufread::MultiGzDecoder::new(BufReader::new(rest));
-            unpack(gz, &dir)?;
         }
         Kind::Tar => unpack(rest, &dir)?,
     }
@@ -258,8 +250,11 @@ mod tests {
         let t = tar_with(&[("Dockerfile", b"FROM scratch\n")]);
         assert_eq!(sniff(&t[..512]), Kind::Tar);
         assert_eq!(sniff(b"FROM busybox\nRUN true\n"), Kind::Text);
-        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Kind::Gzip);
-        assert_eq!(sniff(b"BZh91AY"), Kind::OtherCompressed("bzip2"));
+        assert_eq!(
+            sniff(&[0x1f, 0x8b, 8, 0]),
+            Kind::Compressed(Compression::Gzip)
+        );
+        assert_eq!(sniff(b"BZh91AY"), Kind::Compressed(Compression::Bzip2));
     }
 
     #[test]
@@ -284,15 +279,20 @@ mod tests {
     fn receives_compressed_contexts() {
         use std::io::Write;
         let t = tar_with(&[("Dockerfile", b"FROM scratch\n")]);
-        for tool in ["xz", "bzip2", "zstd"] {
-            let mut child = std::process::Command::new(tool)
-                .arg("-c")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(&t).unwrap();
-            let packed = child.wait_with_output().unwrap().stdout;
+        let packs: [(&str, Vec<u8>); 3] = [
+            ("zstd", zstd::encode_all(&t[..], 3).unwrap()),
+            ("bzip2", {
+                let mut w = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                w.write_all(&t).unwrap();
+                w.finish().unwrap()
+            }),
+            ("xz", {
+                let mut w = liblzma::write::XzEncoder::new(Vec::new(), 1);
+                w.write_all(&t).unwrap();
+                w.finish().unwrap()
+            }),
+        ];
+        for (tool, packed) in packs {
             let work = tempfile::tempdir().unwrap();
             let c = receive(Box::new(std::io::Cursor::new(packed)), work.path(), "").unwrap();
             assert_eq!(c.dockerfile, "FROM scratch\n", "{tool}");

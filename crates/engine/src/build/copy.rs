@@ -16,6 +16,7 @@ use super::users::{parse_chmod, resolve_chown};
 use super::Builder;
 use crate::blocking;
 use crate::error::{EngineError, Result};
+use berth_store::decompress::Decoder;
 
 /// A COPY or ADD, after variable expansion.
 #[derive(Debug, Clone)]
@@ -155,10 +156,10 @@ fn copy_entry(
 fn open_decompressed(p: &Path, kind: Kind) -> Result<Box<dyn Read>> {
     let file = std::fs::File::open(p).map_err(|e| io_err(format!("open {}", p.display()), e))?;
     Ok(match kind {
-        Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Kind::OtherCompressed(tool) => {
-            Box::new(super::decompress::with_tool(tool, Box::new(file))?)
-        }
+        Kind::Compressed(c) => Box::new(
+            Decoder::new(c, std::io::BufReader::new(file))
+                .map_err(|e| io_err(format!("decompress {}", p.display()), e))?,
+        ),
         Kind::Tar | Kind::Text => Box::new(file),
     })
 }

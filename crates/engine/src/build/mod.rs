@@ -23,7 +23,6 @@
 mod cache;
 mod context;
 mod copy;
-mod decompress;
 mod fetch;
 mod gofmt;
 mod meta;
@@ -120,7 +119,7 @@ pub(crate) fn clean_tmp(data_root: &Path) {
                 for m in ["merged", "from"] {
                     let p = step.path().join(m);
                     if p.is_dir() {
-                        let _ = berth_store::fs::unmount(&p);
+                        let _ = berth_runtime::mount::unmount(&p);
                     }
                 }
             }
@@ -185,7 +184,7 @@ fn clean_work(work: &Path) {
             for m in ["merged", "from"] {
                 let p = step.path().join(m);
                 if p.is_dir() {
-                    let _ = berth_store::fs::unmount(&p);
+                    let _ = berth_runtime::mount::unmount(&p);
                 }
             }
         }

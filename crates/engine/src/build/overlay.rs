@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_runtime::mount::{mount_overlay, unmount};
+
 use super::sources::io_err;
 use crate::error::Result;
 
@@ -30,7 +32,7 @@ impl Overlay {
                 mounted: false,
             });
         }
-        berth_store::fs::mount_overlay(layers, &upper, &work, &merged, false)?;
+        mount_overlay(layers, Some((&upper, &work)), &merged, false)?;
         Ok(Overlay {
             root: merged,
             upper,
@@ -43,14 +45,14 @@ impl Overlay {
         let target = dir.join("from");
         std::fs::create_dir_all(&target)
             .map_err(|e| io_err(format!("mkdir {}", target.display()), e))?;
-        let Some((top, lower)) = layers.split_last() else {
+        if layers.is_empty() {
             return Ok(Overlay {
                 root: target.clone(),
                 upper: target,
                 mounted: false,
             });
-        };
-        berth_store::fs::mount_overlay(lower, top, &dir.join("unused"), &target, true)?;
+        }
+        mount_overlay(layers, None, &target, true)?;
         Ok(Overlay {
             root: target.clone(),
             upper: target,
@@ -62,7 +64,7 @@ impl Overlay {
     pub fn unmount(mut self) -> Result<()> {
         if self.mounted {
             self.mounted = false;
-            berth_store::fs::unmount(&self.root)?;
+            unmount(&self.root)?;
         }
         Ok(())
     }
@@ -71,7 +73,7 @@ impl Overlay {
 impl Drop for Overlay {
     fn drop(&mut self) {
         if self.mounted {
-            let _ = berth_store::fs::unmount(&self.root);
+            let _ = unmount(&self.root);
         }
     }
 }

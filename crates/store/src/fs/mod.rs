@@ -1,9 +1,8 @@
 //! Filesystem helpers shared with the engine: safe tar extraction, tarring
-//! from a container root, `docker diff`, and overlay mounts.
+//! from a container root, `docker diff` (overlay mounts live in berth-runtime's `mount` module).
 
 mod changes;
 pub(crate) mod extract;
-mod overlay;
 pub(crate) mod resolve;
 pub(crate) mod tarball;
 #[cfg(test)]
@@ -189,24 +188,6 @@ pub fn tar_dir(dir: &Path, out: impl Write) -> Result<(), StoreError> {
 /// (any order), sorted by path.
 pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Result<Vec<ChangeItem>, StoreError> {
     changes::changes(upper_dir, lower_dirs)
-}
-
-/// Mount an overlay at `target`. `lower_dirs` LOWEST FIRST. With
-/// `readonly`, `upper` becomes the top lower dir and `work` is unused (a
-/// read-only view of a container's files, e.g. for export).
-pub fn mount_overlay(
-    lower_dirs: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-    target: &Path,
-    readonly: bool,
-) -> Result<(), StoreError> {
-    overlay::mount_overlay(lower_dirs, upper, work, target, readonly)
-}
-
-/// Unmount `target` (lazily if busy).
-pub fn unmount(target: &Path) -> Result<(), StoreError> {
-    overlay::unmount(target)
 }
 
 /// Tar an overlay upper dir as an image layer (whiteouts converted),
