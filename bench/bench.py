@@ -2,7 +2,9 @@
 """berth vs Docker benchmark driver (called by bench/run.sh).
 
 Environment: BERTH_BIN (berth binary), BENCH_DOCKER_HOST (reference dockerd, optional),
-BENCH_RUNS (default 30), BENCH_CONTAINERS (default 100), BENCH_SKIP_LOAD, BERTH_TEST_CACHE.
+BENCH_RUNS (default 30), BENCH_CONTAINERS (default 100), BENCH_SKIP_LOAD, BERTH_TEST_CACHE,
+BENCH_BUILD_RUNS (default 10: samples of each build figure), BENCH_SKIP_BUILD,
+BENCH_ONLY (comma list of run,many,load,build: measure only these groups).
 """
 import hashlib
 import io
@@ -23,6 +25,8 @@ DOCKER = os.environ.get("BENCH_DOCKER", "/usr/bin/docker")
 DOCKER_HOST = os.environ.get("BENCH_DOCKER_HOST")
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 NCONT = int(os.environ.get("BENCH_CONTAINERS", "100"))
+BUILD_RUNS = int(os.environ.get("BENCH_BUILD_RUNS", "10"))
+ONLY = {g for g in os.environ.get("BENCH_ONLY", "").split(",") if g}
 WORK = "/tmp/berth-bench"
 SOCK = f"{WORK}/berth.sock"
 IMAGE = "bench/busybox:latest"
@@ -225,6 +229,81 @@ def bench_load_save(eng, archive):
     return load, save
 
 
+def wanted(group):
+    return not ONLY or group in ONLY
+
+
+BUILD_IMAGE = "bench/build:latest"
+BUILD_FILES = 1000
+
+
+def build_context():
+    """A 10-step Dockerfile whose context holds ~1,000 small files, and a 10-step Dockerfile of
+    small RUN steps (for the cold build)."""
+    ctx = f"{WORK}-build/ctx"
+    shutil.rmtree(f"{WORK}-build", ignore_errors=True)
+    for i in range(BUILD_FILES):
+        d = f"{ctx}/data/d{i // 100:02d}"
+        os.makedirs(d, exist_ok=True)
+        with open(f"{d}/f{i:04d}.txt", "w") as f:
+            f.write(f"file {i}\n" * 8)
+    with open(f"{ctx}/last.txt", "w") as f:
+        f.write("last 0\n")
+    with open(f"{ctx}/Dockerfile", "w") as f:
+        f.write(
+            f"FROM {IMAGE}\n"
+            "ENV APP=/app LANG=C.UTF-8\n"
+            "WORKDIR /app\n"
+            "COPY data /app/data\n"
+            "RUN echo one > /one\n"
+            "RUN ls /app/data | wc -l > /count\n"
+            "LABEL org.example.stage=bench\n"
+            "RUN echo two > /two\n"
+            "ENV B=2\n"
+            "COPY last.txt /app/last.txt\n"
+        )
+    cold = f"{WORK}-build/cold"
+    os.makedirs(cold)
+    with open(f"{cold}/Dockerfile", "w") as f:
+        f.write(f"FROM {IMAGE}\n" + "".join(f"RUN echo step {i} > /s{i}\n" for i in range(1, 10)))
+    return ctx, cold
+
+
+def bench_build(eng, ctx, cold):
+    """(a) no-op rebuild, (b) rebuild after changing the file the last step copies, (c) cold
+    `--no-cache` build of 9 small RUN steps. Returns three stats dicts."""
+    eng.cmd("rmi", "-f", BUILD_IMAGE, "bench/cold:latest", check=False)
+    with open(f"{ctx}/last.txt", "w") as f:
+        f.write("last 0\n")
+    eng.cmd("build", "-t", BUILD_IMAGE, ctx)  # fills the cache
+    eng.cmd("build", "-t", BUILD_IMAGE, ctx)  # warm-up
+    noop = []
+    for _ in range(BUILD_RUNS):
+        t = time.perf_counter()
+        r = eng.cmd("build", "-t", BUILD_IMAGE, ctx)
+        noop.append(time.perf_counter() - t)
+        if "Running in" in r.stdout:
+            raise RuntimeError(f"{eng.name}: a no-op rebuild ran a container")
+    changed = []
+    for i in range(BUILD_RUNS):
+        with open(f"{ctx}/last.txt", "w") as f:
+            f.write(f"last {eng.name} {i} {time.time()}\n")
+        t = time.perf_counter()
+        eng.cmd("build", "-t", BUILD_IMAGE, ctx)
+        changed.append(time.perf_counter() - t)
+    runs = max(3, BUILD_RUNS // 3)
+    eng.cmd("build", "--no-cache", "-t", "bench/cold:latest", cold)  # warm-up
+    coldt = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        eng.cmd("build", "--no-cache", "-t", "bench/cold:latest", cold)
+        coldt.append(time.perf_counter() - t)
+    eng.cmd("rmi", "-f", BUILD_IMAGE, "bench/cold:latest", check=False)
+    if eng.name == "docker":
+        eng.cmd("image", "prune", "-f", check=False)
+    return stats(noop), stats(changed), stats(coldt)
+
+
 def fmt_ms(s):
     return f"{s * 1000:.1f} ms"
 
@@ -250,7 +329,8 @@ def main():
     daemon, berth = start_berth()
     docker = None
     if DOCKER_HOST:
-        docker = Engine("docker", [DOCKER], {"DOCKER_HOST": DOCKER_HOST})
+        # DOCKER_BUILDKIT=0: the classic builder, the one berth implements and is compared with.
+        docker = Engine("docker", [DOCKER], {"DOCKER_HOST": DOCKER_HOST, "DOCKER_BUILDKIT": "0"})
         if docker.cmd("version", check=False).returncode != 0:
             log(f"dockerd at {DOCKER_HOST} not answering: berth only")
             docker = None
@@ -269,26 +349,40 @@ def main():
                 log(f"FAILED: {ex}")
                 return None
 
-        rb = guarded(bench_run, berth)
-        rd = guarded(bench_run, docker) if docker else None
-        rdn = guarded(bench_run, docker, ("--network", "none")) if docker else None
-        for k in ["mean", "p50", "p95"]:
-            row(f"`run --rm` {k} ({RUNS} runs)", rb and rb[k], rd and rd[k], fmt_ms)
-        for k in ["mean", "p50", "p95"]:
-            row(f"`run --rm` {k}, docker `--network none`", rb and rb[k], rdn and rdn[k], fmt_ms)
+        if wanted("run"):
+            rb = guarded(bench_run, berth)
+            rd = guarded(bench_run, docker) if docker else None
+            rdn = guarded(bench_run, docker, ("--network", "none")) if docker else None
+            for k in ["mean", "p50", "p95"]:
+                row(f"`run --rm` {k} ({RUNS} runs)", rb and rb[k], rd and rd[k], fmt_ms)
+            for k in ["mean", "p50", "p95"]:
+                row(f"`run --rm` {k}, docker `--network none`", rb and rb[k], rdn and rdn[k], fmt_ms)
 
-        mb = guarded(bench_many, berth)
-        md = guarded(bench_many, docker, ("--network", "none")) if docker else None
-        row(f"start {NCONT} detached `sleep` (sequential `run -d`)", mb and mb[0], md and md[0], fmt_s)
-        row(f"remove them (`rm -f` of {NCONT})", mb and mb[1], md and md[1], fmt_s)
-        row("daemon idle RSS (docker: dockerd + containerd)", idle_b, idle_d, fmt_mb)
-        row(
-            "shim RSS per running container (berth shim vs containerd-shim-runc-v2)",
-            mb[2][0] if mb and mb[2][1] else None,
-            md[2][0] if md and md[2][1] else None,
-            fmt_mb,
-        )
-        if not os.environ.get("BENCH_SKIP_LOAD"):
+        if wanted("many"):
+            mb = guarded(bench_many, berth)
+            md = guarded(bench_many, docker, ("--network", "none")) if docker else None
+            row(f"start {NCONT} detached `sleep` (sequential `run -d`)", mb and mb[0], md and md[0], fmt_s)
+            row(f"remove them (`rm -f` of {NCONT})", mb and mb[1], md and md[1], fmt_s)
+            row("daemon idle RSS (docker: dockerd + containerd)", idle_b, idle_d, fmt_mb)
+            row(
+                "shim RSS per running container (berth shim vs containerd-shim-runc-v2)",
+                mb[2][0] if mb and mb[2][1] else None,
+                md[2][0] if md and md[2][1] else None,
+                fmt_mb,
+            )
+        if wanted("build") and not os.environ.get("BENCH_SKIP_BUILD"):
+            ctx, cold = build_context()
+            bb_ = guarded(bench_build, berth, ctx, cold)
+            bd_ = guarded(bench_build, docker, ctx, cold) if docker else None
+            labels = [
+                f"`build`: no-op rebuild, 10 steps, {BUILD_FILES}-file context (p50 of {BUILD_RUNS})",
+                f"`build`: rebuild after changing the file the last step copies (p50 of {BUILD_RUNS})",
+                "`build --no-cache`: 10 steps, 9 small RUNs (p50)",
+            ]
+            for i, label in enumerate(labels):
+                row(label, bb_ and bb_[i]["p50"], bd_ and bd_[i]["p50"], fmt_ms)
+            shutil.rmtree(f"{WORK}-build", ignore_errors=True)
+        if wanted("load") and not os.environ.get("BENCH_SKIP_LOAD"):
             archive = big_archive(docker)
             size = os.path.getsize(archive)
             lb = guarded(bench_load_save, berth, archive)
@@ -314,14 +408,30 @@ def main():
         "",
         f"Same run, same busybox image imported into both. Host: {os.cpu_count()} CPUs, kernel {kernel}. "
         f"Load average at the end: {load1:.1f} (1 min), {load5:.1f} (5 min). "
-        f"berth: `{bv}`; Docker: {dv} (docker CLI {DOCKER}). Ratio = docker / berth (higher is better for berth).",
+        f"berth: `{bv}`; Docker: {dv} (docker CLI {DOCKER}, classic builder: DOCKER_BUILDKIT=0). "
+        "Ratio = docker / berth (higher is better for berth).",
         "",
         "| metric | berth | docker | ratio |",
         "|---|---:|---:|---:|",
-    ] + [f"| {m} | {b} | {d} | {r} |" for m, b, d, r in rows]
+    ]
+    path = os.path.join(REPO, "bench", "results", "latest.md")
+    if ONLY and os.path.exists(path):
+        # A partial run (BENCH_ONLY) updates its own rows and keeps the others of the last run.
+        with open(path) as f:
+            old_rows = [l for l in f.read().splitlines() if l.startswith("| ") and not l.startswith("| metric")]
+        new_rows = {m: f"| {m} | {b} | {d} | {r} |" for m, b, d, r in rows}
+        merged = []
+        for l in old_rows:
+            metric = l[2:].split(" | ", 1)[0]
+            merged.append(new_rows.pop(metric, l))
+        merged += list(new_rows.values())
+        lines[2] += f" Rows of {', '.join(sorted(ONLY))} measured in this run; the others kept from the previous run."
+        lines += merged
+    else:
+        lines += [f"| {m} | {b} | {d} | {r} |" for m, b, d, r in rows]
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)
-    with open(os.path.join(REPO, "bench", "results", "latest.md"), "w") as f:
+    with open(path, "w") as f:
         f.write(text)
     print(text)
 

@@ -5,10 +5,13 @@
 #   BENCH_RUNS=50 sudo bench/run.sh   # more `run --rm` samples (default 30)
 #   BERTH_BIN=/path/to/berth sudo bench/run.sh   # skip the build, use this binary
 #   BENCH_SKIP_LOAD=1 ...             # skip the ~700 MB load/save figures
+#   BENCH_ONLY=build sudo bench/run.sh   # only some groups (comma list of run,many,load,build)
 #
 # Measures (see bench/bench.py): `run --rm IMAGE true` (mean, p50, p95), 100 detached `sleep`
 # containers started then removed (wall time of each phase), daemon idle RSS and shim RSS per
-# container, `load` and `save` of a ~700 MB docker-archive. Prints a markdown table and writes it
+# container, `load` and `save` of a ~700 MB docker-archive, and `build` (no-op rebuild of a 10-step
+# Dockerfile with a 1,000-file context, rebuild after changing one file, cold `--no-cache` build;
+# Docker uses its classic builder, DOCKER_BUILDKIT=0). Prints a markdown table and writes it
 # to bench/results/latest.md. Docker is the reference dockerd of ../shared/tools/docker-oracle;
 # without it only berth's column is filled.
 set -euo pipefail

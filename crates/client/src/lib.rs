@@ -10,6 +10,7 @@
 //!   [`JsonStream`] reads import/load progress messages.
 //! - [`Client::container_attach`] hijacks the connection (`Upgrade: tcp`).
 
+mod build;
 mod client;
 mod containers;
 mod error;
@@ -20,6 +21,7 @@ mod query;
 mod system;
 mod transport;
 
+pub use build::{BuildDecoder, BuildFailure, BuildMessage, BuildOptions, BuildStream};
 pub use client::{version_less, Client, JsonStream, Ping};
 pub use containers::{CommitOptions, ListOptions, LogsOptions, PathStat, WaitHandle};
 pub use error::{ClientError, Result};

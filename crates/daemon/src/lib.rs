@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod body;
+mod build;
 mod containers;
 mod error;
 mod images;

@@ -10,7 +10,7 @@ use crate::body::Body;
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::respond::{add_common_headers, error, ApiResult};
-use crate::{containers, images, system, Ctx};
+use crate::{build, containers, images, system, Ctx};
 
 /// Parse `"1.41"` as (1, 41).
 fn parse_version(v: &str) -> Option<(u32, u32)> {
@@ -138,6 +138,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::PUT, ["containers", id, "archive"]) => {
             containers::archive_put(&ctx, &decode(id), &q, req).await
         }
+        (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
         (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,

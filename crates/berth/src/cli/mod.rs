@@ -1,6 +1,8 @@
 //! The `berth` command line: docker-compatible commands, each a client of
 //! the Engine API (see `berth_client`), plus `berth daemon`.
 
+mod build;
+mod buildctx;
 mod commit;
 mod connect;
 mod containers;
@@ -166,6 +168,9 @@ pub enum ContainerCommand {
 /// Image commands reachable both as `berth X` and `berth image X`.
 #[derive(Debug, Subcommand)]
 pub enum ImageOp {
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth build [OPTIONS] PATH | URL | -")]
+    Build(build::BuildArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(images::ImportArgs),
     /// Load an image from a tar archive or STDIN
@@ -179,6 +184,8 @@ pub enum ImageOp {
 }
 
 /// `berth image ...`.
+// Parsed once per process: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
@@ -298,7 +305,7 @@ fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<Str
 fn arity_phrase(cmd: &str) -> &'static str {
     match cmd {
         "rename" | "tag" | "cp" => "exactly 2 arguments",
-        "logs" | "diff" | "export" | "commit" | "history" => "exactly 1 argument",
+        "logs" | "diff" | "export" | "commit" | "history" | "build" => "exactly 1 argument",
         _ => "at least 1 argument",
     }
 }
@@ -538,6 +545,7 @@ async fn container_op(host: &str, op: ContainerOp) -> CliResult {
 
 async fn image_op(client: &Client, op: ImageOp) -> CliResult {
     match op {
+        ImageOp::Build(a) => build::build(client, &a).await,
         ImageOp::Import(a) => images::import(client, &a).await,
         ImageOp::Load(a) => images::load(client, &a).await,
         ImageOp::Save(a) => images::save(client, &a).await,

@@ -396,6 +396,23 @@ impl Harness {
         full.extend_from_slice(args);
         run_cmd(&self.cli, &full, &[], stdin, timeout)
     }
+    /// Runs the CLI with extra environment variables, optional stdin and a time limit. In docker
+    /// mode `DOCKER_BUILDKIT=0` is added, so the docker CLI uses the classic builder.
+    pub fn run_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&Path>,
+        timeout: Duration,
+    ) -> Out {
+        let mut full: Vec<&str> = vec!["-H", &self.host];
+        full.extend_from_slice(args);
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        if self.mode == Mode::Docker {
+            env.push(("DOCKER_BUILDKIT", "0"));
+        }
+        run_cmd(&self.cli, &full, &env, stdin, timeout)
+    }
     /// `run -d --name NAME [OPTS...] <test image> CMD...`.
     pub fn run_d(&self, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
         self.run(&run_d_args(name, opts, &self.image, cmd))
