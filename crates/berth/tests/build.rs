@@ -817,3 +817,51 @@ fn dockerfile_outside_the_context() {
     assert_eq!(run_in(h, &img, &[]), "x\n");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn killing_the_client_cancels_the_build_and_removes_its_container() {
+    let _l = exclusive();
+    let h = h();
+    let token = uname("cancel");
+    let dir = context(
+        h,
+        "cancel",
+        &[(
+            "Dockerfile",
+            &format!("FROM BASE\nRUN echo {token} && sleep 30\n"),
+        )],
+    );
+    let all_before = h.run(&["ps", "-aq", "--no-trunc"]).ok().lines();
+    let mut client = h.spawn(&["build", "--no-cache", path_str(&dir)]);
+    // The RUN step's container is running.
+    h.wait_until("the RUN container to run", Duration::from_secs(60), || {
+        h.run(&["ps", "-q", "--no-trunc"])
+            .ok()
+            .lines()
+            .iter()
+            .any(|id| !all_before.contains(id))
+    });
+    client.kill().expect("kill the build client");
+    let _ = client.wait();
+    h.wait_until(
+        "the build container to be removed",
+        Duration::from_secs(20),
+        || {
+            h.run(&["ps", "-aq", "--no-trunc"])
+                .ok()
+                .lines()
+                .iter()
+                .all(|id| all_before.contains(id))
+        },
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn build_without_a_path_is_a_usage_error() {
+    let h = h();
+    let o = h.run(&["build"]);
+    o.code(1)
+        .stderr_has("requires exactly 1 argument.")
+        .stderr_has("build [OPTIONS] PATH | URL | -");
+}

@@ -153,7 +153,16 @@ pub async fn build(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
             tokio::spawn(async move {
                 let mut gone = out_tx.send(Ok(frame(&message_json(&first)))).await.is_err();
                 while !gone {
-                    match rx.recv().await {
+                    // A client that goes away while nothing is printed (a
+                    // long quiet RUN) is noticed too: its body is dropped.
+                    let next = tokio::select! {
+                        m = rx.recv() => m,
+                        _ = out_tx.closed() => {
+                            gone = true;
+                            break;
+                        }
+                    };
+                    match next {
                         Some(m) => gone = out_tx.send(Ok(frame(&message_json(&m)))).await.is_err(),
                         None => break,
                     }

@@ -292,6 +292,79 @@ async fn source_date_epoch_gives_the_same_image_in_two_roots() {
     assert_eq!(ids[0], ids[1]);
 }
 
+/// A tar of raw entries (name as written, type, link target, content), names not checked.
+fn raw_tar(entries: &[(&str, tar::EntryType, &str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_gnu_mut().unwrap().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(*kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data.as_bytes());
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_contexts_stay_inside() {
+    use tar::EntryType as T;
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path()).await;
+    let df = |text: &'static str| ("Dockerfile", T::Regular, "", text);
+    // `..` climbing out: refused, nothing written beside the work dir.
+    let ctx = raw_tar(&[
+        df("FROM busybox\nCOPY a /a\n"),
+        ("../../../escaped", T::Regular, "", "x"),
+    ]);
+    let (res, _) = build(&e, BuildOptions::default(), ctx).await;
+    let err = res.unwrap_err();
+    assert!(
+        err.message
+            .starts_with("failed to read the build context: ")
+            && err.message.contains("escapes"),
+        "{}",
+        err.message
+    );
+    assert!(!tmp.path().join("data/escaped").exists());
+    assert!(!tmp.path().join("data/build/escaped").exists());
+    // Absolute names land inside; a symlink to the outside is resolved
+    // inside the context; a file written through a symlinked directory
+    // (the whole context is then extracted) stays inside too.
+    let ctx = raw_tar(&[
+        df("FROM busybox\nCOPY abs.txt /abs\nCOPY out /out\n"),
+        ("/abs.txt", T::Regular, "", "abs"),
+        ("out", T::Symlink, "/../../../../etc/hostname", ""),
+    ]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    assert_eq!(
+        res.unwrap_err().message,
+        "COPY failed: file not found in build context or excluded by .dockerignore: stat out: file does not exist",
+        "{text}"
+    );
+    assert!(
+        text.contains("Step 2/3 : COPY abs.txt /abs\n ---> "),
+        "{text}"
+    );
+    let ctx = raw_tar(&[
+        df("FROM busybox\nCOPY link/etc/hostname /h\nCOPY hl /hl\n"),
+        ("link", T::Symlink, "/", ""),
+        ("link/etc/hostname", T::Regular, "", "inside"),
+        ("hl", T::Link, "etc/hostname", ""),
+    ]);
+    let (res, text) = build(&e, BuildOptions::default(), ctx).await;
+    let id = res.unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let h = image_file(&e, &id, "h").unwrap();
+    assert_eq!(std::fs::read_to_string(h).unwrap(), "inside");
+    let hl = image_file(&e, &id, "hl").unwrap();
+    assert_eq!(std::fs::read_to_string(hl).unwrap(), "inside");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_in_dockerds_words() {
     let tmp = tempfile::tempdir().unwrap();
@@ -416,6 +489,55 @@ async fn run_steps_when_the_shim_is_built() {
     let (res, text) = build(&e, BuildOptions::default(), ctx).await;
     res.unwrap();
     assert!(text.contains("\x1b[91merr\n\x1b[0m"), "{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_receiver_cancels_a_running_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    if !shim_available(&cfg) {
+        return;
+    }
+    let e = engine(tmp.path()).await;
+    let ctx = tar_of(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo started && sleep 30\nRUN echo never\n",
+    )]);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let e2 = Arc::clone(&e);
+    let task = tokio::spawn(async move {
+        e2.build(
+            BuildOptions::default(),
+            Box::new(std::io::Cursor::new(ctx)),
+            tx,
+        )
+        .await
+    });
+    // Wait for the RUN's output, then go away as a disconnected client does.
+    let mut text = String::new();
+    while !text.contains("started\n") {
+        match rx.recv().await {
+            Some(BuildMessage::Stream(s)) => text.push_str(&s),
+            Some(_) => {}
+            None => panic!("the build ended early: {text}"),
+        }
+    }
+    assert_eq!(e.container_counts().0, 1, "{text}");
+    drop(rx);
+    let res = tokio::time::timeout(std::time::Duration::from_secs(20), task)
+        .await
+        .expect("the build did not stop within 20 s")
+        .unwrap();
+    assert_eq!(
+        res.unwrap_err().message,
+        "the build was cancelled: the client disconnected"
+    );
+    assert_eq!(e.container_counts().0, 0);
+    // Nothing is left in the build's scratch area either.
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("data/build/tmp"))
+        .map(|r| r.flatten().map(|d| d.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

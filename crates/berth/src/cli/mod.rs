@@ -369,7 +369,12 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
                 "\"{cmd_path}\" requires {}.\n{see}\n\nUsage:  {usage}\n\n{about}",
                 arity_phrase(last)
             );
-            125
+            // docker's argument-count errors are plain errors (exit 1).
+            if last == "build" {
+                1
+            } else {
+                125
+            }
         }
         _ => {
             let text = err.to_string();

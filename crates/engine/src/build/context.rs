@@ -1,13 +1,17 @@
 //! The build context: the request body (a tar, possibly compressed, or a
-//! bare Dockerfile) unpacked into a private work directory, the Dockerfile
-//! read from it and its `.dockerignore`.
+//! bare Dockerfile) kept in a private work directory as one indexed tar
+//! (extracted only as far as COPY/ADD need), the Dockerfile read from it
+//! and its `.dockerignore`.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use berth_dockerfile::IgnoreMatcher;
 use berth_store::decompress::{Compression, Decoder};
 
+use super::index::ContextIndex;
+use super::tree::{resolve, DiskTree, Node, NodeKind, Tree};
 use crate::error::{EngineError, Result};
 
 /// How many bytes are looked at to tell a tar from a Dockerfile.
@@ -15,14 +19,17 @@ const SNIFF: usize = 512;
 /// The largest body taken as a bare Dockerfile.
 const MAX_DOCKERFILE: u64 = 16 << 20;
 
-/// What the body of a build request turned out to be, unpacked.
+/// What the body of a build request turned out to be.
 pub(crate) struct Context {
-    /// The context root (empty when the body was a bare Dockerfile).
+    /// The context root on disk (empty when the body was a bare
+    /// Dockerfile; filled on demand when `index` is set).
     pub dir: PathBuf,
     /// The Dockerfile's text.
     pub dockerfile: String,
     /// The `.dockerignore` rules (empty when there is none).
     pub ignore: IgnoreMatcher,
+    /// The index of the context tar, when it was not extracted.
+    pub index: Option<Arc<ContextIndex>>,
 }
 
 /// The kind of stream a body starts with.
@@ -86,20 +93,24 @@ fn fill_head(r: &mut impl BufRead) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Unpack `body` under `work` (`work/context`) and read the Dockerfile
-/// named `dockerfile` (`""` = `Dockerfile`) from it.
+/// Receive `body` under `work`: a tar (after decompression) is written to
+/// one file, `work/context.tar`, and indexed; nothing is extracted yet
+/// (see [`ContextIndex`]) unless the tar is not a plain tree, in which
+/// case it is extracted whole to `work/context`. The Dockerfile named
+/// `dockerfile` (`""` = `Dockerfile`) and `.dockerignore` are read from it.
 pub(crate) fn receive(
     body: Box<dyn Read + Send>,
     work: &Path,
     dockerfile: &str,
 ) -> Result<Context> {
     let dir = work.join("context");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| EngineError::io(format!("mkdir {}", dir.display()), e))?;
+    std::fs::create_dir_all(work)
+        .map_err(|e| EngineError::io(format!("mkdir {}", work.display()), e))?;
     let mut r = BufReader::with_capacity(256 * 1024, body);
     let head = fill_head(&mut r)?;
     let kind = sniff(&head);
     let rest = std::io::Cursor::new(head).chain(r);
+    let spool = work.join("context.tar");
     match kind {
         Kind::Text => {
             let mut text = Vec::new();
@@ -111,31 +122,76 @@ pub(crate) fn receive(
                     "the build context is neither a tar archive nor a Dockerfile (too large)",
                 ));
             }
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| EngineError::io(format!("mkdir {}", dir.display()), e))?;
             return Ok(Context {
                 dir,
                 dockerfile: String::from_utf8_lossy(&text).into_owned(),
                 ignore: IgnoreMatcher::default(),
+                index: None,
             });
         }
         Kind::Compressed(c) => {
             let r = Decoder::new(c, BufReader::new(rest)).map_err(|e| {
                 EngineError::invalid(format!("reading the {} build context: {e}", c.name()))
             })?;
-            unpack(r, &dir)?;
+            write_spool(r, &spool)?;
         }
-        Kind::Tar => unpack(rest, &dir)?,
+        Kind::Tar => write_spool(rest, &spool)?,
     }
-    let ignore = match std::fs::read_to_string(dir.join(".dockerignore")) {
-        Ok(text) => IgnoreMatcher::parse(&text)
-            .map_err(|e| EngineError::invalid(format!("failed to parse .dockerignore: {e}")))?,
-        Err(_) => IgnoreMatcher::default(),
+    let index = match ContextIndex::build(&spool, &dir)? {
+        Some(ix) => Some(Arc::new(ix)),
+        None => {
+            // Not a plain tree: extract it all, as dockerd does.
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| EngineError::io(format!("mkdir {}", dir.display()), e))?;
+            let f = std::fs::File::open(&spool)
+                .map_err(|e| EngineError::io(format!("open {}", spool.display()), e))?;
+            unpack(f, &dir)?;
+            None
+        }
     };
-    let text = read_dockerfile(&dir, dockerfile)?;
-    Ok(Context {
+    let mut ctx = Context {
         dir,
-        dockerfile: text,
-        ignore,
-    })
+        dockerfile: String::new(),
+        ignore: IgnoreMatcher::default(),
+        index,
+    };
+    let tree = ctx.tree();
+    if let Some(Node {
+        kind: NodeKind::File,
+        ..
+    }) = tree.lstat(".dockerignore")
+    {
+        let text = tree.read(".dockerignore", MAX_DOCKERFILE)?;
+        ctx.ignore = IgnoreMatcher::parse(&String::from_utf8_lossy(&text))
+            .map_err(|e| EngineError::invalid(format!("failed to parse .dockerignore: {e}")))?;
+    }
+    ctx.dockerfile = read_dockerfile(&*tree, dockerfile)?;
+    Ok(ctx)
+}
+
+/// Write the (decompressed) context tar to `spool`, completed by
+/// [`TarTail`].
+fn write_spool(r: impl Read, spool: &Path) -> Result<()> {
+    let f = std::fs::File::create(spool)
+        .map_err(|e| EngineError::io(format!("create {}", spool.display()), e))?;
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+    std::io::copy(&mut TarTail::new(r), &mut w)
+        .map_err(|e| EngineError::invalid(format!("failed to read the build context: {e}")))?;
+    w.flush()
+        .map_err(|e| EngineError::io(format!("write {}", spool.display()), e))?;
+    Ok(())
+}
+
+impl Context {
+    /// The context as a tree: its index, or the extracted directory.
+    pub(crate) fn tree(&self) -> Arc<dyn Tree> {
+        match &self.index {
+            Some(ix) => ix.clone(),
+            None => Arc::new(DiskTree::new(self.dir.clone())),
+        }
+    }
 }
 
 /// A tar stream completed at its end: the docker CLI's `-f` with a
@@ -186,8 +242,9 @@ fn unpack(r: impl Read, dir: &Path) -> Result<()> {
         .map_err(|e| EngineError::invalid(format!("failed to read the build context: {e}")))
 }
 
-/// The Dockerfile at `name` inside the context (which it must not leave).
-fn read_dockerfile(dir: &Path, name: &str) -> Result<String> {
+/// The Dockerfile at `name` inside the context (which it must not leave;
+/// symlinks are followed inside it).
+fn read_dockerfile(tree: &dyn Tree, name: &str) -> Result<String> {
     let name = if name.is_empty() { "Dockerfile" } else { name };
     let missing = || EngineError::invalid(format!("Cannot locate specified Dockerfile: {name}"));
     let mut candidates = vec![name.to_string()];
@@ -196,35 +253,15 @@ fn read_dockerfile(dir: &Path, name: &str) -> Result<String> {
         candidates.push("dockerfile".into());
     }
     for c in candidates {
-        let rel = Path::new(&c);
-        let Ok(host) = berth_store::fs::resolve_in_root(dir, rel) else {
+        let Ok(rel) = resolve(tree, &c, true) else {
             continue;
         };
-        // Follow a final symlink, still inside the context.
-        let host = match std::fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let Ok(t) = std::fs::read_link(&host) else {
-                    continue;
-                };
-                let base = host
-                    .parent()
-                    .unwrap_or(dir)
-                    .strip_prefix(dir)
-                    .unwrap_or(Path::new(""));
-                match berth_store::fs::resolve_in_root(dir, &Path::new("/").join(base).join(t)) {
-                    Ok(p) => p,
-                    Err(_) => continue,
-                }
-            }
-            Ok(_) => host,
-            Err(_) => continue,
-        };
-        if !host.is_file() {
-            continue;
+        match tree.lstat(&rel) {
+            Some(n) if n.kind == NodeKind::File => {}
+            _ => continue,
         }
-        return std::fs::read(&host)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| EngineError::io(format!("reading {}", host.display()), e));
+        let text = tree.read(&rel, MAX_DOCKERFILE)?;
+        return Ok(String::from_utf8_lossy(&text).into_owned());
     }
     Err(missing())
 }
@@ -318,7 +355,9 @@ mod tests {
         ]);
         let c = receive(Box::new(std::io::Cursor::new(t.clone())), work.path(), "").unwrap();
         assert_eq!(c.dockerfile, "FROM scratch\n");
-        assert!(c.dir.join("sub/Other").is_file());
+        assert!(c.index.is_some());
+        assert!(!c.dir.join("sub/Other").exists());
+        assert_eq!(c.tree().lstat("sub/Other").unwrap().size, 13);
         let work2 = tempfile::tempdir().unwrap();
         let c = receive(
             Box::new(std::io::Cursor::new(t.clone())),

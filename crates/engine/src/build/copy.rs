@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use berth_dockerfile::Heredoc;
 
@@ -12,6 +13,7 @@ use super::context::{is_tar, sniff, Kind};
 use super::overlay::Overlay;
 use super::sources::{child_rel, collect_sources, describe, io_err, sorted_names, Filter, Source};
 use super::stage::Stage;
+use super::tree::{DiskTree, Tree};
 use super::users::{parse_chmod, resolve_chown};
 use super::Builder;
 use crate::blocking;
@@ -342,7 +344,7 @@ impl Builder {
             }
             _ => None,
         };
-        let ctx_dir = self.ctx.dir.clone();
+        let ctx_tree = self.ctx.tree();
         let ignore = self.ctx.ignore.clone();
         let req2 = req.clone();
         let scratch2 = scratch.clone();
@@ -352,24 +354,29 @@ impl Builder {
             req.chmod.clone().unwrap_or_default()
         );
         let extra = if extra == "|" { String::new() } else { extra };
-        // Resolve and hash the sources (mounting a --from image read-only).
+        // Resolve and hash the sources (mounting a --from image read-only;
+        // context sources come from its index, nothing extracted yet).
         let (desc, sources, from_mount) = blocking(move || {
             let from_mount = match &from_layers {
                 Some(l) => Some(Overlay::readonly(l, &scratch2)?),
                 None => None,
             };
-            let (root, f, from_context) = match &from_mount {
-                Some(m) => (m.root.clone(), Filter { ignore: None }, false),
-                None => (ctx_dir, Filter { ignore: Some(&ignore) }, true),
+            let (tree, f, from_context): (Arc<dyn Tree>, Filter, bool) = match &from_mount {
+                Some(m) => (
+                    Arc::new(DiskTree::new(m.root.clone())),
+                    Filter { ignore: None },
+                    false,
+                ),
+                None => (ctx_tree, Filter { ignore: Some(&ignore) }, true),
             };
-            let sources = collect_sources(&req2, &root, f, from_context, &scratch2)?;
+            let sources = collect_sources(&req2, &*tree, f, from_context, &scratch2)?;
             if sources.len() > 1 && !req2.dest.ends_with('/') {
                 return Err(EngineError::invalid(format!(
                     "When using {} with more than one source file, the destination must be a directory and end with a /",
                     req2.name()
                 )));
             }
-            let desc = describe(&sources, f, &extra)?;
+            let desc = describe(&*tree, &sources, f, &extra)?;
             Ok((desc, sources, from_mount))
         })
         .await?;
@@ -385,7 +392,12 @@ impl Builder {
         let layers = self.layers_of(&s.image_id).await?;
         let workdir = s.config.working_dir.clone();
         let ignore = self.ctx.ignore.clone();
+        let index = self.ctx.index.clone();
         let upper = blocking(move || {
+            if let (Some(ix), None) = (&index, &from_mount) {
+                let paths: Vec<String> = sources.iter().filter_map(|s| s.path.clone()).collect();
+                ix.materialize(&paths)?;
+            }
             let ov = Overlay::mount(&layers, &scratch)?;
             let f = if from_mount.is_some() {
                 Filter { ignore: None }
@@ -464,6 +476,7 @@ mod tests {
         std::fs::write(ctx.join("dir/sub/g"), "g").unwrap();
         std::os::unix::fs::symlink("sub/g", ctx.join("dir/link")).unwrap();
         let f = Filter { ignore: None };
+        let tree = DiskTree::new(&ctx);
         let req = CopyRequest {
             add: false,
             srcs: vec!["f.txt".into(), "dir".into()],
@@ -473,7 +486,7 @@ mod tests {
             chmod: None,
             heredocs: vec![],
         };
-        let srcs = collect_sources(&req, &ctx, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&req, &tree, f, true, d.path()).unwrap();
         assert_eq!(srcs.len(), 2);
         do_copy(&req, &srcs, &root, "", f).unwrap();
         assert_eq!(
@@ -494,7 +507,7 @@ mod tests {
             dest: "/l/".into(),
             ..req.clone()
         };
-        let srcs = collect_sources(&link, &ctx, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&link, &tree, f, true, d.path()).unwrap();
         do_copy(&link, &srcs, &root, "", f).unwrap();
         let md = std::fs::symlink_metadata(root.join("l/link")).unwrap();
         assert!(md.is_file());
@@ -504,7 +517,7 @@ mod tests {
             ..req.clone()
         };
         assert_eq!(
-            collect_sources(&bad, &ctx, f, true, d.path())
+            collect_sources(&bad, &tree, f, true, d.path())
                 .unwrap_err()
                 .message,
             "COPY failed: forbidden path outside the build context: ../etc/passwd ()"
@@ -514,7 +527,7 @@ mod tests {
             ..req.clone()
         };
         assert_eq!(
-            collect_sources(&missing, &ctx, f, true, d.path()).unwrap_err().message,
+            collect_sources(&missing, &tree, f, true, d.path()).unwrap_err().message,
             "COPY failed: file not found in build context or excluded by .dockerignore: stat nope: file does not exist"
         );
         let glob = CopyRequest {
@@ -522,7 +535,7 @@ mod tests {
             dest: "/one".into(),
             ..req
         };
-        let srcs = collect_sources(&glob, &ctx, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&glob, &tree, f, true, d.path()).unwrap();
         do_copy(&glob, &srcs, &root, "", f).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("one")).unwrap(), "hello");
     }

@@ -19,18 +19,26 @@
 //! - with the build arg `SOURCE_DATE_EPOCH`, layer times are clamped to
 //!   it and images are dated by it, with no container ID or hostname in
 //!   them: the same inputs give the same image ID (as BuildKit).
+//! - the context is kept as one indexed tar: cache keys, globs, the
+//!   Dockerfile and `.dockerignore` come from the index, and only what a
+//!   COPY/ADD that misses the cache needs is extracted (see `index`);
+//! - a build whose client goes away (the progress receiver is dropped)
+//!   stops before its next step, and a running RUN container is killed
+//!   and removed at once, whatever `--rm` says.
 
 mod cache;
 mod context;
 mod copy;
 mod fetch;
 mod gofmt;
+mod index;
 mod meta;
 mod overlay;
 mod plan;
 mod run;
 mod sources;
 mod stage;
+mod tree;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,6 +255,20 @@ impl Builder {
         }
     }
 
+    /// Whether the client went away (the progress receiver was dropped).
+    pub fn cancelled(&self) -> bool {
+        self.out.is_closed()
+    }
+
+    /// Fail when the client went away.
+    fn check_cancelled(&self) -> Result<()> {
+        if self.cancelled() {
+            Err(cancelled_error())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Send a text line (or several) to the client.
     pub async fn say(&self, text: impl Into<String>) {
         let _ = self.out.send(BuildMessage::Stream(text.into())).await;
@@ -358,6 +380,7 @@ impl Builder {
     ) -> Result<String> {
         let mut stage: Option<Stage> = None;
         for inst in instrs {
+            self.check_cancelled()?;
             self.step += 1;
             self.say(format!(
                 "Step {}/{} : {}\n",
@@ -488,6 +511,11 @@ impl Builder {
         }
         format!("ARG {}", parts.join(" "))
     }
+}
+
+/// The error of a build whose client went away.
+pub(crate) fn cancelled_error() -> EngineError {
+    EngineError::invalid("the build was cancelled: the client disconnected")
 }
 
 /// A parser error in dockerd's words.

@@ -7,7 +7,7 @@ use berth_dockerfile::{Heredoc, ShellOrExec};
 use berth_spec::api::{ContainerConfig, ContainerCreateRequest, HealthConfig, HostConfig};
 
 use super::stage::Stage;
-use super::{meta, short, Builder};
+use super::{cancelled_error, meta, short, Builder};
 use crate::error::{EngineError, Result};
 use crate::lifecycle::WaitCondition;
 
@@ -148,6 +148,14 @@ impl Builder {
         let id = created.id;
         self.say(format!(" ---> Running in {}\n", short(&id))).await;
         let outcome = self.run_container(&id).await;
+        if self.cancelled() {
+            // The client went away: the container goes whatever --rm says.
+            let _ = engine.kill(&id, Some("KILL")).await;
+            if let Err(e) = engine.remove(&id, true, false).await {
+                tracing::warn!(id = %id, "removing a cancelled build container: {e}");
+            }
+            return Err(cancelled_error());
+        }
         let failed = !matches!(outcome, Ok(0));
         let result = match outcome {
             Ok(0) => {
@@ -181,13 +189,19 @@ impl Builder {
     }
 
     /// Start container `id`, stream its output to the client, wait for its
-    /// exit; returns the exit code.
+    /// exit; returns the exit code. Returns early (the container still
+    /// running) when the client goes away.
     async fn run_container(&self, id: &str) -> Result<i64> {
         let engine = self.engine.clone();
         let mut output = engine.attach(id, true, true, false).await?;
         let wait = engine.wait(id, WaitCondition::NextExit)?;
         engine.start(id).await?;
-        while let Some(chunk) = output.recv().await {
+        loop {
+            let chunk = tokio::select! {
+                c = output.recv() => c,
+                _ = self.out.closed() => return Err(cancelled_error()),
+            };
+            let Some(chunk) = chunk else { break };
             let text = String::from_utf8_lossy(&chunk.data);
             // dockerd colours a build step's stderr red.
             let text = match chunk.stream {
@@ -196,7 +210,10 @@ impl Builder {
             };
             self.say(text).await;
         }
-        let status = wait.await;
+        let status = tokio::select! {
+            s = wait => s,
+            _ = self.out.closed() => return Err(cancelled_error()),
+        };
         Ok(status.status_code)
     }
 }

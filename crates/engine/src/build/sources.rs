@@ -1,8 +1,7 @@
 //! The sources of a COPY/ADD: resolved inside the context (or a `--from`
 //! image), filtered by .dockerignore, globbed, and hashed for the cache.
 
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::{Heredoc, IgnoreMatcher};
@@ -10,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::copy::CopyRequest;
 use super::fetch;
+use super::tree::{join_rel, resolve, DiskTree, NodeKind, Tree};
 use crate::error::{EngineError, Result};
 
 /// One source, resolved to a host path.
@@ -24,6 +24,9 @@ pub(crate) struct Source {
     pub rel: Option<String>,
     /// A downloaded file (mode 0600, never extracted).
     pub remote: bool,
+    /// Its resolved path inside the source tree (None for heredocs and
+    /// downloads, which live in the scratch dir).
+    pub path: Option<String>,
 }
 
 /// Which files of a source tree count.
@@ -73,66 +76,80 @@ pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Hash a source tree: names, types, permission bits, sizes, link targets
-/// and contents; not times or owners (which COPY does not keep).
+/// and content digests; not times or owners (which COPY does not keep).
 pub(crate) fn hash_tree(
     h: &mut Sha256,
-    host: &Path,
+    tree: &dyn Tree,
+    path: &str,
     rel_name: &str,
     rel: Option<&str>,
     f: Filter,
 ) -> Result<()> {
-    let md = std::fs::symlink_metadata(host)
-        .map_err(|e| io_err(format!("stat {}", host.display()), e))?;
-    let ft = md.file_type();
+    let node = tree.lstat(path).ok_or_else(|| {
+        EngineError::invalid(format!(
+            "stat {}: file does not exist",
+            tree.host(path).display()
+        ))
+    })?;
     h.update(rel_name.as_bytes());
     h.update([0]);
-    h.update(format!("{:o}:{}:", md.mode() & 0o7777, md.len()).as_bytes());
-    if ft.is_symlink() {
-        let t = std::fs::read_link(host)
-            .map_err(|e| io_err(format!("readlink {}", host.display()), e))?;
-        h.update(b"l");
-        h.update(t.to_string_lossy().as_bytes());
-    } else if ft.is_file() {
-        h.update(b"f");
-        let mut file =
-            std::fs::File::open(host).map_err(|e| io_err(format!("open {}", host.display()), e))?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| io_err(format!("read {}", host.display()), e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
+    h.update(format!("{:o}:{}:", node.mode, node.size).as_bytes());
+    match node.kind {
+        NodeKind::Symlink => {
+            h.update(b"l");
+            h.update(node.link.as_bytes());
         }
-    } else if ft.is_dir() {
-        h.update(b"d");
-        for n in sorted_names(host)? {
-            let crel = child_rel(rel, &n);
-            let child = host.join(&n);
-            let is_dir = child
-                .symlink_metadata()
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            if f.excluded(crel.as_deref()) && !(is_dir && f.descend(crel.as_deref())) {
-                continue;
-            }
-            hash_tree(h, &child, &format!("{rel_name}/{n}"), crel.as_deref(), f)?;
+        NodeKind::File => {
+            h.update(b"f");
+            h.update(tree.digest(path)?);
         }
+        NodeKind::Dir => {
+            h.update(b"d");
+            for n in tree.names(path)? {
+                let crel = child_rel(rel, &n);
+                let child = join_rel(path, &n);
+                let is_dir = tree.lstat(&child).is_some_and(|c| c.kind == NodeKind::Dir);
+                if f.excluded(crel.as_deref()) && !(is_dir && f.descend(crel.as_deref())) {
+                    continue;
+                }
+                hash_tree(
+                    h,
+                    tree,
+                    &child,
+                    &format!("{rel_name}/{n}"),
+                    crel.as_deref(),
+                    f,
+                )?;
+            }
+        }
+        NodeKind::Other => {}
     }
     h.update([0xff]);
     Ok(())
 }
 
 /// dockerd's source description: `file:<hash>`, `dir:<hash>`, or
-/// `multi:<hash>` for several sources.
-pub(crate) fn describe(sources: &[Source], f: Filter, extra: &str) -> Result<String> {
+/// `multi:<hash>` for several sources. Sources with a `path` are looked
+/// up in `tree`, the others on the host.
+pub(crate) fn describe(
+    tree: &dyn Tree,
+    sources: &[Source],
+    f: Filter,
+    extra: &str,
+) -> Result<String> {
     let mut parts = Vec::new();
     for s in sources {
         let mut h = Sha256::new();
-        hash_tree(&mut h, &s.host, &s.name, s.rel.as_deref(), f)?;
-        let kind = if s.host.is_dir() && !s.host.is_symlink() {
+        let disk;
+        let (t, path): (&dyn Tree, &str) = match &s.path {
+            Some(p) => (tree, p),
+            None => {
+                disk = DiskTree::new(s.host.clone());
+                (&disk, "")
+            }
+        };
+        hash_tree(&mut h, t, path, &s.name, s.rel.as_deref(), f)?;
+        let kind = if t.lstat(path).is_some_and(|n| n.kind == NodeKind::Dir) {
             "dir"
         } else {
             "file"
@@ -176,35 +193,27 @@ pub(crate) fn clean_rel(src: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Every path under `root` (relative, `/`-separated), for glob matching.
-pub(crate) fn walk_all(root: &Path, rel: &str, f: Filter, out: &mut Vec<String>) -> Result<()> {
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    for n in sorted_names(&dir)? {
-        let r = child_rel(Some(rel), &n).unwrap_or_default();
-        let is_dir = dir
-            .join(&n)
-            .symlink_metadata()
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
+/// Every path under `rel` in `tree` (relative, `/`-separated), for glob
+/// matching.
+pub(crate) fn walk_all(tree: &dyn Tree, rel: &str, f: Filter, out: &mut Vec<String>) -> Result<()> {
+    for n in tree.names(rel)? {
+        let r = join_rel(rel, &n);
+        let is_dir = tree.lstat(&r).is_some_and(|c| c.kind == NodeKind::Dir);
         let check = f.ignore.is_some().then_some(r.as_str());
         if !f.excluded(check) {
             out.push(r.clone());
         }
         if is_dir && f.descend(check) {
-            walk_all(root, &r, f, out)?;
+            walk_all(tree, &r, f, out)?;
         }
     }
     Ok(())
 }
 
-/// Resolve the sources of a COPY/ADD inside `root`.
+/// Resolve the sources of a COPY/ADD inside `tree`.
 pub(crate) fn collect_sources(
     req: &CopyRequest,
-    root: &Path,
+    tree: &dyn Tree,
     f: Filter,
     from_context: bool,
     scratch: &Path,
@@ -233,6 +242,7 @@ pub(crate) fn collect_sources(
                 name: fname,
                 rel: None,
                 remote: true,
+                path: None,
             });
             continue;
         }
@@ -248,18 +258,22 @@ pub(crate) fn collect_sources(
         };
         if has_glob(&rel) {
             let mut all = Vec::new();
-            walk_all(root, "", f, &mut all)?;
+            walk_all(tree, "", f, &mut all)?;
             for p in all {
                 let hit = berth_dockerfile::glob_match(&rel, &p)
                     .map_err(|e| EngineError::invalid(format!("{name} failed: {e}")))?;
                 if hit {
                     // Matched symlinks are followed, as for a named source.
-                    let host = resolve_following(root, &p).map_err(|_| not_found())?;
+                    let path = resolve(tree, &p, true).map_err(|_| not_found())?;
+                    if tree.lstat(&path).is_none() {
+                        return Err(not_found());
+                    }
                     out.push(Source {
                         name: p.rsplit('/').next().unwrap_or(&p).to_string(),
-                        host,
+                        host: tree.host(&path),
                         rel: from_context.then(|| p.clone()),
                         remote: false,
+                        path: Some(path),
                     });
                 }
             }
@@ -269,14 +283,11 @@ pub(crate) fn collect_sources(
             return Err(not_found());
         }
         // Follow symlinks (the last component too), staying inside the root.
-        let host = resolve_following(root, &rel).map_err(|_| not_found())?;
-        if std::fs::symlink_metadata(&host).is_err() {
+        let path = resolve(tree, &rel, true).map_err(|_| not_found())?;
+        if tree.lstat(&path).is_none() {
             return Err(not_found());
         }
-        let rel_after = host
-            .strip_prefix(root)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or(rel.clone());
+        let host = tree.host(&path);
         // Named as given (a symlink's own name, not its target's).
         let name = match rel.rsplit('/').next() {
             Some(n) if !n.is_empty() => n.to_string(),
@@ -288,8 +299,9 @@ pub(crate) fn collect_sources(
         out.push(Source {
             name,
             host,
-            rel: from_context.then_some(rel_after),
+            rel: from_context.then(|| path.clone()),
             remote: false,
+            path: Some(path),
         });
     }
     for h in &req.heredocs {
@@ -326,27 +338,8 @@ pub(crate) fn heredoc_source(h: &Heredoc, scratch: &Path) -> Result<Source> {
         name: h.name.clone(),
         rel: None,
         remote: false,
+        path: None,
     })
-}
-
-/// Resolve `rel` inside `root` following every symlink, the last one too.
-pub(crate) fn resolve_following(root: &Path, rel: &str) -> Result<PathBuf> {
-    let mut path = PathBuf::from("/").join(rel);
-    for _ in 0..40 {
-        let host = berth_store::fs::resolve_in_root(root, &path)?;
-        match std::fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let t = std::fs::read_link(&host).map_err(|e| io_err("readlink", e))?;
-                let parent = path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| "/".into());
-                path = if t.is_absolute() { t } else { parent.join(t) };
-            }
-            _ => return Ok(host),
-        }
-    }
-    Err(EngineError::invalid("too many levels of symbolic links"))
 }
 
 #[cfg(test)]
@@ -363,19 +356,21 @@ mod tests {
             name: "a".into(),
             rel: Some("a".into()),
             remote: false,
+            path: None,
         };
         let f = Filter { ignore: None };
-        let h1 = describe(&[src(&a)], f, "").unwrap();
+        let t = DiskTree::new(d.path());
+        let h1 = describe(&t, &[src(&a)], f, "").unwrap();
         assert!(h1.starts_with("file:"));
         filetime_touch(&a);
-        assert_eq!(describe(&[src(&a)], f, "").unwrap(), h1);
+        assert_eq!(describe(&t, &[src(&a)], f, "").unwrap(), h1);
         std::fs::write(&a, "two").unwrap();
-        assert_ne!(describe(&[src(&a)], f, "").unwrap(), h1);
+        assert_ne!(describe(&t, &[src(&a)], f, "").unwrap(), h1);
         assert_ne!(
-            describe(&[src(&a)], f, "1000:1000|").unwrap(),
-            describe(&[src(&a)], f, "").unwrap()
+            describe(&t, &[src(&a)], f, "1000:1000|").unwrap(),
+            describe(&t, &[src(&a)], f, "").unwrap()
         );
-        let h2 = describe(&[src(&a), src(d.path())], f, "").unwrap();
+        let h2 = describe(&t, &[src(&a), src(d.path())], f, "").unwrap();
         assert!(h2.starts_with("multi:"));
     }
 
