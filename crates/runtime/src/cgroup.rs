@@ -62,6 +62,63 @@ pub fn oom_killed(path: &str) -> bool {
         .any(|t| parse_oom_kill(&t) > 0)
 }
 
+/// The directory of cgroup `path` for `controller` (`memory`, `cpu`, `cpuacct`,
+/// `pids`, `blkio`, `cpuset`, `freezer`): `<root>/<path>` on a unified host,
+/// else `<root>/<controller>/<path>`; `None` when it does not exist.
+pub fn controller_dir(controller: &str, path: &str) -> Option<PathBuf> {
+    let rel = path.trim_start_matches('/');
+    let dir = if is_unified() {
+        Path::new(CGROUP_ROOT).join(rel)
+    } else {
+        Path::new(CGROUP_ROOT).join(controller).join(rel)
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// Read a cgroup file holding one number (`max` and v1's "unlimited"
+/// values, above 2^62, read as `None`).
+pub(crate) fn read_number(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: u64 = text.trim().parse().ok()?;
+    (v < (1 << 62)).then_some(v)
+}
+
+/// The memory limit of cgroup `path` in bytes (`None`: unlimited or unknown).
+pub fn memory_limit(path: &str) -> Option<u64> {
+    let dir = controller_dir("memory", path)?;
+    if is_unified() {
+        read_number(&dir.join("memory.max"))
+    } else {
+        read_number(&dir.join("memory.limit_in_bytes"))
+    }
+}
+
+/// Peak memory usage of cgroup `path` in bytes (v2 `memory.peak`, v1
+/// `memory.max_usage_in_bytes`; `None` when the kernel does not keep it).
+pub fn memory_peak(path: &str) -> Option<u64> {
+    let dir = controller_dir("memory", path)?;
+    if is_unified() {
+        read_number(&dir.join("memory.peak"))
+    } else {
+        read_number(&dir.join("memory.max_usage_in_bytes"))
+    }
+}
+
+/// The OOM-kill counter of cgroup `path` (0 when unknown).
+pub fn oom_kill_count(path: &str) -> u64 {
+    let Some(dir) = controller_dir("memory", path) else {
+        return 0;
+    };
+    let file = if is_unified() {
+        dir.join("memory.events")
+    } else {
+        dir.join("memory.oom_control")
+    };
+    std::fs::read_to_string(file)
+        .map(|t| parse_oom_kill(&t))
+        .unwrap_or(0)
+}
+
 /// Remove the (empty) cgroup directories `dirs` (best effort).
 fn remove_dirs(dirs: &[PathBuf]) {
     for dir in dirs {

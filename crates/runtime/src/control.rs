@@ -4,7 +4,9 @@
 //! it only uses `std::process::Command` (fork+exec), `kill(2)` and file operations,
 //! never libcontainer.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -13,6 +15,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use crate::attach::{AttachConn, AttachOptions};
 use crate::error::RuntimeError;
 use crate::spec::ContainerSpec;
 use crate::state::{ShimStarted, ShimState};
@@ -46,22 +49,81 @@ pub fn spawn_shim(
     container_dir: &Path,
     exec_root: &Path,
 ) -> Result<ShimStarted, RuntimeError> {
-    let log_path = container_dir.join(SHIM_LOG_FILE);
+    let args: Vec<OsString> = vec!["shim".into(), container_dir.into(), exec_root.into()];
+    spawn_with(exe, &args, container_dir, None).map(|(s, _)| s)
+}
+
+/// [`spawn_shim`] with an attach client connected before the container's
+/// process starts (so none of its output is missed: `docker run` without
+/// `-d`, `start -a`). The connection uses the streams in `opts`.
+pub fn spawn_shim_attached(
+    exe: &Path,
+    container_dir: &Path,
+    exec_root: &Path,
+    opts: AttachOptions,
+) -> Result<(ShimStarted, AttachConn), RuntimeError> {
+    let args: Vec<OsString> = vec!["shim".into(), container_dir.into(), exec_root.into()];
+    match spawn_with(exe, &args, container_dir, Some(opts))? {
+        (s, Some(c)) => Ok((s, c)),
+        (_, None) => Err(RuntimeError::Shim("attach connection missing".into())),
+    }
+}
+
+/// Run `<exe> <args>` as a shim reporting readiness on its stdout, its stderr
+/// appended to `<dir>/shim.log`; with `attach`, one end of a socketpair is
+/// handed to it as descriptor 3 (argument `attach=<flags>`) and the other
+/// end returned.
+pub(crate) fn spawn_with(
+    exe: &Path,
+    args: &[OsString],
+    dir: &Path,
+    attach: Option<AttachOptions>,
+) -> Result<(ShimStarted, Option<AttachConn>), RuntimeError> {
+    use std::os::unix::process::CommandExt;
+    let log_path = dir.join(SHIM_LOG_FILE);
     let shim_log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
         .map_err(|e| RuntimeError::io("open", &log_path, e))?;
-    let mut child = Command::new(exe)
-        .arg("shim")
-        .arg(container_dir)
-        .arg(exec_root)
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(shim_log))
-        .env_remove("RUST_LOG")
+        .env_remove("RUST_LOG");
+    let mut ours = None;
+    if let Some(opts) = attach {
+        let (mine, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| RuntimeError::io("socketpair", dir, e))?;
+        cmd.arg(format!("{}{}", crate::shim::ATTACH_ARG, opts.flags()));
+        let raw = theirs.as_raw_fd();
+        let target = crate::shim::ATTACH_FD;
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls dup2/fcntl, which are async-signal-safe; `theirs` stays open
+        // in the parent until the spawn returned, so `raw` is valid in the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                if raw == target {
+                    if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(raw, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        ours = Some((mine, theirs));
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| RuntimeError::io("spawn shim", exe, e))?;
+    // Our copy of the shim's end must go, or we would never see it close.
+    let conn = ours.map(|(mine, theirs)| {
+        drop(theirs);
+        AttachConn::from_stream(mine)
+    });
     let line = match child.stdout.take() {
         Some(out) => {
             if !wait_readable(&out, READINESS_TIMEOUT_MS) {
@@ -69,14 +131,14 @@ pub fn spawn_shim(
                 return Err(RuntimeError::Shim(format!(
                     "no readiness report within {} s: {}",
                     READINESS_TIMEOUT_MS / 1000,
-                    shim_log_tail(container_dir)
+                    shim_log_tail(dir)
                 )));
             }
             let mut line = String::new();
             let mut reader = BufReader::new(out);
             reader
                 .read_line(&mut line)
-                .map_err(|e| RuntimeError::io("read shim readiness", container_dir, e))?;
+                .map_err(|e| RuntimeError::io("read shim readiness", dir, e))?;
             line
         }
         None => String::new(),
@@ -85,7 +147,7 @@ pub fn spawn_shim(
     let status = child
         .wait()
         .map_err(|e| RuntimeError::io("wait shim", exe, e))?;
-    parse_readiness(&line, container_dir, status)
+    parse_readiness(&line, dir, status).map(|s| (s, conn))
 }
 
 /// How long `spawn_shim` waits for the shim's report before giving up.
@@ -240,7 +302,10 @@ pub fn shim_alive(state: &ShimState) -> bool {
     let mut args = cmdline.split(|b| *b == 0);
     let _exe = args.next();
     let rest: Vec<&[u8]> = args.collect();
-    rest.first() == Some(&b"shim".as_slice()) && rest.contains(&dir)
+    // An exec shim of the same container is not the container's shim.
+    rest.first() == Some(&b"shim".as_slice())
+        && rest.get(1) != Some(&b"exec".as_slice())
+        && rest.contains(&dir)
 }
 
 /// A pidfd for the shim process (`pidfd_open(2)`, works for non-children): it
@@ -307,6 +372,8 @@ pub fn cleanup(container_dir: &Path, exec_root: &Path) {
         .map(|s| s.cgroup_parent.as_str())
         .unwrap_or_default();
     release_resources(&id, parent, &target, exec_root);
+    // The dead shim's sockets: connecting must fail at once.
+    let _ = std::fs::remove_file(container_dir.join(crate::attach::ATTACH_SOCKET));
 }
 
 /// Kill what is left in the container's cgroup and remove it, unmount the

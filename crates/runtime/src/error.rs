@@ -47,6 +47,12 @@ pub enum RuntimeError {
     /// The shim process failed in some other way (died before reporting, bad protocol).
     #[error("shim: {0}")]
     Shim(String),
+    /// The attach protocol failed (bad frame, broken connection).
+    #[error("attach: {0}")]
+    Attach(String),
+    /// A resource setting is invalid or could not be applied.
+    #[error("{0}")]
+    Resources(String),
     /// A log timestamp or line could not be parsed.
     #[error("log: {0}")]
     Log(String),

@@ -16,36 +16,58 @@
 //! gone without `exit.json` = the shim died (call [`cleanup`]). Watch the shim's
 //! exit with a pidfd ([`shim_pidfd`]).
 //!
+//! More files in the container directory: `attach.sock` while the shim runs
+//! (stdio of the container for any number of clients, see [`attach`]; the
+//! engine connects with [`attach::connect`], or gets a connection made before
+//! the process starts from [`spawn_shim_attached`]), `console.sock` for a
+//! moment while a TTY container starts, `oom.jsonl` (one line per OOM kill in
+//! the container's cgroup, see [`oom`]), and `exec/<exec id>/` for each exec
+//! ([`exec`], [`spawn_exec_shim`]).
+//!
+//! Also for the daemon: [`update_resources`] (`docker update`), [`stats()`]
+//! (cgroup counters for `docker stats`), [`pause()`] / [`unpause`] (freezer).
+//!
 //! The daemon side of this crate ([`spawn_shim`], [`read_state`], [`read_exit`],
 //! [`shim_alive`], [`signal`], [`cleanup`], [`logs`]) never calls libcontainer and
 //! is safe to use from a multi-threaded process.
 
 mod atomic;
+pub mod attach;
 pub mod caps;
 pub mod cgroup;
 mod control;
 mod error;
+pub mod exec;
 pub mod logs;
 pub mod mount;
 pub mod oci;
+pub mod oom;
+pub mod pause;
+pub mod resources;
 pub mod rootpath;
 pub mod seccomp;
 pub mod seccomp_bpf;
 pub mod shim;
 mod spec;
 mod state;
+pub mod stats;
 pub mod user;
 
 pub use atomic::{write_atomic, write_file, Durability};
 pub use control::{
     cleanup, prepare_exec_root, release_exec_root, shim_alive, shim_pidfd, signal, spawn_shim,
-    sweep_exec_root, RUNTIME_STATE_DIR, SHIM_LOG_FILE,
+    spawn_shim_attached, sweep_exec_root, RUNTIME_STATE_DIR, SHIM_LOG_FILE,
 };
 pub use error::RuntimeError;
+pub use exec::{exec_dir, read_exec_exit, read_exec_state, spawn_exec_shim, ExecSpec};
+pub use pause::{is_paused, pause, unpause};
+pub use resources::{update_resources, Resources};
 pub use spec::{
-    ContainerSpec, MountKind, MountSpec, NetworkMode, RootfsSpec, DEFAULT_SHM_SIZE, SPEC_FILE,
+    ContainerSpec, MountKind, MountSpec, NetworkMode, RootfsSpec, Ulimit, DEFAULT_SHM_SIZE,
+    SPEC_FILE,
 };
 pub use state::{
     clear_records, exit_code_of, read_exit, read_state, write_exit, write_state, ExitInfo,
     ShimStarted, ShimState, EXIT_FILE, STATE_FILE,
 };
+pub use stats::{stats, ContainerStats};

@@ -45,6 +45,18 @@ pub struct HostFacts {
     pub cgroup_ns: bool,
 }
 
+impl HostFacts {
+    /// The facts of this host and process.
+    pub fn current() -> HostFacts {
+        HostFacts {
+            nofile_hard: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map(|(_, hard)| hard)
+                .unwrap_or(0),
+            cgroup_ns: crate::cgroup::is_unified(),
+        }
+    }
+}
+
 /// Character devices every container may use (Docker's default device cgroup rules):
 /// (major, minor or -1 for all).
 const ALLOWED_CHAR_DEVICES: &[(i64, i64)] = &[
@@ -162,24 +174,8 @@ fn namespaces(spec: &ContainerSpec, host: &HostFacts) -> Vec<Value> {
 }
 
 fn resources(spec: &ContainerSpec) -> Value {
-    let mut r = json!({ "devices": device_rules(spec.privileged) });
-    if spec.memory > 0 {
-        // Docker: swap defaults to twice the memory limit.
-        r["memory"] = json!({"limit": spec.memory, "swap": spec.memory.saturating_mul(2)});
-    }
-    if spec.nano_cpus > 0 {
-        let period: i64 = 100_000;
-        let quota = spec.nano_cpus.saturating_mul(period) / 1_000_000_000;
-        r["cpu"] = json!({"quota": quota.max(1000), "period": period});
-    }
-    if spec.pids_limit != 0 {
-        let limit = if spec.pids_limit < 0 {
-            -1
-        } else {
-            spec.pids_limit
-        };
-        r["pids"] = json!({"limit": limit});
-    }
+    let mut r = crate::resources::Resources::of(spec).to_oci();
+    r["devices"] = json!(device_rules(spec.privileged));
     r
 }
 
@@ -201,7 +197,7 @@ pub fn generate(
     // noNewPrivileges is left out (Docker's default, false): libcontainer 0.7
     // loads seccomp while it still has CAP_SYS_ADMIN only when the field is absent.
     let mut process = json!({
-        "terminal": false,
+        "terminal": spec.tty,
         "user": {"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids},
         "args": spec.args,
         "env": env,
@@ -212,9 +208,10 @@ pub fn generate(
         "oomScoreAdj": spec.oom_score_adj,
     });
     // Never above the hard limit: the process may lack CAP_SYS_RESOURCE.
-    if host.nofile_hard >= NOFILE_LIMIT {
-        process["rlimits"] =
-            json!([{"type": "RLIMIT_NOFILE", "soft": NOFILE_LIMIT, "hard": NOFILE_LIMIT}]);
+    let nofile_default = (host.nofile_hard >= NOFILE_LIMIT).then_some(NOFILE_LIMIT);
+    let rlimits = crate::resources::rlimits(&spec.ulimits, nofile_default)?;
+    if !rlimits.is_empty() {
+        process["rlimits"] = json!(rlimits);
     }
     let mut linux = json!({
         "resources": resources(spec),

@@ -66,6 +66,42 @@ pub struct ContainerSpec {
     pub oom_score_adj: i64,
     /// Container labels (passed as OCI annotations).
     pub labels: BTreeMap<String, String>,
+    /// `-i`: the process's stdin is a pipe fed by attach clients (else `/dev/null`).
+    pub open_stdin: bool,
+    /// Close stdin when the first client that attached with stdin detaches.
+    pub stdin_once: bool,
+    /// `-t`: the process runs on a pseudo-terminal owned by the shim.
+    pub tty: bool,
+    /// Initial TTY size `(rows, cols)`.
+    pub console_size: Option<(u16, u16)>,
+    /// Memory + swap limit in bytes (0 = Docker's default, twice `memory`; -1 = unlimited swap).
+    pub memory_swap: i64,
+    /// Soft memory limit in bytes (0 = unset).
+    pub memory_reservation: i64,
+    /// Relative CPU weight (`--cpu-shares`, 0 = unset, default 1024).
+    pub cpu_shares: u64,
+    /// CFS quota in microseconds per period (0 = unset; `nano_cpus` wins when set).
+    pub cpu_quota: i64,
+    /// CFS period in microseconds (0 = unset: 100000).
+    pub cpu_period: u64,
+    /// CPUs the container may use (`0-3,5`; `""` = all).
+    pub cpuset_cpus: String,
+    /// Memory nodes the container may use (`""` = all).
+    pub cpuset_mems: String,
+    /// `--ulimit`s; a hard limit may not exceed the shim's own hard limit.
+    pub ulimits: Vec<Ulimit>,
+}
+
+/// One `--ulimit name=soft:hard`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Ulimit {
+    /// Docker's name: `nofile`, `nproc`, `core`, `memlock`, `stack`, ... (without `RLIMIT_`).
+    pub name: String,
+    /// Soft limit (-1 = unlimited).
+    pub soft: i64,
+    /// Hard limit (-1 = unlimited).
+    pub hard: i64,
 }
 
 /// The overlay root filesystem of a container.
@@ -149,6 +185,18 @@ impl Default for ContainerSpec {
             pids_limit: 0,
             oom_score_adj: 0,
             labels: BTreeMap::new(),
+            open_stdin: false,
+            stdin_once: false,
+            tty: false,
+            console_size: None,
+            memory_swap: 0,
+            memory_reservation: 0,
+            cpu_shares: 0,
+            cpu_quota: 0,
+            cpu_period: 0,
+            cpuset_cpus: String::new(),
+            cpuset_mems: String::new(),
+            ulimits: Vec::new(),
         }
     }
 }

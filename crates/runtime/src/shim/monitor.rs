@@ -3,28 +3,27 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use chrono::Utc;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::cgroup;
-use crate::logs::{LineSplitter, LogWriter};
+use crate::logs::LogWriter;
 use crate::mount::unmount_all;
 use crate::state::{exit_code_of, write_exit, ExitInfo};
 
+use super::oom::OomWatch;
+use super::relay::{pidfd, Relay, RelayConfig};
 use super::start::Started;
 
-/// One of the container's output streams.
-struct Stream {
-    name: &'static str,
-    file: Option<File>,
-    splitter: LineSplitter,
-}
+/// How long a container runs before the shim gives back the memory it used
+/// to create it: short-lived containers (`run --rm ... true`) exit first and
+/// spare the shim refaulting its code pages for the teardown.
+const RELEASE_MEMORY_AFTER_MS: u16 = 200;
 
 /// Supervise the started container until its init exits; returns the shim's exit code.
 pub fn supervise(started: Started) -> i32 {
@@ -34,34 +33,36 @@ pub fn supervise(started: Started) -> i32 {
         rootfs_target,
         cgroup_path,
         init_pid,
-        stdout,
-        stderr,
+        io,
+        listener,
+        clients,
+        stdin_once,
         log_path,
-        ..
     } = started;
-    let mut log = match LogWriter::open(&log_path) {
+    let log = match LogWriter::open(&log_path) {
         Ok(l) => Some(l),
         Err(e) => {
             eprintln!("berth shim: {e}");
             None
         }
     };
-    let mut streams = [
-        Stream {
-            name: "stdout",
-            file: Some(File::from(stdout)),
-            splitter: LineSplitter::default(),
-        },
-        Stream {
-            name: "stderr",
-            file: Some(File::from(stderr)),
-            splitter: LineSplitter::default(),
-        },
-    ];
-    pump(&mut streams, &mut log);
+    let mut relay = Relay::new(RelayConfig {
+        listener,
+        clients,
+        io,
+        stdin_once,
+        log,
+        pidfd: pidfd(init_pid),
+        oom: OomWatch::new(&cgroup_path, &container_dir),
+        idle_hook: Some((
+            std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS.into()),
+            release_free_memory,
+        )),
+    });
+    relay.run();
 
-    // Both pipes are closed: every process of the container has exited or
-    // closed its output. Reap the init (blocking).
+    // The output has ended and the init has exited (or closed its output
+    // and must be waited for). Reap it.
     let pid = Pid::from_raw(init_pid);
     let exit_code = loop {
         match waitpid(pid, None) {
@@ -78,7 +79,11 @@ pub fn supervise(started: Started) -> i32 {
         }
     };
     let finished_at = Utc::now();
-    let oom_killed = cgroup::oom_killed(&cgroup_path);
+    let oom_killed = match relay.oom_mut() {
+        Some(watch) => watch.finish(),
+        None => cgroup::oom_killed(&cgroup_path),
+    };
+    relay.finish(exit_code);
 
     // Clean up before recording the exit: once exit.json exists, the container
     // is stopped (cgroup removed, rootfs unmounted from the host) and may be
@@ -220,7 +225,7 @@ fn release_in_background(work: Deferred) {
 /// Give the heap freed after the container's creation (spec, seccomp profile,
 /// libcontainer's working data) back to the system: the shim lives as long as
 /// the container, so its resident size matters.
-fn release_free_memory() {
+pub(super) fn release_free_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only releases free heap pages; it has no
     // preconditions and the shim is single-threaded.
@@ -266,97 +271,6 @@ fn drop_code_pages() {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
-}
-
-/// How long a container runs before the shim gives back the memory it used
-/// to create it: short-lived containers (`run --rm ... true`) exit first and
-/// spare the shim refaulting its code pages for the teardown.
-const RELEASE_MEMORY_AFTER_MS: u16 = 200;
-
-/// Copy both streams into the log until both reach end of file; once the
-/// container has run [`RELEASE_MEMORY_AFTER_MS`], release the shim's free memory.
-fn pump(streams: &mut [Stream; 2], log: &mut Option<LogWriter>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    let release_at = std::time::Instant::now()
-        + std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS.into());
-    let mut released = false;
-    loop {
-        let open: Vec<usize> = (0..streams.len())
-            .filter(|i| streams[*i].file.is_some())
-            .collect();
-        if open.is_empty() {
-            return;
-        }
-        let mut ready = vec![false; streams.len()];
-        {
-            let mut fds: Vec<PollFd> = open
-                .iter()
-                .filter_map(|i| streams[*i].file.as_ref())
-                .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
-                .collect();
-            let timeout = if released {
-                PollTimeout::NONE
-            } else {
-                let left = release_at.saturating_duration_since(std::time::Instant::now());
-                PollTimeout::from(u16::try_from(left.as_millis()).unwrap_or(u16::MAX))
-            };
-            match poll(&mut fds, timeout) {
-                Ok(0) if !released => {
-                    drop(fds);
-                    release_free_memory();
-                    released = true;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    eprintln!("berth shim: poll: {e}");
-                    return;
-                }
-            }
-            for (slot, fd) in open.iter().zip(fds.iter()) {
-                ready[*slot] = fd.revents().is_some_and(|r| !r.is_empty());
-            }
-        }
-        for (i, stream) in streams.iter_mut().enumerate() {
-            if !ready[i] {
-                continue;
-            }
-            let Some(file) = stream.file.as_mut() else {
-                continue;
-            };
-            match file.read(&mut buf) {
-                Ok(0) => {
-                    finish(stream, log);
-                }
-                Ok(n) => {
-                    let name = stream.name;
-                    stream.splitter.push(&buf[..n], &mut |chunk| {
-                        if let Some(l) = log.as_mut() {
-                            if let Err(e) = l.write_entry(name, chunk) {
-                                eprintln!("berth shim: write log: {e}");
-                            }
-                        }
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    eprintln!("berth shim: read {}: {e}", stream.name);
-                    finish(stream, log);
-                }
-            }
-        }
-    }
-}
-
-fn finish(stream: &mut Stream, log: &mut Option<LogWriter>) {
-    stream.file = None;
-    let name = stream.name;
-    stream.splitter.finish(&mut |chunk| {
-        if let Some(l) = log.as_mut() {
-            let _ = l.write_entry(name, chunk);
-        }
-    });
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -13,9 +14,8 @@ use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::unistd::pipe2;
 
+use crate::attach::AttachOptions;
 use crate::cgroup;
 use crate::control::{release_resources, Readiness, RUNTIME_STATE_DIR};
 use crate::error::RuntimeError;
@@ -28,6 +28,8 @@ use crate::state::{write_state, ShimState};
 use crate::user::resolve_user;
 
 use super::exec_check::{check_executable, DEFAULT_PATH};
+use super::relay::ProcessIo;
+use super::stdio::{listen_attach, Stdio};
 
 /// Sub-directory of the container directory holding the OCI bundle.
 pub const BUNDLE_DIR: &str = "bundle";
@@ -44,10 +46,14 @@ pub struct Started {
     pub cgroup_path: String,
     /// Host PID of the container's init.
     pub init_pid: i32,
-    /// Read ends of the container's stdout and stderr.
-    pub stdout: OwnedFd,
-    /// Read end of stderr.
-    pub stderr: OwnedFd,
+    /// The shim's ends of the container's stdio.
+    pub io: ProcessIo,
+    /// The listening `attach.sock`.
+    pub listener: Option<(UnixListener, PathBuf)>,
+    /// Clients attached before the start.
+    pub clients: Vec<(UnixStream, AttachOptions)>,
+    /// `stdin_once`.
+    pub stdin_once: bool,
     /// json-file log path.
     pub log_path: PathBuf,
 }
@@ -55,7 +61,7 @@ pub struct Started {
 /// The container's seccomp filter, precompiled, for the init to install
 /// itself (instead of libcontainer compiling the profile in every init).
 #[derive(Clone)]
-struct SeccompLoad {
+pub(super) struct SeccompLoad {
     program: BpfProgram,
     /// CAP_SYS_ADMIN was added to the permitted set only to install the
     /// filter: drop it again before the program runs.
@@ -90,7 +96,10 @@ impl SeccompLoad {
 /// so that it can install the filter right before `execve`, as late as
 /// libcontainer would with no_new_privs. When the profile cannot be compiled
 /// here, `oci` is left alone and libcontainer applies it.
-fn take_seccomp(oci: &mut oci_spec::runtime::Spec, exec_root: &Path) -> Option<SeccompLoad> {
+pub(super) fn take_seccomp(
+    oci: &mut oci_spec::runtime::Spec,
+    exec_root: &Path,
+) -> Option<SeccompLoad> {
     use oci_spec::runtime::Capability;
     let profile = oci.linux().as_ref()?.seccomp().as_ref()?;
     let nnp = oci.process().as_ref().and_then(|p| p.no_new_privileges());
@@ -122,8 +131,15 @@ fn take_seccomp(oci: &mut oci_spec::runtime::Spec, exec_root: &Path) -> Option<S
 /// validates before creating the container, with Docker's messages); installs
 /// the precompiled seccomp filter first.
 #[derive(Clone)]
-struct ValidatedExecutor {
+pub(super) struct ValidatedExecutor {
     seccomp: Option<SeccompLoad>,
+}
+
+impl ValidatedExecutor {
+    /// An executor installing `seccomp` (when given) before the program.
+    pub(super) fn new(seccomp: Option<SeccompLoad>) -> Self {
+        ValidatedExecutor { seccomp }
+    }
 }
 
 impl Executor for ValidatedExecutor {
@@ -197,6 +213,15 @@ fn report(r: &Readiness) {
     }
 }
 
+/// Report that the process runs.
+pub(super) fn report_started(shim_pid: i32, init_pid: i32, started_at: chrono::DateTime<Utc>) {
+    report(&Readiness::Started {
+        shim_pid,
+        init_pid,
+        started_at,
+    });
+}
+
 /// Report a failure to start (also logged to the shim's stderr).
 pub fn report_failure(message: &str) {
     eprintln!("berth shim: {message}");
@@ -205,14 +230,12 @@ pub fn report_failure(message: &str) {
     });
 }
 
-fn nofile_hard() -> u64 {
-    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map(|(_, hard)| hard)
-        .unwrap_or(0)
-}
-
 /// Phase 1; on error everything done so far is undone.
-pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeError> {
+pub fn start(
+    container_dir: &Path,
+    exec_root: &Path,
+    client: Option<(UnixStream, AttachOptions)>,
+) -> Result<Started, RuntimeError> {
     let spec = ContainerSpec::load(container_dir)?;
     if spec.id.is_empty() || !crate::rootpath::is_plain_name(spec.id.as_ref()) {
         return Err(RuntimeError::Spec(format!(
@@ -221,7 +244,7 @@ pub fn start(container_dir: &Path, exec_root: &Path) -> Result<Started, RuntimeE
         )));
     }
     mount_rootfs(&spec.rootfs)?;
-    match create_and_start(&spec, container_dir, exec_root) {
+    match create_and_start(&spec, container_dir, exec_root, client) {
         Ok(s) => Ok(s),
         Err(e) => {
             let state_dir = exec_root.join(RUNTIME_STATE_DIR).join(&spec.id);
@@ -243,6 +266,7 @@ fn create_and_start(
     spec: &ContainerSpec,
     container_dir: &Path,
     exec_root: &Path,
+    client: Option<(UnixStream, AttachOptions)>,
 ) -> Result<Started, RuntimeError> {
     let root = &spec.rootfs.target;
     let passwd = read_in_root(root, "/etc/passwd")
@@ -260,11 +284,7 @@ fn create_and_start(
     }
     check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
 
-    let facts = HostFacts {
-        nofile_hard: nofile_hard(),
-        cgroup_ns: cgroup::is_unified(),
-    };
-    let mut oci = generate(spec, &user, &facts)?;
+    let mut oci = generate(spec, &user, &HostFacts::current())?;
     let seccomp = take_seccomp(&mut oci, exec_root);
     let bundle = container_dir.join(BUNDLE_DIR);
     std::fs::create_dir_all(&bundle).map_err(|e| RuntimeError::io("mkdir", &bundle, e))?;
@@ -277,17 +297,14 @@ fn create_and_start(
     // A stale state dir (from a shim killed mid-way) would make the build fail.
     let _ = std::fs::remove_dir_all(state_root.join(&spec.id));
 
-    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))?;
-    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))?;
-    let null = File::open("/dev/null").map_err(|e| RuntimeError::io("open", "/dev/null", e))?;
-
-    let mut container = ContainerBuilder::new(spec.id.clone(), SyscallType::default())
+    let mut stdio = Stdio::new(container_dir, spec.open_stdin, spec.tty, spec.console_size)?;
+    let listener = listen_attach(container_dir)?;
+    let builder = ContainerBuilder::new(spec.id.clone(), SyscallType::default())
         .with_root_path(&state_root)
         .map_err(|e| RuntimeError::Start(e.to_string()))?
-        .with_executor(ValidatedExecutor { seccomp })
-        .with_stdin(OwnedFd::from(null))
-        .with_stdout(out_w)
-        .with_stderr(err_w)
+        .with_executor(ValidatedExecutor { seccomp });
+    let mut container = stdio
+        .apply(builder)
         .as_init(&bundle)
         .with_systemd(false)
         .with_detach(true)
@@ -299,6 +316,8 @@ fn create_and_start(
             .ok_or_else(|| RuntimeError::Shim("container has no pid after create".into()))?;
         super::netns::loopback_up(pid.as_raw())?;
     }
+    // With a TTY the init sent its pty master during the creation.
+    let io = stdio.into_io()?;
     container
         .start()
         .map_err(|e| RuntimeError::Start(format!("{e}")))?;
@@ -318,19 +337,17 @@ fn create_and_start(
             started_at,
         },
     )?;
-    report(&Readiness::Started {
-        shim_pid,
-        init_pid,
-        started_at,
-    });
+    report_started(shim_pid, init_pid, started_at);
     Ok(Started {
         container,
         container_dir: container_dir.to_path_buf(),
         rootfs_target: spec.rootfs.target.clone(),
         cgroup_path: cgroup::cgroup_path(&spec.cgroup_parent, &spec.id),
         init_pid,
-        stdout: out_r,
-        stderr: err_r,
+        io,
+        listener: Some(listener),
+        clients: client.into_iter().collect(),
+        stdin_once: spec.stdin_once,
         log_path: spec.log_path.clone(),
     })
 }

@@ -1,0 +1,166 @@
+//! Watch the container's cgroup for OOM kills and append each to `oom.jsonl`
+//! ([`crate::oom`]). v1: an eventfd registered through `cgroup.event_control`
+//! on `memory.oom_control`; v2: inotify on `memory.events`. Either way the
+//! descriptor joins the relay's poll loop; on each wake-up the `oom_kill`
+//! counter is read and compared with what was recorded.
+//!
+//! An event is written shortly after it is seen ([`SETTLE`]) or as soon as
+//! the init exits, so that `init_died` tells whether the init was the victim.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::cgroup;
+use crate::oom::{append_event, OomEvent};
+
+/// How long after an OOM notification the event is recorded (the killed
+/// process needs a moment to die).
+const SETTLE: Duration = Duration::from_millis(100);
+/// How many times to look for the kill after one notification.
+const LOOKS: u8 = 10;
+
+/// The watch of one cgroup.
+pub struct OomWatch {
+    fd: OwnedFd,
+    /// v1: `memory.oom_control`, kept open for the registration's lifetime.
+    _control: Option<File>,
+    cgroup_path: String,
+    container_dir: PathBuf,
+    recorded: u64,
+    /// A notification not yet recorded: when to look again, when it came,
+    /// how many more looks.
+    pending: Option<(Instant, DateTime<Utc>, u8)>,
+    init_dead: bool,
+}
+
+impl OomWatch {
+    /// Start watching cgroup `cgroup_path`; `None` (with a message on the
+    /// shim's stderr) when the host offers no way to.
+    pub fn new(cgroup_path: &str, container_dir: &std::path::Path) -> Option<OomWatch> {
+        let dir = cgroup::controller_dir("memory", cgroup_path)?;
+        let (fd, control) = if cgroup::is_unified() {
+            (watch_v2(&dir.join("memory.events"))?, None)
+        } else {
+            let (fd, control) = watch_v1(&dir)?;
+            (fd, Some(control))
+        };
+        Some(OomWatch {
+            fd,
+            _control: control,
+            cgroup_path: cgroup_path.to_string(),
+            container_dir: container_dir.to_path_buf(),
+            recorded: cgroup::oom_kill_count(cgroup_path),
+            pending: None,
+            init_dead: false,
+        })
+    }
+
+    /// The descriptor to poll for `POLLIN`.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// When [`OomWatch::tick`] has something to write.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending.map(|(at, _, _)| at)
+    }
+
+    /// The descriptor is readable: consume the notification and look at the
+    /// counter shortly (v1 notifies when the cgroup goes under OOM, before
+    /// the kill is counted).
+    pub fn on_event(&mut self) {
+        let mut buf = [0u8; 4096];
+        let _ = nix::unistd::read(self.fd.as_raw_fd(), &mut buf);
+        if self.pending.is_none() {
+            self.pending = Some((Instant::now() + SETTLE, Utc::now(), LOOKS));
+        }
+    }
+
+    /// The init exited: record a pending event now.
+    pub fn init_exited(&mut self) {
+        self.init_dead = true;
+        if let Some((_, time, _)) = self.pending.take() {
+            self.record(time);
+        }
+    }
+
+    /// Record a pending event whose settle time has passed.
+    pub fn tick(&mut self) {
+        if let Some((at, time, looks)) = self.pending {
+            if Instant::now() >= at {
+                self.pending = None;
+                if !self.record(time) && looks > 1 {
+                    // Not counted yet (or no kill after all): look again.
+                    self.pending = Some((Instant::now() + SETTLE, time, looks - 1));
+                }
+            }
+        }
+    }
+
+    /// After the init was reaped: record any kill not yet recorded; returns
+    /// whether the cgroup saw any OOM kill at all.
+    pub fn finish(&mut self) -> bool {
+        self.init_dead = true;
+        let time = self
+            .pending
+            .take()
+            .map(|(_, t, _)| t)
+            .unwrap_or_else(Utc::now);
+        self.record(time);
+        self.recorded > 0
+    }
+
+    /// Append an event if the counter grew; returns whether it did.
+    fn record(&mut self, time: DateTime<Utc>) -> bool {
+        let count = cgroup::oom_kill_count(&self.cgroup_path);
+        if count <= self.recorded {
+            return false;
+        }
+        self.recorded = count;
+        let event = OomEvent {
+            time,
+            oom_kill: count,
+            memory_limit: cgroup::memory_limit(&self.cgroup_path),
+            memory_peak: cgroup::memory_peak(&self.cgroup_path),
+            init_died: self.init_dead,
+        };
+        if let Err(e) = append_event(&self.container_dir, &event) {
+            eprintln!("berth shim: {e}");
+        }
+        true
+    }
+}
+
+fn watch_v1(dir: &std::path::Path) -> Option<(OwnedFd, File)> {
+    use nix::sys::eventfd::{EfdFlags, EventFd};
+    let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+        .map_err(|e| eprintln!("berth shim: eventfd: {e}"))
+        .ok()?;
+    let control = File::open(dir.join("memory.oom_control"))
+        .map_err(|e| eprintln!("berth shim: open memory.oom_control: {e}"))
+        .ok()?;
+    let line = format!("{} {}", efd.as_fd().as_raw_fd(), control.as_raw_fd());
+    std::fs::write(dir.join("cgroup.event_control"), line)
+        .map_err(|e| eprintln!("berth shim: cgroup.event_control: {e}"))
+        .ok()?;
+    Some((OwnedFd::from(efd), control))
+}
+
+fn watch_v2(events: &std::path::Path) -> Option<OwnedFd> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+        .map_err(|e| eprintln!("berth shim: inotify: {e}"))
+        .ok()?;
+    ino.add_watch(events, AddWatchFlags::IN_MODIFY)
+        .map_err(|e| eprintln!("berth shim: watch {}: {e}", events.display()))
+        .ok()?;
+    // Keep a duplicate: the Inotify value closes its own descriptor on drop.
+    ino.as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| eprintln!("berth shim: dup inotify: {e}"))
+        .ok()
+}
