@@ -4,7 +4,7 @@
 Environment: BERTH_BIN (berth binary), BENCH_DOCKER_HOST (reference dockerd, optional),
 BENCH_RUNS (default 30), BENCH_CONTAINERS (default 100), BENCH_SKIP_LOAD, BERTH_TEST_CACHE,
 BENCH_BUILD_RUNS (default 10: samples of each build figure), BENCH_SKIP_BUILD,
-BENCH_ONLY (comma list of run,many,load,build: measure only these groups).
+BENCH_ONLY (comma list of run,exec,many,load,build: measure only these groups).
 """
 import hashlib
 import io
@@ -122,6 +122,19 @@ def bench_run(eng, extra=()):
     for _ in range(3):
         eng.cmd("run", "--rm", *extra, IMAGE, "true")
     return stats([eng.timed("run", "--rm", *extra, IMAGE, "true") for _ in range(RUNS)])
+
+
+def bench_exec(eng, extra=()):
+    """`exec CONTAINER true` latency in one running container."""
+    name = f"bench-exec-{eng.name}"
+    eng.cmd("rm", "-f", name, check=False)
+    eng.cmd("run", "-d", *extra, "--name", name, IMAGE, "sleep", "1000")
+    try:
+        for _ in range(3):
+            eng.cmd("exec", name, "true")
+        return stats([eng.timed("exec", name, "true") for _ in range(RUNS)])
+    finally:
+        eng.cmd("rm", "-f", name, check=False)
 
 
 def bench_many(eng, extra=()):
@@ -357,6 +370,12 @@ def main():
                 row(f"`run --rm` {k} ({RUNS} runs)", rb and rb[k], rd and rd[k], fmt_ms)
             for k in ["mean", "p50", "p95"]:
                 row(f"`run --rm` {k}, docker `--network none`", rb and rb[k], rdn and rdn[k], fmt_ms)
+
+        if wanted("exec"):
+            eb = guarded(bench_exec, berth)
+            ed = guarded(bench_exec, docker, ("--network", "none")) if docker else None
+            for k in ["mean", "p50", "p95"]:
+                row(f"`exec CONTAINER true` {k} ({RUNS} runs)", eb and eb[k], ed and ed[k], fmt_ms)
 
         if wanted("many"):
             mb = guarded(bench_many, berth)

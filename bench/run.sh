@@ -5,9 +5,10 @@
 #   BENCH_RUNS=50 sudo bench/run.sh   # more `run --rm` samples (default 30)
 #   BERTH_BIN=/path/to/berth sudo bench/run.sh   # skip the build, use this binary
 #   BENCH_SKIP_LOAD=1 ...             # skip the ~700 MB load/save figures
-#   BENCH_ONLY=build sudo bench/run.sh   # only some groups (comma list of run,many,load,build)
+#   BENCH_ONLY=build sudo bench/run.sh   # only some groups (comma list of run,exec,many,load,build)
 #
-# Measures (see bench/bench.py): `run --rm IMAGE true` (mean, p50, p95), 100 detached `sleep`
+# Measures (see bench/bench.py): `run --rm IMAGE true` (mean, p50, p95), `exec CONTAINER true`
+# in a running container (mean, p50, p95), 100 detached `sleep`
 # containers started then removed (wall time of each phase), daemon idle RSS and shim RSS per
 # container, `load` and `save` of a ~700 MB docker-archive, and `build` (no-op rebuild of a 10-step
 # Dockerfile with a 1,000-file context, rebuild after changing one file, cold `--no-cache` build;

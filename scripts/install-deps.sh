@@ -10,6 +10,7 @@ PACKAGES=(
   mmdebstrap                     # the Debian test/quick-start image
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
+  tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
 )
 
 if [ "$(id -u)" -ne 0 ]; then

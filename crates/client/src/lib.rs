@@ -14,10 +14,13 @@ mod build;
 mod client;
 mod containers;
 mod error;
+mod events;
+mod exec;
 mod images;
 mod jsonstream;
 mod mux;
 mod query;
+mod stats;
 mod system;
 mod transport;
 
@@ -25,11 +28,20 @@ pub use build::{BuildDecoder, BuildFailure, BuildMessage, BuildOptions, BuildStr
 pub use client::{version_less, Client, JsonStream, Ping};
 pub use containers::{CommitOptions, ListOptions, LogsOptions, PathStat, WaitHandle};
 pub use error::{ClientError, Result};
+pub use events::{EventStream, EventsOptions};
+pub use exec::{
+    split_upgraded, AttachOptions, ExecConfig, ExecInspect, ExecStartConfig, UpgradedRead,
+    UpgradedWrite,
+};
 pub use hyper::Method;
 pub use images::ImportOptions;
 pub use jsonstream::{message_error, JsonStreamDecoder};
 pub use mux::{encode_frame, BadFrame, Frame, MuxDecoder, StreamKind};
 pub use query::{encode, Filters, Query};
+pub use stats::{
+    parse_stats, BlkioEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
+    Stats, StatsStream, UpdateConfig,
+};
 pub use transport::{
     channel_body, empty_body, file_body, full_body, parse_host, read_body, reader_body, RawStream,
     ReqBody,

@@ -67,7 +67,13 @@ pub async fn tag(ctx: &Ctx, name: &str, q: &Query) -> ApiResult {
     };
     let store = ctx.engine.store();
     let name = name.to_string();
-    blocking(move || Ok(store.tag(&name, &reference)?)).await?;
+    let tagged = reference.clone();
+    let id = blocking(move || {
+        store.tag(&name, &reference)?;
+        Ok(store.resolve(&name)?)
+    })
+    .await?;
+    ctx.engine.log_tag(&id, &tagged);
     status(StatusCode::CREATED)
 }
 
@@ -123,7 +129,7 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
             .filter(|c| !c.is_empty())
             .collect(),
         message: q.get("message").unwrap_or_default().to_string(),
-        tag: reference,
+        tag: reference.clone(),
         created: None,
         os,
         architecture,
@@ -131,6 +137,10 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     let reader = BodyReader::spawn(req.into_body());
     let store = ctx.engine.store();
     let id = blocking(move || Ok(store.import_rootfs(reader, &opts)?)).await?;
+    if let Some(r) = &reference {
+        ctx.engine.log_tag(&id, r);
+    }
+    ctx.engine.log_image_event(&id, &id, "import");
     let msg = StreamMessage {
         status: Some(id),
         ..Default::default()
@@ -146,12 +156,15 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
 pub async fn load(ctx: &Ctx, _q: &Query, req: Request<Incoming>) -> ApiResult {
     let reader = BodyReader::spawn(req.into_body());
     let store = ctx.engine.store();
-    let lines = blocking(move || {
+    let (ids, lines) = blocking(move || {
         let mut lines: Vec<String> = Vec::new();
-        store.load(reader, &mut |l: &str| lines.push(l.to_string()))?;
-        Ok(lines)
+        let ids = store.load(reader, &mut |l: &str| lines.push(l.to_string()))?;
+        Ok((ids, lines))
     })
     .await?;
+    for id in &ids {
+        ctx.engine.log_image_event(id, id, "load");
+    }
     let msgs: Vec<StreamMessage> = lines
         .into_iter()
         .map(|l| StreamMessage {
@@ -177,16 +190,20 @@ pub async fn save(ctx: &Ctx, names: Vec<String>) -> ApiResult {
         return Err(ApiError::bad_request("no images given"));
     }
     let store = ctx.engine.store();
-    {
+    let ids = {
         let store = store.clone();
         let names = names.clone();
         blocking(move || {
+            let mut ids = Vec::new();
             for n in &names {
-                store.resolve(n)?;
+                ids.push(store.resolve(n)?);
             }
-            Ok(())
+            Ok(ids)
         })
-        .await?;
+        .await?
+    };
+    for id in &ids {
+        ctx.engine.log_image_event(id, id, "save");
     }
     let (tx, rx) = ByteSender::channel();
     tokio::task::spawn_blocking(move || {

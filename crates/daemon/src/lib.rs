@@ -5,16 +5,21 @@
 #![recursion_limit = "256"]
 #![warn(missing_docs)]
 
+mod attach;
 mod body;
 mod build;
 mod containers;
 mod error;
+mod events;
+mod exec;
 mod images;
 mod query;
 mod respond;
 mod router;
 mod server;
+mod stats;
 mod system;
+mod update;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 
 use crate::body::Body;
 use crate::error::ApiError;
@@ -93,6 +93,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET | Method::HEAD, ["_ping"]) => system::ping(&method),
         (Method::GET, ["version"]) => system::version(),
         (Method::GET, ["info"]) => system::info(&ctx),
+        (Method::GET, ["events"]) => crate::events::events(&ctx, &q).await,
         (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
         (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
         (Method::POST, ["containers", "prune"]) => containers::prune(&ctx, &q).await,
@@ -109,21 +110,19 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
                 "kill" => containers::kill(&ctx, &id, &q).await,
                 "wait" => containers::wait(&ctx, &id, &q),
                 "rename" => containers::rename(&ctx, &id, &q).await,
-                "attach" => containers::attach(&ctx, &id, &q, req).await,
-                "resize" => {
-                    ctx.engine.resolve_container(&id)?;
-                    crate::respond::status(StatusCode::OK)
-                }
-                "pause" | "unpause" => {
-                    ctx.engine.resolve_container(&id)?;
-                    Err(ApiError::bad_request(format!(
-                        "berth does not support {action} yet"
-                    )))
-                }
+                "attach" => crate::attach::attach(&ctx, &id, &q, req).await,
+                "resize" => crate::attach::resize(&ctx, &id, &q).await,
+                "exec" => crate::exec::create(&ctx, &id, req).await,
+                "pause" => crate::update::pause(&ctx, &id).await,
+                "unpause" => crate::update::unpause(&ctx, &id).await,
+                "update" => crate::update::update(&ctx, &id, req).await,
                 _ => Err(not_found()),
             }
         }
         (Method::GET, ["containers", id, "logs"]) => containers::logs(&ctx, &decode(id), &q).await,
+        (Method::GET, ["containers", id, "stats"]) => {
+            crate::stats::stats(&ctx, &decode(id), &q).await
+        }
         (Method::GET, ["containers", id, "top"]) => containers::top(&ctx, &decode(id), &q).await,
         (Method::GET, ["containers", id, "changes"]) => {
             containers::changes(&ctx, &decode(id)).await
@@ -138,6 +137,9 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::PUT, ["containers", id, "archive"]) => {
             containers::archive_put(&ctx, &decode(id), &q, req).await
         }
+        (Method::POST, ["exec", id, "start"]) => crate::exec::start(&ctx, &decode(id), req).await,
+        (Method::POST, ["exec", id, "resize"]) => crate::exec::resize(&ctx, &decode(id), &q).await,
+        (Method::GET, ["exec", id, "json"]) => crate::exec::inspect(&ctx, &decode(id)),
         (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,

@@ -149,6 +149,8 @@ impl Engine {
         };
         let mut host_config = req.host_config;
         crate::restart::validate(&host_config.restart_policy)?;
+        crate::resources::validate(&host_config, false)?;
+        crate::resources::apply_defaults(&mut host_config);
         let policy = host_config.restart_policy.name.as_str();
         if host_config.auto_remove && !(policy.is_empty() || policy == "no") {
             return Err(EngineError::invalid(
@@ -276,6 +278,7 @@ impl Engine {
             return Err(e);
         }
         tracing::info!(id = %id, "container created");
+        self.container_event(&container, "create", &[]);
         Ok(ContainerCreateResponse {
             id,
             warnings: Vec::new(),

@@ -408,8 +408,9 @@ impl Engine {
                     }
                 })
                 .await;
-            if let Err(e) = res {
-                tracing::warn!("export {id}: {e}");
+            match res {
+                Ok(()) => engine.log_container_event(&id, "export", &[]).unwrap_or(()),
+                Err(e) => tracing::warn!("export {id}: {e}"),
             }
         });
         Ok(rx)

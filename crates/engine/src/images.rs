@@ -188,19 +188,25 @@ impl Engine {
         let users = self.image_users();
         let store = self.store();
         let name = name.to_string();
-        blocking(move || {
+        let (id, items) = blocking(move || {
             let in_use = |id: &str| users.get(id).map(|u| u.0.clone());
             let running = |id: &str| users.get(id).filter(|u| u.1).map(|u| u.0.clone());
-            Ok(store.remove_with(&name, force, &in_use, &running)?)
+            let id = store.resolve(&name).ok();
+            Ok((id, store.remove_with(&name, force, &in_use, &running)?))
         })
-        .await
+        .await?;
+        self.log_image_removal(id.as_deref(), &items);
+        Ok(items)
     }
 
     /// `POST /images/prune`.
     pub async fn image_prune(self: &Arc<Self>, all: bool) -> Result<PruneResponse> {
         let users = self.image_users();
         let store = self.store();
-        blocking(move || Ok(store.prune(all, &|id: &str| users.contains_key(id))?)).await
+        let report =
+            blocking(move || Ok(store.prune(all, &|id: &str| users.contains_key(id))?)).await?;
+        self.log_prune(crate::events::kind::IMAGE, report.space_reclaimed);
+        Ok(report)
     }
 
     /// `POST /containers/prune`: remove every stopped container that
@@ -234,6 +240,7 @@ impl Engine {
                 deleted.push(id);
             }
         }
+        self.log_prune(crate::events::kind::CONTAINER, reclaimed);
         Ok(PruneResponse {
             containers_deleted: Some(deleted),
             images_deleted: None,
@@ -259,6 +266,8 @@ impl Engine {
             crate::merge::merge_config(&mut merged, &base);
             base = merged;
         }
+        let event_ref = reference.clone();
+        let event_comment = comment.clone();
         let opts = CommitOptions {
             container_id: rec.id.clone(),
             config: base,
@@ -276,7 +285,9 @@ impl Engine {
         let store = self.store();
         let upper = c.dir.join("upper");
         let parent = rec.image_id.clone();
-        blocking(move || Ok(store.commit(&parent, &upper, &opts)?)).await
+        let id = blocking(move || Ok(store.commit(&parent, &upper, &opts)?)).await?;
+        self.log_commit(&c, &id, event_ref.as_deref(), &event_comment);
+        Ok(id)
     }
 }
 

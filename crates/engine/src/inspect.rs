@@ -16,9 +16,9 @@ use crate::{blocking, Engine};
 pub(crate) fn state_of(rec: &ContainerRecord) -> ContainerState {
     let st = &rec.state;
     ContainerState {
-        status: st.status.as_str().to_string(),
+        status: st.status_str().to_string(),
         running: matches!(st.status, Status::Running | Status::Restarting),
-        paused: false,
+        paused: st.is_paused(),
         restarting: st.status == Status::Restarting,
         oom_killed: st.oom_killed,
         dead: st.status == Status::Dead,
@@ -96,7 +96,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: None,
+            exec_ids: self.exec_ids(&c.id),
             host_config: rec.host_config.clone(),
             graph_driver: GraphDriver {
                 data: gd,

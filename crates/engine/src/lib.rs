@@ -6,38 +6,56 @@
 
 #![warn(missing_docs)]
 
+mod attach;
 mod build;
 mod container;
 mod create;
 mod error;
+mod events;
+mod exec;
 mod exitwatch;
 mod files;
 mod images;
+mod init;
 mod inspect;
 mod lifecycle;
 mod list;
 mod logs;
 mod merge;
+mod oom;
+mod pause;
 mod record;
 mod resolve;
+mod resources;
 mod restart;
 mod restore;
+mod stats;
 mod status;
 mod timefmt;
 mod top;
+mod update;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use attach::{parse_size, PendingAttach, StdioConn};
+pub use berth_runtime::attach as attach_protocol;
+pub use berth_runtime::attach::AttachOptions;
 pub use berth_store::Store;
 pub use build::{BuildMessage, BuildOptions};
 pub use error::{EngineError, ErrorKind, Result};
+pub use events::{
+    build_event, parse_event_time, parse_go_duration, EventBus, EventFilter, Subscription,
+    EVENTS_KEPT,
+};
+pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStarted};
 pub use files::{ArchiveStat, ByteSender};
 pub use lifecycle::{parse_signal, WaitCondition};
 pub use list::ListOptions;
 pub use logs::{LogChunk, LogOptions, LogStream};
 pub use record::{ContainerRecord, RunState, Status};
+pub use stats::StatsReader;
 pub use timefmt::{parse_api_time, rfc3339_nano};
 
 use container::Container;
@@ -62,6 +80,8 @@ pub struct Engine {
     containers: Mutex<BTreeMap<String, Arc<Container>>>,
     /// Unique ID of this engine instance (`/info` ID).
     engine_id: String,
+    /// Events of every operation (`GET /events`).
+    bus: events::EventBus,
 }
 
 impl std::fmt::Debug for Engine {
@@ -130,7 +150,8 @@ impl Engine {
             .values()
             .filter(|c| matches!(c.rec().state.status, Status::Running | Status::Restarting))
             .count();
-        (total, running, 0, total - running)
+        let paused = map.values().filter(|c| c.rec().state.is_paused()).count();
+        (total, running - paused, paused, total - running)
     }
 }
 

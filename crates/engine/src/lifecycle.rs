@@ -154,12 +154,29 @@ impl Engine {
         spec.privileged = rec.host_config.privileged;
         spec.cap_add = rec.host_config.cap_add.clone().unwrap_or_default();
         spec.cap_drop = rec.host_config.cap_drop.clone().unwrap_or_default();
-        spec.memory = rec.host_config.memory;
-        spec.nano_cpus = rec.host_config.nano_cpus;
-        spec.pids_limit = rec.host_config.pids_limit.unwrap_or(0);
-        spec.oom_score_adj = rec.host_config.oom_score_adj;
+        crate::resources::apply_to_spec(&rec.host_config, &mut spec);
+        spec.name = rec.name.clone();
         spec.labels = rec.config.labels.clone().unwrap_or_default();
+        self.apply_stdio(&mut spec, rec);
         spec
+    }
+
+    /// The stdio part of the runtime spec: stdin, TTY, console size, init.
+    fn apply_stdio(&self, spec: &mut ContainerSpec, rec: &ContainerRecord) {
+        spec.open_stdin = rec.config.open_stdin;
+        // With a TTY, Docker never closes stdin when a client leaves.
+        spec.stdin_once = rec.config.stdin_once && !rec.config.tty;
+        spec.tty = rec.config.tty;
+        let [h, w] = rec.host_config.console_size;
+        if h > 0 && w > 0 {
+            spec.console_size =
+                Some((h.min(u16::MAX as u64) as u16, w.min(u16::MAX as u64) as u16));
+        }
+        crate::init::apply(
+            spec,
+            rec.host_config.init.unwrap_or(false),
+            &self.cfg.shim_exe,
+        );
     }
 
     /// Start a container (`docker start`); 304 when it already runs.
@@ -200,10 +217,11 @@ impl Engine {
         let exe = self.cfg.shim_exe.clone();
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
+        let waiting = crate::attach::take_pending(&c.id);
         let spawned = blocking(move || {
             berth_runtime::clear_records(&dir)?;
             write_spec(&dir, &spec)?;
-            match berth_runtime::spawn_shim(&exe, &dir, &exec_root) {
+            match crate::attach::spawn_shim(&exe, &dir, &exec_root, waiting) {
                 Ok(s) => Ok(Ok(s)),
                 Err(berth_runtime::RuntimeError::Start(m)) => Ok(Err(m)),
                 Err(e) => {
@@ -222,12 +240,14 @@ impl Engine {
                     r.state.started_at = Some(started.started_at);
                     r.state.exit_code = 0;
                     r.state.oom_killed = false;
+                    r.state.paused = false;
                     r.state.error.clear();
                     if user {
                         r.state.manually_stopped = false;
                     }
                 })?;
                 c.events.send_modify(|e| e.starts += 1);
+                self.container_event(c, "start", &[]);
                 tracing::info!(id = %c.id, pid = started.init_pid, "container started");
                 self.spawn_watcher(Arc::clone(c), started.shim_pid);
                 Ok(())
@@ -274,8 +294,10 @@ impl Engine {
     /// Watch the shim `shim_pid` of `c` and handle the exit.
     pub(crate) fn spawn_watcher(self: &Arc<Self>, c: Arc<Container>, shim_pid: i32) {
         let engine = Arc::clone(self);
+        let oom = self.spawn_oom_watch(&c);
         tokio::spawn(async move {
             crate::exitwatch::wait_pid_exit(shim_pid).await;
+            oom.finish().await;
             if let Err(e) = engine.on_exit(&c).await {
                 tracing::error!(id = %c.id, "handling exit: {e}");
             }
@@ -323,6 +345,7 @@ impl Engine {
             r.state.shim_pid = 0;
             r.state.exit_code = code;
             r.state.oom_killed = oom;
+            r.state.paused = false;
             r.state.finished_at = Some(finished);
             r.state.error = error;
             r.clone()
@@ -347,6 +370,7 @@ impl Engine {
             c.update(apply)?
         };
         tracing::info!(id = %c.id, code, "container exited");
+        self.container_event(c, "die", &[("exitCode", code.to_string())]);
         c.events.send_modify(|e| {
             e.exits += 1;
             e.last_exit = code;
@@ -407,7 +431,9 @@ impl Engine {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
         self.ensure_registered(&c, name)?;
-        self.stop_locked(&c, timeout).await
+        self.stop_locked(&c, timeout).await?;
+        self.container_event(&c, "stop", &[]);
+        Ok(())
     }
 
     async fn stop_locked(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<()> {
@@ -438,6 +464,8 @@ impl Engine {
         let grace = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let state = Self::shim_state(c, &rec);
         berth_runtime::signal(&state, sig)?;
+        self.container_event(c, "kill", &[("signal", sig.to_string())]);
+        crate::pause::thaw_after_signal(c, sig, &rec.config.stop_signal);
         let limit = if grace < 0 {
             None
         } else {
@@ -446,6 +474,8 @@ impl Engine {
         if !Self::wait_exit(c, before, limit).await {
             tracing::info!(id = %c.id, "stop timeout after {grace}s, killing");
             berth_runtime::signal(&state, libc::SIGKILL)?;
+            self.container_event(c, "kill", &[("signal", libc::SIGKILL.to_string())]);
+            crate::pause::thaw_after_signal(c, libc::SIGKILL, "");
             if !Self::wait_exit(c, before, Some(Duration::from_secs(30))).await {
                 return Err(EngineError::system(format!(
                     "container {} did not exit after SIGKILL",
@@ -472,6 +502,8 @@ impl Engine {
         }
         let before = c.events.borrow().exits;
         berth_runtime::signal(&Self::shim_state(&c, &rec), sig)?;
+        self.container_event(&c, "kill", &[("signal", sig.to_string())]);
+        crate::pause::thaw_after_signal(&c, sig, &rec.config.stop_signal);
         if sig == libc::SIGKILL {
             // Docker returns once a SIGKILLed container is gone.
             Self::wait_exit(&c, before, Some(Duration::from_secs(10))).await;
@@ -485,13 +517,15 @@ impl Engine {
         let _op = c.op.lock().await;
         self.ensure_registered(&c, name)?;
         match self.stop_locked(&c, timeout).await {
-            Ok(()) => {}
+            Ok(()) => self.container_event(&c, "stop", &[]),
             Err(e) if e.kind == ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
         c.bump_gen();
         c.reset_policy();
-        self.start_locked(&c, true).await
+        self.start_locked(&c, true).await?;
+        self.container_event(&c, "restart", &[]);
+        Ok(())
     }
 
     /// Remove a container; a running one only with `force` (killed first).
@@ -508,6 +542,12 @@ impl Engine {
         let before = c.events.borrow().exits;
         let rec = c.snapshot();
         if is_running(rec.state.status) {
+            if !force && rec.state.is_paused() {
+                return Err(EngineError::conflict(format!(
+                    "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
             if !force {
                 return Err(EngineError::conflict(format!(
                     "You cannot remove a {} container {}. Stop the container before attempting removal or force remove",
@@ -518,6 +558,8 @@ impl Engine {
             if rec.state.status == Status::Running {
                 c.update(|r| r.state.manually_stopped = true)?;
                 berth_runtime::signal(&Self::shim_state(c, &rec), libc::SIGKILL)?;
+                self.container_event(c, "kill", &[("signal", libc::SIGKILL.to_string())]);
+                crate::pause::thaw_after_signal(c, libc::SIGKILL, "");
                 if !Self::wait_exit(c, before, Some(Duration::from_secs(15))).await {
                     return Err(EngineError::system(format!(
                         "Could not kill running container {}, cannot remove",
@@ -567,6 +609,7 @@ impl Engine {
             return Err(e);
         }
         self.map().remove(&c.id);
+        self.container_event(c, "destroy", &[]);
         c.events.send_modify(|e| e.removed = true);
         tracing::info!(id = %c.id, "container removed");
         Ok(())
@@ -598,8 +641,11 @@ impl Engine {
                 other.id
             )));
         }
+        let old_name = format!("/{}", c.rec().name);
         c.update(|r| r.name = new.to_string())?;
+        self.container_event(&c, "rename", &[("oldName", old_name)]);
         drop(map);
+        crate::oom::rename_in_spec(&c.dir, new);
         Ok(())
     }
 

@@ -158,7 +158,7 @@ impl Engine {
                 }
             }
             if let Some(statuses) = f.get("status") {
-                if !statuses.iter().any(|s| s == st.as_str()) {
+                if !statuses.iter().any(|s| s == rec.state.status_str()) {
                     continue;
                 }
             }
@@ -315,7 +315,7 @@ fn summary(
         size_rw,
         size_root_fs,
         labels: rec.config.labels.clone().unwrap_or_default(),
-        state: rec.state.status.as_str().to_string(),
+        state: rec.state.status_str().to_string(),
         status: status_string(&rec.state, now),
         host_config: SummaryHostConfig { network_mode: net },
         network_settings: SummaryNetworkSettings { networks },

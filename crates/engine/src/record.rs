@@ -68,6 +68,24 @@ pub struct RunState {
     pub manually_stopped: bool,
     /// Number of restarts done by the restart policy.
     pub restart_count: i64,
+    /// Its processes are frozen (`docker pause`); meaningful while running.
+    pub paused: bool,
+}
+
+impl RunState {
+    /// Whether the container runs and is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused && self.status == Status::Running
+    }
+
+    /// Docker's `State.Status`: `paused` for a paused running container.
+    pub fn status_str(&self) -> &'static str {
+        if self.is_paused() {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
+    }
 }
 
 /// Everything the engine knows about a container, persisted as JSON.

@@ -107,6 +107,7 @@ impl Engine {
             store: Arc::new(store),
             containers: Mutex::new(BTreeMap::new()),
             engine_id,
+            bus: crate::events::EventBus::new(),
         });
         let mut to_exit = Vec::new();
         let mut to_start = Vec::new();

@@ -13,6 +13,9 @@ pub fn status_string(state: &RunState, now: DateTime<Utc>) -> String {
     };
     match state.status {
         Status::Created => "Created".to_string(),
+        Status::Running if state.paused => {
+            format!("Up {} (Paused)", human_duration(since(&state.started_at)))
+        }
         Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",

@@ -71,7 +71,7 @@ impl Engine {
         let parent = rec.host_config.cgroup_parent.clone();
         let id = c.id.clone();
         let init = rec.state.pid;
-        blocking(move || {
+        let top = blocking(move || {
             let mut pids = cgroup_pids(&parent, &id);
             if pids.is_empty() && init > 0 {
                 pids.push(init as u32);
@@ -88,7 +88,9 @@ impl Engine {
             }
             parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
         })
-        .await
+        .await?;
+        self.container_event(&c, "top", &[]);
+        Ok(top)
     }
 }
 

@@ -90,6 +90,9 @@ pub struct ContainerSpec {
     pub cpuset_mems: String,
     /// `--ulimit`s; a hard limit may not exceed the shim's own hard limit.
     pub ulimits: Vec<Ulimit>,
+    /// The container's name (without `/`), used in the messages the shim
+    /// writes into the log (OOM kills); the engine rewrites it on rename.
+    pub name: String,
 }
 
 /// One `--ulimit name=soft:hard`.
@@ -197,6 +200,7 @@ impl Default for ContainerSpec {
             cpuset_cpus: String::new(),
             cpuset_mems: String::new(),
             ulimits: Vec::new(),
+            name: String::new(),
         }
     }
 }

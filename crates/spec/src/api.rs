@@ -724,6 +724,13 @@ pub struct StreamMessage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Event {
+    // Legacy fields still sent by dockerd 20.10 (first, in its field order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(rename = "Type")]
     pub kind: String,
     #[serde(rename = "Action")]
@@ -734,13 +741,6 @@ pub struct Event {
     pub time: i64,
     #[serde(rename = "timeNano")]
     pub time_nano: i64,
-    // Legacy fields still sent by dockerd 20.10.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
 }
 
 /// `Actor` of an event.

@@ -8,7 +8,6 @@ use clap::Args;
 use super::error::{not_found_as, CliError, CliResult};
 use super::format::tabwrite;
 use super::output::{confirm, copy_mux, outln};
-use super::run::attach_and_wait;
 use super::timefmt::api_timestamp;
 use super::{filters_from, Filters};
 
@@ -24,6 +23,9 @@ pub struct StartArgs {
     /// Proxy all received signals to the process
     #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: String,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
     /// Containers to start
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -181,12 +183,14 @@ pub async fn start(client: &Client, args: &StartArgs) -> CliResult {
                 "you cannot start and attach multiple containers at once",
             ));
         }
-        let id = &args.containers[0];
-        let code = attach_and_wait(client, id, false, args.sig_proxy != "false").await?;
-        if code != 0 {
-            return Err(CliError::status(code as i32, ""));
-        }
-        return Ok(());
+        return super::run::start_attached(
+            client,
+            &args.containers[0],
+            args.interactive,
+            args.sig_proxy != "false",
+            args.detach_keys.as_deref(),
+        )
+        .await;
     }
     let mut failed = Vec::new();
     for c in &args.containers {

@@ -1,6 +1,7 @@
 //! The `berth` command line: docker-compatible commands, each a client of
 //! the Engine API (see `berth_client`), plus `berth daemon`.
 
+mod attach;
 mod build;
 mod buildctx;
 mod commit;
@@ -9,15 +10,20 @@ mod containers;
 mod cp;
 mod envfile;
 mod error;
+mod events;
+mod exec;
 mod format;
 mod images;
 mod inspect;
 mod output;
 mod ps;
 mod run;
+mod stats;
 mod system;
 mod template;
+mod term;
 mod timefmt;
+mod update;
 
 use std::path::PathBuf;
 
@@ -91,6 +97,8 @@ pub enum Command {
     Version(system::FormatArgs),
     /// Display system-wide information
     Info(system::FormatArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -143,6 +151,21 @@ pub enum ContainerOp {
     Export(cp::ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(cp::CpArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
+    /// Run a command in a running container
+    #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(exec::ExecArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
+    /// Pause all processes within one or more containers
+    Pause(update::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(update::PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(update::PortArgs),
 }
 
 /// `berth container ...`.
@@ -208,6 +231,8 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Display system-wide information
     Info(system::FormatArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
 }
 
 /// `berth daemon`.
@@ -294,7 +319,7 @@ fn command_path(root: &clap::Command, args: &[String]) -> (Vec<String>, Option<u
 fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<String> {
     let (path, first) = command_path(root, &args);
     if let (Some(last), Some(i)) = (path.last(), first) {
-        if matches!(last.as_str(), "run" | "create" | "top") && i < args.len() {
+        if matches!(last.as_str(), "run" | "create" | "top" | "exec") && i < args.len() {
             args.insert(i + 1, "--".into());
         }
     }
@@ -525,6 +550,9 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => {
             system::info(client(host).await, &a).await
         }
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
+            events::events(&client(host).await?, &a).await
+        }
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }
@@ -545,6 +573,13 @@ async fn container_op(host: &str, op: ContainerOp) -> CliResult {
         ContainerOp::Diff(a) => containers::diff(&client(host).await?, &a).await,
         ContainerOp::Export(a) => cp::export(&client(host).await?, &a).await,
         ContainerOp::Cp(a) => cp::cp(&client(host).await?, &a).await,
+        ContainerOp::Attach(a) => attach::attach(&client(host).await?, &a).await,
+        ContainerOp::Exec(a) => exec::exec(&client(host).await?, &a).await,
+        ContainerOp::Stats(a) => stats::stats(&client(host).await?, &a).await,
+        ContainerOp::Update(a) => update::update(&client(host).await?, &a).await,
+        ContainerOp::Pause(a) => update::pause(&client(host).await?, &a, true).await,
+        ContainerOp::Unpause(a) => update::pause(&client(host).await?, &a, false).await,
+        ContainerOp::Port(a) => update::port(&client(host).await?, &a).await,
     }
 }
 

@@ -4,15 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use berth_client::{Client, ClientError};
+use berth_client::{AttachOptions, Client, ClientError};
 use berth_spec::api::{
     ContainerConfig, ContainerCreateRequest, EmptyObject, HostConfig, PortBinding, RestartPolicy,
 };
 use clap::Args;
 
+use super::attach::{
+    check_tty, detach_keys, monitor_tty_size, pump, raw_mode, Outcome, ResizeTarget, StreamSetup,
+};
 use super::envfile::{parse_env_file, resolve_env_flag};
 use super::error::{CliError, CliResult};
-use super::output::{copy_mux, outln};
+use super::output::outln;
+use super::term::stdout_is_tty;
 
 /// Options shared by `create` and `run`.
 #[derive(Debug, Args, Default)]
@@ -37,7 +41,10 @@ pub struct ContainerOptions {
     pub cidfile: Option<String>,
     /// Number of CPUs
     #[arg(long = "cpus", value_name = "decimal")]
-    pub cpus: Option<f64>,
+    pub cpus: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
     pub cpu_shares: Option<i64>,
@@ -77,6 +84,19 @@ pub struct ContainerOptions {
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
     #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub oom_score_adj: Option<i64>,
+    /// Ulimit options
+    #[arg(long = "ulimit", value_name = "ulimit")]
+    pub ulimit: Vec<String>,
     /// Assign a name to the container
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,
@@ -154,6 +174,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long = "detach")]
     pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value = "true", value_name = "bool", action = clap::ArgAction::Set, hide_default_value = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: String,
@@ -217,6 +240,94 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
         _ => return Err(format!("invalid size: '{s}'")),
     };
     Ok((value * mult) as i64)
+}
+
+/// A size flag (`-m 512m`) with docker's flag error wording; 0 when unset.
+pub fn size_flag(flag: &str, value: Option<&str>) -> Result<i64, String> {
+    let Some(v) = value else { return Ok(0) };
+    ram_in_bytes(v)
+        .map_err(|_| format!("invalid argument \"{v}\" for \"{flag}\" flag: invalid size: '{v}'"))
+}
+
+/// `-a/--attach` values as (stdin, stdout, stderr).
+fn parse_attach(values: &[String]) -> Result<[bool; 3], String> {
+    let mut streams = [false; 3];
+    for v in values {
+        match v.to_ascii_lowercase().as_str() {
+            "stdin" => streams[0] = true,
+            "stdout" => streams[1] = true,
+            "stderr" => streams[2] = true,
+            _ => {
+                return Err(format!(
+                    "invalid argument \"{v}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                ))
+            }
+        }
+    }
+    Ok(streams)
+}
+
+/// `--cpus` as docker's `NanoCPUs` flag: a decimal number of CPUs.
+pub fn parse_cpus(value: &str) -> Result<i64, String> {
+    let invalid = || {
+        format!("invalid argument \"{value}\" for \"--cpus\" flag: failed to parse {value} as a rational number")
+    };
+    let cpus: f64 = value.trim().parse().map_err(|_| invalid())?;
+    if !cpus.is_finite() {
+        return Err(invalid());
+    }
+    let nano = (cpus * 1e9).round();
+    if nano < 0.0 {
+        return Err(invalid());
+    }
+    Ok(nano as i64)
+}
+
+/// `--ulimit name=soft[:hard]` as docker's `units.ParseUlimit`, as the
+/// `{"Name","Soft","Hard"}` object the API takes.
+pub fn parse_ulimit(value: &str) -> Result<serde_json::Value, String> {
+    const NAMES: [&str; 16] = [
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+        "as",
+    ];
+    let bad = |why: String| format!("invalid argument \"{value}\" for \"--ulimit\" flag: {why}");
+    let (name, limits) = value
+        .split_once('=')
+        .ok_or_else(|| bad(format!("invalid ulimit argument: {value}")))?;
+    if !NAMES.contains(&name) {
+        return Err(bad(format!("invalid ulimit type: {name}")));
+    }
+    let parse = |s: &str| -> Result<i64, String> {
+        s.parse::<i64>()
+            .map_err(|_| bad(format!("strconv.ParseInt: parsing \"{s}\": invalid syntax")))
+    };
+    let (soft, hard) = match limits.split_once(':') {
+        Some((s, h)) => (parse(s)?, parse(h)?),
+        None => {
+            let v = parse(limits)?;
+            (v, v)
+        }
+    };
+    if soft > hard {
+        return Err(bad(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
+    }
+    Ok(serde_json::json!({"Name": name, "Soft": soft, "Hard": hard}))
 }
 
 /// Add `/tcp` when a port spec has no protocol.
@@ -320,17 +431,26 @@ pub fn build_request(
         })
         .collect();
     let entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
-    let attach_stdin = attach_out && o.interactive;
+    let streams = parse_attach(&o.attach)?;
+    let (mut attach_stdin, mut attach_stdout, mut attach_stderr) = if o.attach.is_empty() {
+        (false, true, true)
+    } else {
+        (streams[0], streams[1], streams[2])
+    };
+    attach_stdin |= o.interactive;
+    if !attach_out {
+        (attach_stdin, attach_stdout, attach_stderr) = (false, false, false);
+    }
     let config = ContainerConfig {
         hostname: o.hostname.clone().unwrap_or_default(),
         user: o.user.clone().unwrap_or_default(),
         attach_stdin,
-        attach_stdout: attach_out,
-        attach_stderr: attach_out,
+        attach_stdout,
+        attach_stderr,
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         tty: o.tty,
         open_stdin: o.interactive,
-        stdin_once: attach_stdin,
+        stdin_once: attach_stdin && o.interactive,
         env: Some(env),
         cmd: (!o.command.is_empty()).then(|| o.command.clone()),
         image: o.image.clone(),
@@ -342,23 +462,12 @@ pub fn build_request(
         stop_timeout: o.stop_timeout,
         ..ContainerConfig::default()
     };
-    let memory = o
-        .memory
-        .as_deref()
-        .map(ram_in_bytes)
-        .transpose()?
-        .unwrap_or(0);
+    let memory = size_flag("-m, --memory", o.memory.as_deref())?;
     let memory_swap = match o.memory_swap.as_deref() {
         Some("-1") => -1,
-        Some(s) => ram_in_bytes(s)?,
-        None => 0,
+        other => size_flag("--memory-swap", other)?,
     };
-    let shm_size = o
-        .shm_size
-        .as_deref()
-        .map(ram_in_bytes)
-        .transpose()?
-        .unwrap_or(0);
+    let shm_size = size_flag("--shm-size", o.shm_size.as_deref())?;
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
         network_mode: o.network.clone(),
@@ -379,8 +488,21 @@ pub fn build_request(
         shm_size,
         memory,
         memory_swap,
-        nano_cpus: o.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+        nano_cpus: o.cpus.as_deref().map(parse_cpus).transpose()?.unwrap_or(0),
         cpu_shares: o.cpu_shares.unwrap_or(0),
+        cpuset_cpus: o.cpuset_cpus.clone().unwrap_or_default(),
+        memory_reservation: size_flag("--memory-reservation", o.memory_reservation.as_deref())?,
+        oom_score_adj: o.oom_score_adj.unwrap_or(0),
+        ulimits: if o.ulimit.is_empty() {
+            None
+        } else {
+            Some(
+                o.ulimit
+                    .iter()
+                    .map(|u| parse_ulimit(u))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        },
         pids_limit: o.pids_limit,
         init: o.init.then_some(true),
         ..HostConfig::default()
@@ -400,6 +522,17 @@ pub fn image_with_tag(image: &str) -> String {
         image.to_string()
     } else {
         format!("{image}:latest")
+    }
+}
+
+/// An invalid create/run option: docker prints flag errors as usage
+/// errors (`invalid argument ... flag: ...` and the help hint), others as
+/// `docker: <msg>.`; both exit 125.
+fn option_error(cmd: &str, msg: &str) -> CliError {
+    if msg.starts_with("invalid argument ") {
+        CliError::status(125, format!("{msg}\nSee 'berth {cmd} --help'."))
+    } else {
+        report(cmd, msg, 125, true)
     }
 }
 
@@ -484,26 +617,47 @@ async fn create_container(
 
 /// `berth create`.
 pub async fn create(client: &Client, args: &CreateArgs) -> CliResult {
-    let req = build_request(&args.opts, false).map_err(|e| report("create", &e, 125, true))?;
+    let req = build_request(&args.opts, true).map_err(|e| option_error("create", &e))?;
     let id = create_container(client, &args.opts, &req, "create").await?;
     outln(&id)
 }
 
-/// Attach to the container's output, register a wait (`next-exit`, or
-/// `removed` for auto-removed containers), start it, stream the output
-/// until the container ends and return its exit status.
-pub async fn attach_and_wait(
+/// `start -a [-i]`: attach (stdin too with `-i` when the container keeps
+/// it open), start, stream until it ends or the user detaches; exits with
+/// the container's status.
+pub async fn start_attached(
     client: &Client,
-    id: &str,
-    removed: bool,
+    container: &str,
+    interactive: bool,
     sig_proxy: bool,
-) -> CliResult<i64> {
-    Ok(attach_start_wait(client, id, removed, sig_proxy).await??)
+    detach_keys: Option<&str>,
+) -> CliResult {
+    let info = client
+        .container_inspect(container)
+        .await
+        .map_err(|e| super::error::not_found_as(e, "container", container))?;
+    let stdin = interactive && info.config.open_stdin;
+    check_tty(stdin, info.config.tty)?;
+    let session = Session {
+        id: info.id.clone(),
+        tty: info.config.tty,
+        stdin,
+        stdout: true,
+        stderr: true,
+        removed: info.host_config.auto_remove,
+        sig_proxy: sig_proxy && !info.config.tty,
+        detach_keys: detach_keys.map(str::to_string),
+    };
+    match attach_start_wait(client, &session).await? {
+        Ok(Some(0)) | Ok(None) => Ok(()),
+        Ok(Some(code)) => Err(CliError::status(code as i32, "")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Forward the signals a user sends to the CLI (Ctrl+C, `kill`) to the
 /// container, as docker's `--sig-proxy` does.
-fn proxy_signals(client: &Client, id: &str) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn proxy_signals(client: &Client, id: &str) -> Vec<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let kinds = [
         (SignalKind::interrupt(), "SIGINT"),
@@ -531,48 +685,89 @@ fn proxy_signals(client: &Client, id: &str) -> Vec<tokio::task::JoinHandle<()>> 
     tasks
 }
 
-/// [`attach_and_wait`], keeping the start's own failure (inner error)
-/// apart from API failures around it (outer error).
-async fn attach_start_wait(
-    client: &Client,
-    id: &str,
+/// One foreground session on a container.
+struct Session {
+    id: String,
+    tty: bool,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    /// Wait for removal (`--rm`) rather than the next exit.
     removed: bool,
     sig_proxy: bool,
-) -> CliResult<Result<i64, ClientError>> {
-    let condition = if removed { "removed" } else { "next-exit" };
+    detach_keys: Option<String>,
+}
+
+/// Attach (hijacked: stdin up, output down), register the wait, start,
+/// set the TTY size, stream until the output ends or the user detaches.
+/// The start's own failure (inner error) is kept apart from API failures
+/// around it (outer error); `Ok(None)` means detached.
+async fn attach_start_wait(
+    client: &Client,
+    s: &Session,
+) -> CliResult<Result<Option<i64>, ClientError>> {
+    let condition = if s.removed { "removed" } else { "next-exit" };
+    let opts = AttachOptions {
+        stdin: s.stdin,
+        stdout: s.stdout,
+        stderr: s.stderr,
+        logs: false,
+        detach_keys: s.detach_keys.clone(),
+    };
     // Both must be in place before the start; neither depends on the other.
     let (stream, waiter) = tokio::join!(
-        client.container_attach(id, false, true, true),
-        client.container_wait_begin(id, Some(condition))
+        client.container_attach_with(&s.id, &opts),
+        client.container_wait_begin(&s.id, Some(condition))
     );
     let (stream, waiter) = (stream?, waiter?);
-    let output = tokio::spawn(copy_mux(stream));
-    let proxies = if sig_proxy {
-        proxy_signals(client, id)
-    } else {
-        Vec::new()
+    let setup = StreamSetup {
+        tty: s.tty,
+        stdin: s.stdin,
+        detach_keys: Some(detach_keys(s.detach_keys.as_deref())),
     };
-    if let Err(e) = client.container_start(id).await {
-        output.abort();
-        proxies.iter().for_each(|p| p.abort());
+    let (raw, watchers) = raw_mode(&setup);
+    let session = tokio::spawn(async move { pump(stream, &setup).await });
+    let mut helpers = watchers;
+    if s.sig_proxy {
+        helpers.extend(proxy_signals(client, &s.id));
+    }
+    if let Err(e) = client.container_start(&s.id).await {
+        session.abort();
+        drop(raw);
+        helpers.iter().for_each(|p| p.abort());
         return Ok(Err(e));
     }
-    let copied = output
+    if s.tty && stdout_is_tty() {
+        helpers.push(monitor_tty_size(
+            client,
+            ResizeTarget::Container(s.id.clone()),
+        ));
+    }
+    let outcome = session
         .await
-        .map_err(|e| CliError::msg(format!("output task failed: {e}")))?;
+        .map_err(|e| CliError::msg(format!("attach task failed: {e}")));
+    drop(raw);
+    helpers.iter().for_each(|p| p.abort());
+    if outcome?? == Outcome::Detached {
+        return Ok(Ok(None));
+    }
     let status = waiter.result().await?;
-    proxies.iter().for_each(|p| p.abort());
-    copied?;
     if let Some(err) = status.error.filter(|e| !e.message.is_empty()) {
         return Err(CliError::status(125, format!("berth: {}", err.message)));
     }
-    Ok(Ok(status.status_code))
+    Ok(Ok(Some(status.status_code)))
 }
 
 /// `berth run`.
 pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
     let o = &args.opts;
-    let req = build_request(o, !args.detach).map_err(|e| report("run", &e, 125, true))?;
+    if args.detach && !o.attach.is_empty() {
+        return Err(CliError::msg("Conflicting options: -a and -d"));
+    }
+    let req = build_request(o, !args.detach).map_err(|e| option_error("run", &e))?;
+    if !args.detach {
+        check_tty(req.config.attach_stdin, req.config.tty)?;
+    }
     let id = create_container(client, o, &req, "run").await?;
     if args.detach {
         if let Err(e) = client.container_start(&id).await {
@@ -584,16 +779,33 @@ pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
         }
         return outln(&id);
     }
-    let sig_proxy = args.sig_proxy != "false" && !o.tty;
-    let result = attach_start_wait(client, &id, o.rm, sig_proxy)
-        .await
-        .map_err(|e| match e {
-            CliError::Client(c) => report("run", &c.to_string(), 125, false),
-            other => other,
-        })?;
+    let session = Session {
+        id: id.clone(),
+        tty: o.tty,
+        stdin: req.config.attach_stdin,
+        stdout: req.config.attach_stdout,
+        stderr: req.config.attach_stderr,
+        removed: o.rm,
+        sig_proxy: args.sig_proxy != "false" && !o.tty,
+        detach_keys: args.detach_keys.clone(),
+    };
+    let result = match attach_start_wait(client, &session).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Attaching failed before the start: do not leave an
+            // auto-removed container behind.
+            if o.rm {
+                let _ = client.container_remove(&id, true, true).await;
+            }
+            return Err(match e {
+                CliError::Client(c) => report("run", &c.to_string(), 125, false),
+                other => other,
+            });
+        }
+    };
     match result {
-        Ok(0) => Ok(()),
-        Ok(code) => Err(CliError::status(code as i32, "")),
+        Ok(Some(0)) | Ok(None) => Ok(()),
+        Ok(Some(code)) => Err(CliError::status(code as i32, "")),
         Err(e) => {
             let msg = e.to_string();
             if o.rm {
@@ -683,5 +895,73 @@ mod tests {
         );
         assert_eq!(start_error_code("exec: \"/etc\": permission denied"), 126);
         assert_eq!(start_error_code("something else"), 125);
+    }
+
+    #[test]
+    fn attach_flags_set_streams_like_docker() {
+        let base = || ContainerOptions {
+            image: "img".into(),
+            restart: "no".into(),
+            network: "default".into(),
+            ..Default::default()
+        };
+        let mut o = base();
+        o.interactive = true;
+        o.tty = true;
+        let c = build_request(&o, true).unwrap().config;
+        assert!(c.attach_stdin && c.attach_stdout && c.attach_stderr && c.stdin_once);
+        let mut o = base();
+        o.interactive = true;
+        o.attach = vec!["STDOUT".into()];
+        let c = build_request(&o, true).unwrap().config;
+        assert!(c.attach_stdin && c.attach_stdout && !c.attach_stderr && c.stdin_once);
+        let mut o = base();
+        o.attach = vec!["stdin".into()];
+        let c = build_request(&o, true).unwrap().config;
+        assert!(c.attach_stdin && !c.attach_stdout && !c.stdin_once && !c.open_stdin);
+        let mut o = base();
+        o.attach = vec!["foo".into()];
+        assert_eq!(
+            build_request(&o, true).unwrap_err(),
+            "invalid argument \"foo\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+        );
+        let mut o = base();
+        o.interactive = true;
+        let c = build_request(&o, false).unwrap().config;
+        assert!(!c.attach_stdin && !c.attach_stdout && c.open_stdin);
+    }
+
+    #[test]
+    fn resource_flags_parse_like_docker() {
+        assert_eq!(parse_cpus("1.5").unwrap(), 1_500_000_000);
+        assert_eq!(parse_cpus("0.01").unwrap(), 10_000_000);
+        assert!(parse_cpus("x").is_err());
+        assert_eq!(
+            parse_ulimit("nofile=1024:2048").unwrap(),
+            serde_json::json!({"Name":"nofile","Soft":1024,"Hard":2048})
+        );
+        assert_eq!(parse_ulimit("nproc=10").unwrap()["Hard"], 10);
+        assert!(parse_ulimit("bogus=1")
+            .unwrap_err()
+            .contains("invalid ulimit type: bogus"));
+        assert!(parse_ulimit("nofile=2:1").is_err());
+        assert!(parse_ulimit("nofile").is_err());
+        let o = ContainerOptions {
+            image: "img".into(),
+            restart: "no".into(),
+            network: "default".into(),
+            memory_reservation: Some("1g".into()),
+            cpuset_cpus: Some("0-1".into()),
+            oom_score_adj: Some(-500),
+            ulimit: vec!["nofile=100:200".into()],
+            cpus: Some("2".into()),
+            ..Default::default()
+        };
+        let hc = build_request(&o, true).unwrap().host_config;
+        assert_eq!(hc.memory_reservation, 1 << 30);
+        assert_eq!(hc.cpuset_cpus, "0-1");
+        assert_eq!(hc.oom_score_adj, -500);
+        assert_eq!(hc.nano_cpus, 2_000_000_000);
+        assert_eq!(hc.ulimits.unwrap()[0]["Soft"], 100);
     }
 }

@@ -363,6 +363,7 @@ impl Builder {
             let store = self.engine.store();
             let (id, tag) = (final_id.clone(), t.clone());
             blocking(move || Ok(store.tag(&id, &tag)?)).await?;
+            self.engine.log_tag(&final_id, &t);
             let shown = berth_spec::reference::Reference::parse_normalized_tagged(&t)
                 .map(|r| r.familiar_string())
                 .unwrap_or(t);

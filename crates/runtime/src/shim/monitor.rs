@@ -83,6 +83,7 @@ pub fn supervise(started: Started) -> i32 {
         Some(watch) => watch.finish(),
         None => cgroup::oom_killed(&cgroup_path),
     };
+    relay.tell_oom_kills();
     relay.finish(exit_code);
 
     // Clean up before recording the exit: once exit.json exists, the container

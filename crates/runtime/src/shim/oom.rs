@@ -35,6 +35,8 @@ pub struct OomWatch {
     /// how many more looks.
     pending: Option<(Instant, DateTime<Utc>, u8)>,
     init_dead: bool,
+    /// Events recorded but not yet told in the container's log.
+    untold: Vec<OomEvent>,
 }
 
 impl OomWatch {
@@ -56,6 +58,7 @@ impl OomWatch {
             recorded: cgroup::oom_kill_count(cgroup_path),
             pending: None,
             init_dead: false,
+            untold: Vec::new(),
         })
     }
 
@@ -131,7 +134,47 @@ impl OomWatch {
         if let Err(e) = append_event(&self.container_dir, &event) {
             eprintln!("berth shim: {e}");
         }
+        self.untold.push(event);
         true
+    }
+
+    /// The lines to write into the container's log (as stderr) about the
+    /// kills recorded since the last call, e.g. `berth: container nb was
+    /// killed: memory limit 512MiB reached (peak 511.8MiB). Raise it with
+    /// --memory.` The name is read from `spec.json` now, so a rename shows.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        if self.untold.is_empty() {
+            return Vec::new();
+        }
+        let name = crate::spec::ContainerSpec::load(&self.container_dir)
+            .ok()
+            .map(|s| s.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| {
+                let id = self.cgroup_path.rsplit('/').next().unwrap_or_default();
+                id.chars().take(12).collect()
+            });
+        self.untold.drain(..).map(|e| notice(&name, &e)).collect()
+    }
+}
+
+/// The log line about OOM kill `e` in container `name`.
+pub fn notice(name: &str, e: &OomEvent) -> String {
+    let size = |b: u64| berth_spec::units::human_size_binary(b, 4);
+    let what = match e.memory_limit {
+        Some(limit) => format!("memory limit {} reached", size(limit)),
+        None => "out of memory".to_string(),
+    };
+    let peak = e
+        .memory_peak
+        .map(|p| format!(" (peak {})", size(p)))
+        .unwrap_or_default();
+    if e.init_died {
+        format!("berth: container {name} was killed: {what}{peak}. Raise it with --memory.")
+    } else {
+        format!(
+            "berth: a process in container {name} was killed: {what}{peak}. The container is still running. Raise it with --memory."
+        )
     }
 }
 
@@ -163,4 +206,33 @@ fn watch_v2(events: &std::path::Path) -> Option<OwnedFd> {
         .try_clone_to_owned()
         .map_err(|e| eprintln!("berth shim: dup inotify: {e}"))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_read_like_the_issue() {
+        let e = OomEvent {
+            time: Utc::now(),
+            oom_kill: 1,
+            memory_limit: Some(512 << 20),
+            memory_peak: Some((511.8 * 1024.0 * 1024.0) as u64),
+            init_died: true,
+        };
+        assert_eq!(
+            notice("my_nb", &e),
+            "berth: container my_nb was killed: memory limit 512MiB reached (peak 511.8MiB). Raise it with --memory."
+        );
+        let child = OomEvent {
+            init_died: false,
+            memory_peak: None,
+            ..e
+        };
+        assert_eq!(
+            notice("my_nb", &child),
+            "berth: a process in container my_nb was killed: memory limit 512MiB reached. The container is still running. Raise it with --memory."
+        );
+    }
 }

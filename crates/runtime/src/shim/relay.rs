@@ -319,6 +319,7 @@ impl Relay {
             if let Some(o) = self.oom.as_mut() {
                 o.tick();
             }
+            self.tell_oom_kills();
             for i in ready_sources {
                 self.read_source(i, &mut buf);
             }
@@ -593,6 +594,31 @@ impl Relay {
                 }
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// Write the notices about recorded OOM kills into the log (as stderr)
+    /// and to the attach clients that take stderr (stdout with a TTY).
+    pub fn tell_oom_kills(&mut self) {
+        let Some(notices) = self.oom.as_mut().map(OomWatch::take_notices) else {
+            return;
+        };
+        for text in notices {
+            let (name, kind, eol) = if self.tty.is_some() {
+                ("stdout", KIND_STDOUT, "\r\n")
+            } else {
+                ("stderr", KIND_STDERR, "\n")
+            };
+            if let Some(l) = self.log.as_mut() {
+                if let Err(e) = l.write_entry(name, format!("{text}\n").as_bytes()) {
+                    eprintln!("berth shim: write log: {e}");
+                }
+            }
+            let frame = encode(kind, format!("{text}{eol}").as_bytes());
+            for c in self.clients.iter_mut().filter(|c| c.wants(kind)) {
+                c.queue(&frame);
+                c.flush();
             }
         }
     }

@@ -282,7 +282,10 @@ fn create_and_start(
             .map_err(|e| RuntimeError::io("resolve", &spec.cwd, e))?;
         std::fs::create_dir_all(&host).map_err(|e| RuntimeError::io("mkdir", &spec.cwd, e))?;
     }
-    check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
+    // A command bind-mounted into the container (`--init`) exists only once mounted.
+    if !spec.mounts.iter().any(|m| m.destination == spec.args[0]) {
+        check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
+    }
 
     let mut oci = generate(spec, &user, &HostFacts::current())?;
     let seccomp = take_seccomp(&mut oci, exec_root);
