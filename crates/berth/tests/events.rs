@@ -367,3 +367,40 @@ fn events_api_on_the_wire() {
         "{body}"
     );
 }
+
+#[test]
+fn exec_pause_and_unpause_events() {
+    let h = h();
+    let name = uname("evx");
+    let _g = h.guard(&[&name]);
+    h.run(&run_d_args(&name, &[], &h.image, &["sleep", "100"]))
+        .ok();
+    let t0 = now_ts();
+    h.run(&["exec", &name, "sh", "-c", "exit 3"]).code(3);
+    h.run(&["pause", &name]).ok();
+    h.run(&["unpause", &name]).ok();
+    // The exec's exit is recorded asynchronously: let it land before the window closes.
+    std::thread::sleep(Duration::from_millis(500));
+    let t1 = now_ts();
+
+    let evs = events_json(&t0, &t1, &["type=container", &format!("container={name}")]);
+    assert_eq!(
+        actions(&evs),
+        [
+            "exec_create: sh -c exit 3",
+            "exec_start: sh -c exit 3",
+            "exec_die",
+            "pause",
+            "unpause"
+        ],
+        "{evs:#?}"
+    );
+    let exec_id = attr(&evs[0], "execID").to_string();
+    assert!(!exec_id.is_empty(), "execID attribute: {evs:#?}");
+    assert_eq!(attr(&evs[1], "execID"), exec_id);
+    assert_eq!(attr(&evs[2], "execID"), exec_id);
+    assert_eq!(attr(&evs[2], "exitCode"), "3");
+    for e in &evs {
+        assert_eq!(attr(e, "name"), name, "{e:#}");
+    }
+}

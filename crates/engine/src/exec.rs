@@ -167,6 +167,7 @@ impl Engine {
         let mut map = execs();
         // Forget the execs of removed containers.
         map.retain(|_, e| live.contains(&e.container_id));
+        let cmd = config.cmd.clone().unwrap_or_default();
         map.insert(
             id.clone(),
             ExecRecord {
@@ -179,6 +180,10 @@ impl Engine {
                 pid: 0,
             },
         );
+        drop(map);
+        if let Err(e) = self.log_exec_create(&c.id, &id, &cmd) {
+            tracing::debug!("exec_create event: {e}");
+        }
         Ok(id)
     }
 
@@ -228,10 +233,19 @@ impl Engine {
 
     /// Record the exit code of exec `id` (from the stream's exit frame or its exit.json).
     pub fn exec_exited(&self, id: &str, code: i32) {
+        let mut died_in = None;
         if let Some(e) = execs().get_mut(id) {
             if e.running || e.exit_code.is_none() {
+                if e.running {
+                    died_in = Some(e.container_id.clone());
+                }
                 e.running = false;
                 e.exit_code = Some(i64::from(code));
+            }
+        }
+        if let Some(container) = died_in {
+            if let Err(e) = self.log_exec_die(&container, id, i64::from(code)) {
+                tracing::debug!("exec_die event: {e}");
             }
         }
     }
@@ -277,6 +291,7 @@ impl Engine {
                 )
             }),
         };
+        let spec_args = spec.args.clone();
         let attach = (!detach).then_some(AttachOptions {
             stdin: cfg.attach_stdin,
             stdout: cfg.attach_stdout,
@@ -309,6 +324,9 @@ impl Engine {
         if let Some(e) = execs().get_mut(id) {
             e.running = true;
             e.pid = i64::from(started.init_pid);
+        }
+        if let Err(e) = self.log_exec_start(&rec.container_id, id, &spec_args) {
+            tracing::debug!("exec_start event: {e}");
         }
         self.watch_exec(id.to_string(), rec.container_dir.clone(), started.shim_pid);
         Ok(match conn {
