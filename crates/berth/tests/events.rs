@@ -235,8 +235,8 @@ fn live_stream_ends_at_until() {
         "--format",
         "{{.Action}} {{.Actor.Attributes.name}}",
     ]);
-    // Let the subscription reach the daemon before acting.
-    std::thread::sleep(Duration::from_millis(700));
+    // No need to wait for the subscription to reach the daemon: with
+    // `--since`, events from before it are replayed.
     h.run(&["create", "--name", &name, &h.image, "true"]).ok();
     h.run(&["rm", &name]).ok();
     let code = wait_timeout(&mut child, Duration::from_secs(30));
@@ -379,11 +379,21 @@ fn exec_pause_and_unpause_events() {
     h.run(&["exec", &name, "sh", "-c", "exit 3"]).code(3);
     h.run(&["pause", &name]).ok();
     h.run(&["unpause", &name]).ok();
-    // The exec's exit is recorded asynchronously: let it land before the window closes.
-    std::thread::sleep(Duration::from_millis(500));
-    let t1 = now_ts();
-
-    let evs = events_json(&t0, &t1, &["type=container", &format!("container={name}")]);
+    // The exec's exit is recorded asynchronously: read the window up to
+    // "now" again until its exec_die is in it (30 s at most).
+    let filter = format!("container={name}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let evs = loop {
+        let evs = events_json(&t0, &now_ts(), &["type=container", &filter]);
+        if actions(&evs).iter().any(|a| a == "exec_die") {
+            break evs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exec_die event within 30 s: {evs:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(
         actions(&evs),
         [

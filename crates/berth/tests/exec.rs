@@ -110,6 +110,30 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Type `line` + Enter until `want` shows on screen: input typed before
+    /// a fresh `attach` is connected may not reach the container, so the
+    /// line is sent again every 2 s (20 s at most).
+    #[track_caller]
+    fn line_until(&self, line: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.keys(&["-l", line]);
+            self.keys(&["Enter"]);
+            let retry = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < retry {
+                if self.screen().contains(want) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {want:?}; screen:\n{}",
+                self.screen()
+            );
+        }
+    }
+
     /// Wait (up to 20 s) until the screen satisfies `f`; returns it.
     #[track_caller]
     fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
@@ -136,8 +160,12 @@ impl Drop for Tmux {
     }
 }
 
-fn has_tmux() -> bool {
-    Path::new("/usr/bin/tmux").exists()
+/// Fail loudly when tmux is missing: the TTY tests must not pass silently.
+fn require_tmux() {
+    assert!(
+        Path::new("/usr/bin/tmux").exists(),
+        "tmux is required for the TTY tests (apt-get install tmux / scripts/install-deps.sh)"
+    );
 }
 
 #[test]
@@ -354,9 +382,10 @@ fn run_i_pipes_stdin_and_closes_it() {
 
 #[test]
 fn run_it_prompt_echo_and_ctrl_d() {
-    if h().berth_only("run_it_prompt_echo_and_ctrl_d") || !has_tmux() {
+    if h().berth_only("run_it_prompt_echo_and_ctrl_d") {
         return;
     }
+    require_tmux();
     let name = uname("runit");
     let mut g = h().guard(&[]);
     g.container(&name);
@@ -373,9 +402,10 @@ fn run_it_prompt_echo_and_ctrl_d() {
 
 #[test]
 fn detach_keys_then_attach() {
-    if h().berth_only("detach_keys_then_attach") || !has_tmux() {
+    if h().berth_only("detach_keys_then_attach") {
         return;
     }
+    require_tmux();
     let name = uname("detach");
     let mut g = h().guard(&[]);
     g.container(&name);
@@ -389,9 +419,7 @@ fn detach_keys_then_attach() {
     drop(t);
     let t = Tmux::start(&format!("docker attach {name}"));
     // The shell does not redraw its prompt by itself: type a command.
-    std::thread::sleep(Duration::from_millis(500));
-    t.keys(&["echo two-$((1+1))", "Enter"]);
-    t.wait_for("attached echo", |s| s.contains("two-2"));
+    t.line_until("echo two-$((1+1))", "two-2");
     t.keys(&["exit 5", "Enter"]);
     t.wait_for("exit", |s| s.contains("EXITED=5"));
     assert_eq!(h().inspect_f(&name, "{{.State.ExitCode}}"), "5");
@@ -399,9 +427,10 @@ fn detach_keys_then_attach() {
 
 #[test]
 fn exec_it_through_tmux() {
-    if h().berth_only("exec_it_through_tmux") || !has_tmux() {
+    if h().berth_only("exec_it_through_tmux") {
         return;
     }
+    require_tmux();
     let name = uname("execit");
     let _g = sleeper(&name, &[]);
     let t = Tmux::start(&format!("docker exec -it {name} sh"));

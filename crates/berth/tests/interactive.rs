@@ -3,11 +3,9 @@
 //! through tmux for the TTY cases (`send-keys`, `capture-pane`).
 //!
 //! Modes:
-//! - default: the berth CLI against the harness's berth daemon. Tests that need the
-//!   daemon side of issue 3 (attach with stdin, exec, stats, ...) are ignored until it lands.
+//! - default: the berth CLI against the harness's berth daemon (every test runs).
 //! - `BERTH_E2E_HOST=unix:///run/docker-oracle.sock`: the *berth CLI* against that daemon (the
-//!   reference dockerd), which is how these tests are validated today; run with
-//!   `-- --include-ignored`.
+//!   reference dockerd), to check the tests against Docker's behaviour.
 //! - `BERTH_E2E_CLI=docker`: the docker CLI against dockerd (the common harness's docker mode).
 mod common;
 use common::*;
@@ -107,6 +105,28 @@ impl Tmux {
     fn line(&self, text: &str) {
         self.keys(&["-l", text]);
         self.keys(&["Enter"]);
+    }
+
+    /// Type `text` + Enter until `want` shows on screen: input typed before
+    /// a fresh `attach` is connected may not reach the container, so the
+    /// line is sent again (every 2 s, for 20 s at most) until it did.
+    #[track_caller]
+    fn line_until(&self, text: &str, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.line(text);
+            let retry = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < retry {
+                let s = self.screen();
+                if s.contains(want) {
+                    return s;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {want:?}; screen:\n{}", self.screen());
+            }
+        }
     }
 
     /// The visible screen.
@@ -245,9 +265,7 @@ fn detach_keys_leave_it_running_and_attach_returns() {
     wait_status(h, &name, "running");
 
     let a = Tmux::start(h, &["attach", "--detach-keys", "ctrl-a,x", &name]);
-    std::thread::sleep(Duration::from_millis(500));
-    a.line("echo back-$((6*7))");
-    a.wait_for("back-42");
+    a.line_until("echo back-$((6*7))", "back-42");
     // A lone ctrl-a followed by another key is passed through, not a detach.
     a.keys(&["C-a", "x"]);
     // `attach` detaches with docker's message and status 1.
@@ -257,7 +275,7 @@ fn detach_keys_leave_it_running_and_attach_returns() {
 
     // Attach again and end the shell: attach exits with its status.
     let b = Tmux::start(h, &["attach", &name]);
-    std::thread::sleep(Duration::from_millis(500));
+    b.line_until("echo ready-$((2+2))", "ready-4");
     b.line("exit 3");
     assert_eq!(b.exit_code(), 3, "{}", b.screen());
     wait_status(h, &name, "exited");

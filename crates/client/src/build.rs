@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use bytes::BytesMut;
 use hyper::Method;
 use serde::Deserialize;
 
 use crate::client::Client;
 use crate::error::{ClientError, Result};
+use crate::jsonstream::JsonStreamDecoder;
 use crate::query::Query;
 use crate::transport::{RawStream, ReqBody};
 
@@ -164,7 +164,7 @@ impl From<WireMessage> for BuildMessage {
 /// separated by newlines or by nothing).
 #[derive(Debug, Default)]
 pub struct BuildDecoder {
-    buf: BytesMut,
+    inner: JsonStreamDecoder<WireMessage>,
 }
 
 impl BuildDecoder {
@@ -175,36 +175,17 @@ impl BuildDecoder {
 
     /// Append received bytes.
     pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+        self.inner.push(chunk);
     }
 
     /// The next complete message, if one is buffered.
     pub fn next_message(&mut self) -> Result<Option<BuildMessage>> {
-        let start = self
-            .buf
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(self.buf.len());
-        let _ = self.buf.split_to(start);
-        if self.buf.is_empty() {
-            return Ok(None);
-        }
-        let mut iter = serde_json::Deserializer::from_slice(&self.buf).into_iter::<WireMessage>();
-        match iter.next() {
-            Some(Ok(msg)) => {
-                let used = iter.byte_offset();
-                let _ = self.buf.split_to(used);
-                Ok(Some(msg.into()))
-            }
-            Some(Err(e)) if e.is_eof() => Ok(None),
-            Some(Err(e)) => Err(ClientError::Json(e)),
-            None => Ok(None),
-        }
+        Ok(self.inner.next_message()?.map(BuildMessage::from))
     }
 
     /// Whether unparsed bytes remain.
     pub fn has_pending(&self) -> bool {
-        self.buf.iter().any(|b| !b.is_ascii_whitespace())
+        self.inner.has_pending()
     }
 }
 

@@ -152,14 +152,21 @@ impl Client {
     /// and return the hijacked connection (or the body when the daemon
     /// answers 200 instead of 101).
     pub async fn hijack(&self, path: &str) -> Result<RawStream> {
-        let resp = self
-            .request(
-                Method::POST,
-                path,
-                empty_body(),
-                &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
-            )
-            .await?;
+        self.hijack_with(path, empty_body(), &[]).await
+    }
+
+    /// [`Client::hijack`] with a request body and extra headers (e.g. the
+    /// JSON body of `POST /exec/{id}/start` and its `Content-Type`).
+    pub async fn hijack_with(
+        &self,
+        path: &str,
+        body: ReqBody,
+        headers: &[(&str, &str)],
+    ) -> Result<RawStream> {
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.push(("Connection", "Upgrade"));
+        all.push(("Upgrade", "tcp"));
+        let resp = self.request(Method::POST, path, body, &all).await?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let upgraded = hyper::upgrade::on(resp).await?;
             Ok(RawStream::Upgraded(Box::new(hyper_util::rt::TokioIo::new(

@@ -1,7 +1,7 @@
 //! The interactive endpoints: attach with stdin, resize, and `/exec`
 //! (create, start hijacked or detached, inspect, resize).
 
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
@@ -131,26 +131,12 @@ impl Client {
     /// connection upgrade; the stream carries output down and stdin up.
     pub async fn exec_start(&self, id: &str, tty: bool) -> Result<RawStream> {
         let body = serde_json::to_vec(&ExecStartConfig { detach: false, tty })?;
-        let resp = self
-            .request(
-                Method::POST,
-                &format!("/exec/{}/start", encode(id)),
-                full_body(body),
-                &[
-                    ("Content-Type", "application/json"),
-                    ("Connection", "Upgrade"),
-                    ("Upgrade", "tcp"),
-                ],
-            )
-            .await?;
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let upgraded = hyper::upgrade::on(resp).await?;
-            Ok(RawStream::Upgraded(Box::new(hyper_util::rt::TokioIo::new(
-                upgraded,
-            ))))
-        } else {
-            Ok(RawStream::Body(resp.into_body()))
-        }
+        self.hijack_with(
+            &format!("/exec/{}/start", encode(id)),
+            full_body(body),
+            &[("Content-Type", "application/json")],
+        )
+        .await
     }
 
     /// `POST /exec/{id}/start` with `{"Detach":true}`.

@@ -2,18 +2,40 @@
 //! sequence of JSON objects (usually one per line); an object carrying
 //! `error`/`errorDetail` ends the operation with that error.
 
+use std::marker::PhantomData;
+
 use berth_spec::api::StreamMessage;
 use bytes::BytesMut;
+use serde::de::DeserializeOwned;
 
 use crate::error::{ClientError, Result};
 
-/// Incremental decoder of a JSON-message stream.
-#[derive(Debug, Default)]
-pub struct JsonStreamDecoder {
+/// Incremental decoder of a stream of JSON values of type `T` (the
+/// JSON-message streams of import, load and pull by default; builds
+/// decode their own message type with it).
+pub struct JsonStreamDecoder<T = StreamMessage> {
     buf: BytesMut,
+    _message: PhantomData<fn() -> T>,
 }
 
-impl JsonStreamDecoder {
+impl<T> std::fmt::Debug for JsonStreamDecoder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonStreamDecoder")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl<T> Default for JsonStreamDecoder<T> {
+    fn default() -> Self {
+        JsonStreamDecoder {
+            buf: BytesMut::new(),
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> JsonStreamDecoder<T> {
     /// A decoder with nothing buffered.
     pub fn new() -> Self {
         Self::default()
@@ -26,7 +48,7 @@ impl JsonStreamDecoder {
 
     /// The next complete message. Messages may be separated by newlines or
     /// nothing at all, so this parses one JSON value from the front.
-    pub fn next_message(&mut self) -> Result<Option<StreamMessage>> {
+    pub fn next_message(&mut self) -> Result<Option<T>> {
         let start = self
             .buf
             .iter()
@@ -36,7 +58,7 @@ impl JsonStreamDecoder {
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let mut iter = serde_json::Deserializer::from_slice(&self.buf).into_iter::<StreamMessage>();
+        let mut iter = serde_json::Deserializer::from_slice(&self.buf).into_iter::<T>();
         match iter.next() {
             Some(Ok(msg)) => {
                 let used = iter.byte_offset();
@@ -72,7 +94,7 @@ mod tests {
     #[test]
     fn splits_messages_across_chunks() {
         let wire = b"{\"status\":\"a\"}\r\n{\"stream\":\"Loaded image: x:1\\n\"}{\"status\":\"sha256:12\"}\n";
-        let mut dec = JsonStreamDecoder::new();
+        let mut dec: JsonStreamDecoder = JsonStreamDecoder::new();
         let mut got = Vec::new();
         for chunk in wire.chunks(5) {
             dec.push(chunk);
@@ -89,7 +111,7 @@ mod tests {
 
     #[test]
     fn surfaces_error_detail() {
-        let mut dec = JsonStreamDecoder::new();
+        let mut dec: JsonStreamDecoder = JsonStreamDecoder::new();
         dec.push(br#"{"errorDetail":{"message":"bad tar"},"error":"bad tar"}"#);
         let m = dec.next_message().unwrap().unwrap();
         assert_eq!(message_error(&m).as_deref(), Some("bad tar"));
@@ -97,7 +119,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        let mut dec = JsonStreamDecoder::new();
+        let mut dec: JsonStreamDecoder = JsonStreamDecoder::new();
         dec.push(b"not json\n");
         assert!(dec.next_message().is_err());
     }

@@ -17,6 +17,8 @@ use berth_engine::attach_protocol::{
 };
 use berth_engine::{AttachOptions, Engine, LogStream, PendingAttach};
 
+use berth_spec::detach::{detach_keys_or_default, Escape, EscapeProxy};
+
 use crate::body::{channel, empty};
 use crate::containers::frame;
 use crate::error::ApiError;
@@ -27,82 +29,11 @@ use crate::Ctx;
 /// Content type of hijacked streams (dockerd 20.10 uses it with and without a TTY).
 const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 
-/// Docker's default detach keys: ctrl-p, ctrl-q.
-const DEFAULT_DETACH: [u8; 2] = [16, 17];
-
-/// Parse Docker's detach key syntax (`ctrl-p,ctrl-q`, `a,b`, `ctrl-@`).
+/// Parse detach keys as dockerd does for an attach (empty: Docker's
+/// default `ctrl-p,ctrl-q`), with its error message.
 pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, ApiError> {
-    if spec.is_empty() {
-        return Ok(DEFAULT_DETACH.to_vec());
-    }
-    let bad = || ApiError::bad_request(format!("Invalid detach keys ({spec}) provided"));
-    let mut out = Vec::new();
-    for key in spec.split(',') {
-        let lower = key.to_ascii_lowercase();
-        if let Some(rest) = lower.strip_prefix("ctrl-") {
-            let b = match rest.as_bytes() {
-                [c @ b'a'..=b'z'] => c - b'a' + 1,
-                [b'@'] => 0,
-                [b'['] => 27,
-                [b'\\'] => 28,
-                [b']'] => 29,
-                [b'^'] => 30,
-                [b'_'] => 31,
-                _ => return Err(bad()),
-            };
-            out.push(b);
-        } else if key.len() == 1 {
-            out.push(key.as_bytes()[0]);
-        } else {
-            return Err(bad());
-        }
-    }
-    Ok(out)
-}
-
-/// Finds a detach sequence in the input, holding back a partial match until
-/// it is known not to be one (as dockerd's escape proxy does).
-#[derive(Debug)]
-pub struct EscapeProxy {
-    keys: Vec<u8>,
-    matched: usize,
-}
-
-impl EscapeProxy {
-    /// A proxy for `keys` (empty: never detaches).
-    pub fn new(keys: Vec<u8>) -> Self {
-        EscapeProxy { keys, matched: 0 }
-    }
-
-    /// Feed input; returns the bytes to forward and whether the sequence was completed.
-    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len());
-        if self.keys.is_empty() {
-            out.extend_from_slice(input);
-            return (out, false);
-        }
-        for &b in input {
-            if b == self.keys[self.matched] {
-                self.matched += 1;
-                if self.matched == self.keys.len() {
-                    return (out, true);
-                }
-                continue;
-            }
-            // Not the sequence after all: release what was held.
-            out.extend_from_slice(&self.keys[..self.matched]);
-            self.matched = 0;
-            if b == self.keys[0] {
-                self.matched = 1;
-                if self.keys.len() == 1 {
-                    return (out, true);
-                }
-            } else {
-                out.push(b);
-            }
-        }
-        (out, false)
-    }
+    detach_keys_or_default(spec)
+        .map_err(|_| ApiError::bad_request(format!("Invalid detach keys ({spec}) provided")))
 }
 
 /// Whether the request asks for a connection upgrade (hijack).
@@ -152,6 +83,13 @@ pub(crate) fn hijack<B>(
                 }
             }
         });
+        // No hijack, no input channel: the container's stdin is left alone.
+        let conn: PendingAttach = Box::pin(async move {
+            conn.await.map(|mut c| {
+                c.stdin = false;
+                c
+            })
+        });
         tokio::spawn(async move {
             if let Err(e) = bridge(engine, tokio::io::empty(), w, conn, prefix).await {
                 tracing::debug!("stream: {e}");
@@ -181,7 +119,7 @@ pub(crate) fn hijack<B>(
 /// process exits, the client detaches or goes away.
 async fn bridge<R, W>(
     engine: Arc<Engine>,
-    mut client_r: R,
+    client_r: R,
     mut client_w: W,
     conn: PendingAttach,
     prefix: Vec<u8>,
@@ -202,51 +140,40 @@ where
             return Ok(());
         }
     };
-    let keys = parse_detach_keys(&conn.detach_keys).unwrap_or_default();
+    let tty = conn.tty;
+    // Docker watches for the detach keys only on a TTY.
+    let keys = if tty {
+        detach_keys_or_default(&conn.detach_keys).unwrap_or_else(|e| {
+            tracing::debug!("detach keys {:?}: {e}", conn.detach_keys);
+            berth_spec::detach::DEFAULT_DETACH_KEYS.to_vec()
+        })
+    } else {
+        Vec::new()
+    };
     conn.stream.set_nonblocking(true)?;
     let unix = tokio::net::UnixStream::from_std(conn.stream)?;
-    let (mut shim_r, mut shim_w) = unix.into_split();
-    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
-    let stdin = conn.stdin;
-    let close_stdin = conn.close_stdin;
-    let input = tokio::spawn(async move {
-        let mut proxy = EscapeProxy::new(keys);
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match client_r.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    if stdin && close_stdin {
-                        let _ = shim_w.write_all(&encode(KIND_STDIN_CLOSE, &[])).await;
-                    }
-                    // Keep the shim's write side open: output goes on.
-                    std::future::pending::<()>().await;
-                    return;
-                }
-                Ok(n) => {
-                    if !stdin {
-                        continue;
-                    }
-                    let (data, detached) = proxy.feed(&buf[..n]);
-                    if !data.is_empty()
-                        && shim_w.write_all(&encode(KIND_STDIN, &data)).await.is_err()
-                    {
-                        return;
-                    }
-                    if detached {
-                        let _ = detach_tx.send(());
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    let tty = conn.tty;
+    let (mut shim_r, shim_w) = unix.into_split();
+    let (end_tx, mut end_rx) = tokio::sync::oneshot::channel::<InputEnd>();
+    let input = tokio::spawn(forward_input(
+        client_r,
+        shim_w,
+        InputMode {
+            stdin: conn.stdin,
+            close_stdin: conn.close_stdin && !tty,
+            keys,
+        },
+        end_tx,
+    ));
+    let mut detached = false;
     let mut decoder = Decoder::default();
     let mut buf = vec![0u8; 32 * 1024];
     'outer: loop {
         let n = tokio::select! {
             r = shim_r.read(&mut buf) => r.unwrap_or(0),
-            _ = &mut detach_rx => break 'outer,
+            end = &mut end_rx => {
+                detached = matches!(end, Ok(InputEnd::Detached));
+                break 'outer;
+            }
         };
         if n == 0 {
             break;
@@ -278,7 +205,97 @@ where
     }
     input.abort();
     let _ = client_w.shutdown().await;
+    if detached {
+        let (action, extra) = match &conn.exec_id {
+            Some(id) => ("exec_detach", vec![("execID", id.clone())]),
+            None => ("detach", Vec::new()),
+        };
+        if let Err(e) = engine.log_container_event(&conn.container_id, action, &extra) {
+            tracing::debug!("{action} event: {e}");
+        }
+    }
     Ok(())
+}
+
+/// Why the client's input ended the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputEnd {
+    /// The detach keys were typed.
+    Detached,
+    /// The client's stdin ended (and does not just close the process's stdin).
+    Eof,
+}
+
+/// How the client's input is handled.
+#[derive(Debug, Clone)]
+struct InputMode {
+    /// Forward it to the process's stdin.
+    stdin: bool,
+    /// Its end closes the process's stdin (Docker: `CloseStdin` without a
+    /// TTY); otherwise its end ends the whole attach.
+    close_stdin: bool,
+    /// Detach sequence (empty: none).
+    keys: Vec<u8>,
+}
+
+/// What to do when the client's input ends (dockerd's attach: close the
+/// process's stdin when `CloseStdin` and no TTY, else end the output).
+fn on_input_eof(mode: &InputMode) -> Option<InputEnd> {
+    if !mode.stdin || mode.close_stdin {
+        None
+    } else {
+        Some(InputEnd::Eof)
+    }
+}
+
+/// Copy the client's input to the shim until it ends or detaches; tell the
+/// output loop through `end` when the stream must finish.
+async fn forward_input<R, W>(
+    mut client_r: R,
+    mut shim_w: W,
+    mode: InputMode,
+    end: tokio::sync::oneshot::Sender<InputEnd>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut proxy = EscapeProxy::new(mode.keys.clone());
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match client_r.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                match on_input_eof(&mode) {
+                    Some(why) => {
+                        let _ = end.send(why);
+                        return;
+                    }
+                    None if mode.stdin => {
+                        let _ = shim_w.write_all(&encode(KIND_STDIN_CLOSE, &[])).await;
+                    }
+                    None => {}
+                }
+                // Keep the shim's write side open: output goes on.
+                std::future::pending::<()>().await;
+                return;
+            }
+            Ok(n) => {
+                if !mode.stdin {
+                    continue;
+                }
+                let (data, detached) = match proxy.feed(&buf[..n]) {
+                    Escape::Forward(d) => (d, false),
+                    Escape::Detach(d) => (d, true),
+                };
+                if !data.is_empty() && shim_w.write_all(&encode(KIND_STDIN, &data)).await.is_err() {
+                    return;
+                }
+                if detached {
+                    let _ = end.send(InputEnd::Detached);
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// `POST /containers/{id}/attach`: through the shim when stdin or a TTY is
@@ -287,6 +304,9 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, req: Request<Incoming>) -> A
     let rec = ctx.engine.record(id)?;
     let stdin = q.bool("stdin");
     if !q.bool("stream") || !(stdin || rec.config.tty) {
+        if q.bool("stream") {
+            log_attach(ctx, id);
+        }
         return crate::containers::attach(ctx, id, q, req).await;
     }
     let keys = q.get("detachKeys").unwrap_or("");
@@ -302,7 +322,15 @@ pub async fn attach(ctx: &Ctx, id: &str, q: &Query, req: Request<Incoming>) -> A
         Vec::new()
     };
     let conn = ctx.engine.attach_stdio(id, opts, keys)?;
+    log_attach(ctx, id);
     hijack(Arc::clone(&ctx.engine), req, conn, prefix)
+}
+
+/// dockerd's `attach` event, published when a streaming attach begins.
+fn log_attach(ctx: &Ctx, id: &str) {
+    if let Err(e) = ctx.engine.log_container_event(id, "attach", &[]) {
+        tracing::debug!("attach event: {e}");
+    }
 }
 
 /// The log so far, encoded as the stream will be.
@@ -344,21 +372,78 @@ mod tests {
     fn detach_keys_parse_like_docker() {
         assert_eq!(parse_detach_keys("").unwrap(), vec![16, 17]);
         assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
-        assert_eq!(parse_detach_keys("ctrl-@,ctrl-_").unwrap(), vec![0, 31]);
+        assert_eq!(parse_detach_keys("DEL").unwrap(), vec![127]);
         assert_eq!(
             parse_detach_keys("ctrl-xx").unwrap_err().message,
             "Invalid detach keys (ctrl-xx) provided"
         );
+        // Case-sensitive like moby's term.ToBytes (the CLI agrees).
+        assert!(parse_detach_keys("ctrl-P").is_err());
     }
 
-    #[test]
-    fn escape_proxy_holds_partial_matches() {
-        let mut p = EscapeProxy::new(vec![16, 17]);
-        assert_eq!(p.feed(b"ab\x10"), (b"ab".to_vec(), false));
-        assert_eq!(p.feed(b"c"), (b"\x10c".to_vec(), false));
-        assert_eq!(p.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
-        assert_eq!(p.feed(b"\x11zz"), (Vec::new(), true));
-        let mut p = EscapeProxy::new(Vec::new());
-        assert_eq!(p.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
+    fn mode(stdin: bool, close_stdin: bool, keys: &[u8]) -> InputMode {
+        InputMode {
+            stdin,
+            close_stdin,
+            keys: keys.to_vec(),
+        }
+    }
+
+    /// Run [`forward_input`] over `input`; the frames sent to the shim and
+    /// how the stream ended (None: it goes on, waiting for output).
+    async fn run_input(input: &[u8], m: InputMode) -> (Vec<(u8, Vec<u8>)>, Option<InputEnd>) {
+        let (shim_w, mut shim_r) = tokio::io::duplex(1 << 16);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(forward_input(
+            std::io::Cursor::new(input.to_vec()),
+            shim_w,
+            m,
+            tx,
+        ));
+        let end = tokio::time::timeout(std::time::Duration::from_millis(300), rx)
+            .await
+            .ok()
+            .and_then(|r| r.ok());
+        task.abort();
+        let _ = task.await;
+        let mut raw = Vec::new();
+        shim_r.read_to_end(&mut raw).await.unwrap();
+        let mut d = Decoder::default();
+        d.push(&raw);
+        let mut frames = Vec::new();
+        while let Some(f) = d.next_frame().unwrap() {
+            frames.push(f);
+        }
+        (frames, end)
+    }
+
+    #[tokio::test]
+    async fn stdin_eof_ends_the_attach_unless_it_closes_stdin() {
+        // docker attach to `run -i` (no StdinOnce): EOF ends the stream.
+        let (frames, end) = run_input(b"x\n", mode(true, false, &[])).await;
+        assert_eq!(frames, vec![(KIND_STDIN, b"x\n".to_vec())]);
+        assert_eq!(end, Some(InputEnd::Eof));
+        // StdinOnce / exec without a TTY: EOF closes stdin, output goes on.
+        let (frames, end) = run_input(b"x", mode(true, true, &[])).await;
+        assert_eq!(
+            frames,
+            vec![(KIND_STDIN, b"x".to_vec()), (KIND_STDIN_CLOSE, Vec::new())]
+        );
+        assert_eq!(end, None);
+        // No stdin attached: the client's EOF changes nothing.
+        let (frames, end) = run_input(b"x", mode(false, false, &[])).await;
+        assert!(frames.is_empty());
+        assert_eq!(end, None);
+    }
+
+    #[tokio::test]
+    async fn detach_keys_only_act_when_given() {
+        let (frames, end) = run_input(b"a\x10\x11b", mode(true, false, &[16, 17])).await;
+        assert_eq!(frames, vec![(KIND_STDIN, b"a".to_vec())]);
+        assert_eq!(end, Some(InputEnd::Detached));
+        // Without a TTY no keys are watched: binary input passes through.
+        let (frames, end) = run_input(b"a\x10\x11b", mode(true, true, &[])).await;
+        assert_eq!(frames[0], (KIND_STDIN, b"a\x10\x11b".to_vec()));
+        assert_eq!(end, None);
     }
 }

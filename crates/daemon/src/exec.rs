@@ -42,7 +42,7 @@ async fn read_json<T: for<'de> Deserialize<'de> + Default>(
 /// `POST /containers/{id}/exec`.
 pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
     let config: ExecConfig = read_json(req).await?;
-    let exec_id = ctx.engine.exec_create(id, config)?;
+    let exec_id = ctx.engine.exec_create(id, config).await?;
     json(StatusCode::CREATED, &IdResponse { id: exec_id })
 }
 
@@ -91,6 +91,7 @@ fn closed_conn() -> Result<berth_engine::StdioConn, ApiError> {
         close_stdin: false,
         detach_keys: String::new(),
         exec_id: None,
+        container_id: String::new(),
     })
 }
 

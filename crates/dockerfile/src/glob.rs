@@ -63,15 +63,29 @@ fn get_esc(p: &[char], i: usize) -> Result<(char, usize), Error> {
     }
 }
 
-/// Compile a `filepath.Match` pattern.
-pub(crate) fn compile(pattern: &str) -> Result<Vec<Tok>, Error> {
+/// Compile a `filepath.Match` pattern. With `double_star` (.dockerignore
+/// patterns, as moby/patternmatcher reads them) `**` is a token of its own:
+/// [`Tok::DoubleStarSlash`] (`**/`, or `**` before more pattern) or
+/// [`Tok::DoubleStarEnd`] (`**` at the end).
+pub(crate) fn compile(pattern: &str, double_star: bool) -> Result<Vec<Tok>, Error> {
     let p: Vec<char> = pattern.chars().collect();
     let mut toks = Vec::new();
     let mut i = 0;
     while i < p.len() {
         match p[i] {
+            '*' if double_star && p.get(i + 1) == Some(&'*') => {
+                i += 2;
+                if p.get(i) == Some(&'/') {
+                    i += 1;
+                }
+                toks.push(if i >= p.len() {
+                    Tok::DoubleStarEnd
+                } else {
+                    Tok::DoubleStarSlash
+                });
+            }
             '*' => {
-                if toks.last() != Some(&Tok::Star) {
+                if double_star || toks.last() != Some(&Tok::Star) {
                     toks.push(Tok::Star);
                 }
                 i += 1;
@@ -138,7 +152,7 @@ pub(crate) fn match_toks(toks: &[Tok], text: &[char]) -> bool {
 /// Go `filepath.Match` (for COPY/ADD source globs); Err on a bad pattern
 /// (`syntax error in pattern`).
 pub fn glob_match(pattern: &str, name: &str) -> Result<bool, Error> {
-    let toks = compile(pattern)?;
+    let toks = compile(pattern, false)?;
     let text: Vec<char> = name.chars().collect();
     Ok(match_toks(&toks, &text))
 }
@@ -146,6 +160,27 @@ pub fn glob_match(pattern: &str, name: &str) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn double_star_is_a_token_only_when_asked() {
+        assert_eq!(
+            compile("a/**", false).unwrap(),
+            compile("a/*", false).unwrap()
+        );
+        assert_eq!(
+            compile("**/b", true).unwrap(),
+            [Tok::DoubleStarSlash, Tok::Lit('b')]
+        );
+        assert_eq!(
+            compile("a/**", true).unwrap(),
+            [Tok::Lit('a'), Tok::Lit('/'), Tok::DoubleStarEnd]
+        );
+        assert_eq!(compile("*", true).unwrap(), [Tok::Star]);
+        for double_star in [false, true] {
+            assert!(compile("a\\", double_star).is_err());
+            assert!(compile("[a", double_star).is_err());
+        }
+    }
 
     #[test]
     fn go_match_cases() {

@@ -5,7 +5,7 @@
 //! everything below it, `#` comment lines and blank lines are ignored.
 
 use crate::error::Error;
-use crate::glob::{compile, match_toks, parse_class, Tok};
+use crate::glob::{compile, match_toks, Tok};
 use crate::quote::go_quote;
 
 #[derive(Debug, Clone)]
@@ -51,49 +51,6 @@ pub(crate) fn clean_path(path: &str) -> String {
     }
 }
 
-/// Convert a cleaned pattern to tokens with patternmatcher's `**` rules.
-fn compile_ignore(p: &str) -> Result<Vec<Tok>, Error> {
-    let chars: Vec<char> = p.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '*' => {
-                if chars.get(i) == Some(&'*') {
-                    i += 1;
-                    if chars.get(i) == Some(&'/') {
-                        i += 1;
-                    }
-                    if i >= chars.len() {
-                        toks.push(Tok::DoubleStarEnd);
-                    } else {
-                        toks.push(Tok::DoubleStarSlash);
-                    }
-                } else {
-                    toks.push(Tok::Star);
-                }
-            }
-            '?' => toks.push(Tok::Any),
-            '\\' => match chars.get(i) {
-                Some(&n) => {
-                    toks.push(Tok::Lit(n));
-                    i += 1;
-                }
-                None => toks.push(Tok::Lit('\\')),
-            },
-            '[' => {
-                let (t, ni) = parse_class(&chars, i)?;
-                toks.push(t);
-                i = ni;
-            }
-            c => toks.push(Tok::Lit(c)),
-        }
-    }
-    Ok(toks)
-}
-
 fn matches(p: &Pattern, path: &str) -> bool {
     let text: Vec<char> = path.chars().collect();
     match_toks(&p.toks, &text)
@@ -136,8 +93,7 @@ impl IgnoreMatcher {
                     format!("illegal exclusion pattern: {}", go_quote("!")),
                 ));
             }
-            compile(&cleaned).map_err(|e| e.with_line(n + 1))?;
-            let toks = compile_ignore(&cleaned).map_err(|e| e.with_line(n + 1))?;
+            let toks = compile(&cleaned, true).map_err(|e| e.with_line(n + 1))?;
             let dirs = cleaned.split('/').count();
             patterns.push(Pattern {
                 text: cleaned,

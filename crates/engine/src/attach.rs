@@ -33,6 +33,8 @@ pub struct StdioConn {
     pub detach_keys: String,
     /// Set for an exec: report its exit with [`Engine::exec_exited`].
     pub exec_id: Option<String>,
+    /// The container (ID) the process belongs to (for `detach` events).
+    pub container_id: String,
 }
 
 /// The connection of an attach, once the container runs.
@@ -76,6 +78,25 @@ fn withdraw(id: &str, token: u64) -> bool {
         map.remove(id);
     }
     removed
+}
+
+/// Withdraws a pending attach when dropped: the attach's future was dropped
+/// (the client went away) or finished; a no-op once the entry was taken.
+struct PendingGuard {
+    id: String,
+    token: u64,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        withdraw(&self.id, self.token);
+    }
+}
+
+/// Forget every attach waiting for container `id` (it is being removed):
+/// their futures end with an error.
+pub(crate) fn drop_pending(id: &str) {
+    pending().remove(id);
 }
 
 /// Attaches waiting for the container `id` to start (taken: the caller serves them).
@@ -171,7 +192,9 @@ impl Engine {
             ..opts
         };
         let keys = detach_keys.to_string();
+        let container_id = c.id.clone();
         let wrap = move |stream: UnixStream| StdioConn {
+            container_id,
             stream,
             tty,
             stdin: opts.stdin,
@@ -207,8 +230,13 @@ impl Engine {
             .entry(c.id.clone())
             .or_default()
             .push(Pending { opts, tx, token });
+        let guard = PendingGuard {
+            id: c.id.clone(),
+            token,
+        };
         let not_started = || EngineError::system("the container did not start");
         Ok(Box::pin(async move {
+            let _guard = guard;
             // A start that began before the registration did not see it.
             if c.rec().state.status == Status::Running && withdraw(&c.id, token) {
                 return Ok(wrap(connect_now().await?));
@@ -245,11 +273,15 @@ impl Engine {
                 c.id
             )));
         }
-        if !tty {
-            return Ok(());
+        if tty {
+            resize_dir(c.dir.clone(), rows, cols).await?;
         }
-        let dir = c.dir.clone();
-        resize_dir(dir, rows, cols).await
+        // dockerd logs it after any successful resize (containerd accepts
+        // a resize of a process without a TTY and does nothing).
+        if let Err(e) = self.log_resize(&c.id, u32::from(rows), u32::from(cols)) {
+            tracing::debug!("resize event: {e}");
+        }
+        Ok(())
     }
 }
 
@@ -295,5 +327,30 @@ mod tests {
         assert!(!withdraw(&id, 8));
         assert!(withdraw(&id, 7));
         assert!(take_pending(&id).0.is_empty());
+    }
+
+    #[test]
+    fn dropped_guard_withdraws_and_removal_forgets() {
+        let id = crate::create::new_id();
+        let (tx, _rx) = oneshot::channel();
+        pending().entry(id.clone()).or_default().push(Pending {
+            opts: AttachOptions::all(),
+            tx,
+            token: 1,
+        });
+        drop(PendingGuard {
+            id: id.clone(),
+            token: 1,
+        });
+        assert!(!pending().contains_key(&id));
+        let (tx, rx) = oneshot::channel();
+        pending().entry(id.clone()).or_default().push(Pending {
+            opts: AttachOptions::all(),
+            tx,
+            token: 2,
+        });
+        drop_pending(&id);
+        assert!(!pending().contains_key(&id));
+        assert!(rx.blocking_recv().is_err());
     }
 }

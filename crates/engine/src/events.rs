@@ -296,50 +296,10 @@ pub fn parse_event_time(value: &str, now: DateTime<Utc>) -> Result<Option<i64>> 
 }
 
 /// A Go `time.ParseDuration` string (`1h2m3.5s`, `-10m`, `300ms`) in
-/// nanoseconds; `None` when it is not one.
+/// nanoseconds; `None` when it is not one (see
+/// [`berth_spec::goduration::parse_go_duration`]).
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." {
-            return None;
-        }
-        let n: f64 = num.parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += n * unit;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    let t = total as i64;
-    Some(if neg { -t } else { t })
+    berth_spec::goduration::parse_go_duration(s).ok()
 }
 
 impl Engine {
@@ -379,8 +339,9 @@ impl Engine {
     }
 
     /// Publish a container event by container name or ID (for callers
-    /// outside the engine, e.g. `attach` in the API layer). `extra`
-    /// attributes are added to the container's labels, `image` and `name`.
+    /// outside the engine: the API layer's `attach`, `detach` and
+    /// `exec_detach`). `extra` attributes are added to the container's
+    /// labels, `image` and `name`. Fails when there is no such container.
     pub fn log_container_event(
         &self,
         name_or_id: &str,

@@ -110,6 +110,27 @@ fn execs() -> MutexGuard<'static, HashMap<String, ExecRecord>> {
     }
 }
 
+/// Forget the finished exec instances of container `container_id` (dockerd
+/// drops a container's exec records when it stops); running ones are kept
+/// until their exit is recorded.
+pub(crate) fn prune_finished_execs(container_id: &str) {
+    execs().retain(|_, e| e.container_id != container_id || e.running);
+}
+
+/// Forget every exec instance of container `container_id` (it was removed).
+pub(crate) fn forget_execs(container_id: &str) {
+    execs().retain(|_, e| e.container_id != container_id);
+}
+
+/// Remove an exec's directory, if it is there.
+fn remove_exec_dir(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::debug!("removing {}: {e}", dir.display()),
+    }
+}
+
 fn no_such_exec(id: &str) -> EngineError {
     EngineError::not_found(format!("No such exec instance: {id}"))
 }
@@ -145,7 +166,7 @@ pub enum ExecStarted {
 
 impl Engine {
     /// `POST /containers/{id}/exec`: register an exec instance, return its ID.
-    pub fn exec_create(self: &Arc<Self>, name: &str, config: ExecConfig) -> Result<String> {
+    pub async fn exec_create(self: &Arc<Self>, name: &str, config: ExecConfig) -> Result<String> {
         let c = self.lookup(name)?;
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(EngineError::invalid("No exec command specified"));
@@ -156,10 +177,22 @@ impl Engine {
                 c.id
             )));
         }
-        if berth_runtime::is_paused(&c.dir).unwrap_or(false) {
+        let dir = c.dir.clone();
+        let paused =
+            crate::blocking(move || Ok(berth_runtime::is_paused(&dir).unwrap_or(false))).await?;
+        if paused {
             return Err(EngineError::conflict(format!(
                 "Container {} is paused, unpause the container before exec",
                 c.id
+            )));
+        }
+        if !config.detach_keys.is_empty()
+            && berth_spec::detach::parse_detach_keys(&config.detach_keys).is_err()
+        {
+            // dockerd 20.10 answers this with a 500.
+            return Err(EngineError::system(format!(
+                "Invalid escape keys ({}) provided",
+                config.detach_keys
             )));
         }
         let id = crate::create::new_id();
@@ -314,6 +347,13 @@ impl Engine {
                     other => other.to_string(),
                 };
                 self.exec_exited(id, 126);
+                // Nothing runs: drop what the shim left in the exec's directory.
+                let exec_dir = berth_runtime::exec_dir(&rec.container_dir, id);
+                crate::blocking(move || {
+                    remove_exec_dir(&exec_dir);
+                    Ok(())
+                })
+                .await?;
                 let text = exec_start_error(&msg);
                 if detach {
                     return Err(EngineError::invalid(text));
@@ -338,6 +378,7 @@ impl Engine {
                 close_stdin: !cfg.tty,
                 detach_keys: cfg.detach_keys.clone(),
                 exec_id: Some(id.to_string()),
+                container_id: rec.container_id.clone(),
             }),
         })
     }
@@ -359,9 +400,7 @@ impl Engine {
             // directory is not needed any more (many execs would pile up).
             let exec_dir = berth_runtime::exec_dir(&dir, &id);
             let _ = crate::blocking(move || {
-                if let Err(e) = std::fs::remove_dir_all(&exec_dir) {
-                    tracing::debug!("removing {}: {e}", exec_dir.display());
-                }
+                remove_exec_dir(&exec_dir);
                 Ok(())
             })
             .await;

@@ -218,6 +218,7 @@ impl Engine {
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
         let waiting = crate::attach::take_pending(&c.id);
+        crate::exec::prune_finished_execs(&c.id);
         let spawned = blocking(move || {
             berth_runtime::clear_records(&dir)?;
             write_spec(&dir, &spec)?;
@@ -249,7 +250,7 @@ impl Engine {
                 c.events.send_modify(|e| e.starts += 1);
                 self.container_event(c, "start", &[]);
                 tracing::info!(id = %c.id, pid = started.init_pid, "container started");
-                self.spawn_watcher(Arc::clone(c), started.shim_pid);
+                self.spawn_watcher(Arc::clone(c), started.shim_pid, false);
                 Ok(())
             }
             Err(msg) => {
@@ -291,10 +292,16 @@ impl Engine {
         Err(err)
     }
 
-    /// Watch the shim `shim_pid` of `c` and handle the exit.
-    pub(crate) fn spawn_watcher(self: &Arc<Self>, c: Arc<Container>, shim_pid: i32) {
+    /// Watch the shim `shim_pid` of `c` and handle the exit (`restored`:
+    /// the container outlived the previous daemon).
+    pub(crate) fn spawn_watcher(
+        self: &Arc<Self>,
+        c: Arc<Container>,
+        shim_pid: i32,
+        restored: bool,
+    ) {
         let engine = Arc::clone(self);
-        let oom = self.spawn_oom_watch(&c);
+        let oom = self.spawn_oom_watch(&c, restored);
         tokio::spawn(async move {
             crate::exitwatch::wait_pid_exit(shim_pid).await;
             oom.finish().await;
@@ -370,6 +377,8 @@ impl Engine {
             c.update(apply)?
         };
         tracing::info!(id = %c.id, code, "container exited");
+        // Execs do not outlive their container's run (dockerd unregisters them).
+        crate::exec::prune_finished_execs(&c.id);
         self.container_event(c, "die", &[("exitCode", code.to_string())]);
         c.events.send_modify(|e| {
             e.exits += 1;
@@ -465,7 +474,7 @@ impl Engine {
         let state = Self::shim_state(c, &rec);
         berth_runtime::signal(&state, sig)?;
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
-        crate::pause::thaw_after_signal(c, sig, &rec.config.stop_signal);
+        crate::pause::thaw_after_signal(c, sig, &rec.config.stop_signal).await;
         let limit = if grace < 0 {
             None
         } else {
@@ -475,7 +484,7 @@ impl Engine {
             tracing::info!(id = %c.id, "stop timeout after {grace}s, killing");
             berth_runtime::signal(&state, libc::SIGKILL)?;
             self.container_event(c, "kill", &[("signal", libc::SIGKILL.to_string())]);
-            crate::pause::thaw_after_signal(c, libc::SIGKILL, "");
+            crate::pause::thaw_after_signal(c, libc::SIGKILL, "").await;
             if !Self::wait_exit(c, before, Some(Duration::from_secs(30))).await {
                 return Err(EngineError::system(format!(
                     "container {} did not exit after SIGKILL",
@@ -503,7 +512,7 @@ impl Engine {
         let before = c.events.borrow().exits;
         berth_runtime::signal(&Self::shim_state(&c, &rec), sig)?;
         self.container_event(&c, "kill", &[("signal", sig.to_string())]);
-        crate::pause::thaw_after_signal(&c, sig, &rec.config.stop_signal);
+        crate::pause::thaw_after_signal(&c, sig, &rec.config.stop_signal).await;
         if sig == libc::SIGKILL {
             // Docker returns once a SIGKILLed container is gone.
             Self::wait_exit(&c, before, Some(Duration::from_secs(10))).await;
@@ -559,7 +568,7 @@ impl Engine {
                 c.update(|r| r.state.manually_stopped = true)?;
                 berth_runtime::signal(&Self::shim_state(c, &rec), libc::SIGKILL)?;
                 self.container_event(c, "kill", &[("signal", libc::SIGKILL.to_string())]);
-                crate::pause::thaw_after_signal(c, libc::SIGKILL, "");
+                crate::pause::thaw_after_signal(c, libc::SIGKILL, "").await;
                 if !Self::wait_exit(c, before, Some(Duration::from_secs(15))).await {
                     return Err(EngineError::system(format!(
                         "Could not kill running container {}, cannot remove",
@@ -609,6 +618,8 @@ impl Engine {
             return Err(e);
         }
         self.map().remove(&c.id);
+        crate::attach::drop_pending(&c.id);
+        crate::exec::forget_execs(&c.id);
         self.container_event(c, "destroy", &[]);
         c.events.send_modify(|e| e.removed = true);
         tracing::info!(id = %c.id, "container removed");
@@ -629,24 +640,31 @@ impl Engine {
             )));
         }
         let c = self.lookup(name)?;
-        let map = self.map();
-        if c.rec().name == new {
-            return Err(EngineError::invalid(
-                "Renaming a container with the same name as its current name",
-            ));
-        }
-        if let Some(other) = map.values().find(|o| o.rec().name == new) {
-            return Err(EngineError::conflict(format!(
+        {
+            let map = self.map();
+            if c.rec().name == new {
+                return Err(EngineError::invalid(
+                    "Renaming a container with the same name as its current name",
+                ));
+            }
+            if let Some(other) = map.values().find(|o| o.rec().name == new) {
+                return Err(EngineError::conflict(format!(
                 "Error when allocating new name: Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                 other.id
             )));
+            }
+            let old_name = format!("/{}", c.rec().name);
+            c.update(|r| r.name = new.to_string())?;
+            self.container_event(&c, "rename", &[("oldName", old_name)]);
+            drop(map);
         }
-        let old_name = format!("/{}", c.rec().name);
-        c.update(|r| r.name = new.to_string())?;
-        self.container_event(&c, "rename", &[("oldName", old_name)]);
-        drop(map);
-        crate::oom::rename_in_spec(&c.dir, new);
-        Ok(())
+        let dir = c.dir.clone();
+        let name = new.to_string();
+        blocking(move || {
+            crate::oom::rename_in_spec(&dir, &name);
+            Ok(())
+        })
+        .await
     }
 
     /// Register a wait now; the returned future resolves when `cond` is met.

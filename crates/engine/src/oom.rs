@@ -63,8 +63,14 @@ impl Seen {
 
 impl Engine {
     /// Watch `c` (which just started, or runs after a daemon restart) for
-    /// OOM kills.
-    pub(crate) fn spawn_oom_watch(self: &Arc<Self>, c: &Arc<Container>) -> OomWatch {
+    /// OOM kills. With `restored` (the container outlived the previous
+    /// daemon), the kills already recorded were published by that daemon:
+    /// only later ones are.
+    pub(crate) fn spawn_oom_watch(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        restored: bool,
+    ) -> OomWatch {
         let since = c
             .rec()
             .state
@@ -82,6 +88,17 @@ impl Engine {
         let engine = Arc::clone(self);
         let id = c.id.clone();
         let task = tokio::spawn(async move {
+            if restored {
+                seen = match tokio::task::spawn_blocking(move || {
+                    let _already_published = seen.new_events();
+                    seen
+                })
+                .await
+                {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
             loop {
                 let done = tokio::select! {
                     _ = &mut stopped => true,
@@ -127,6 +144,31 @@ pub(crate) fn rename_in_spec(dir: &std::path::Path, name: &str) {
 mod tests {
     use super::*;
     use berth_runtime::oom::{append_event, OomEvent};
+
+    #[test]
+    fn a_first_look_marks_recorded_kills_published() {
+        let d = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let ev = OomEvent {
+            time: now,
+            oom_kill: 1,
+            memory_limit: None,
+            memory_peak: None,
+            init_died: false,
+        };
+        append_event(d.path(), &ev).unwrap();
+        let mut seen = Seen {
+            dir: d.path().to_path_buf(),
+            since: now - chrono::Duration::seconds(1),
+            len: 0,
+            published: 0,
+        };
+        // What a restored watch does first: nothing is left to publish.
+        assert_eq!(seen.new_events(), 1);
+        assert_eq!(seen.new_events(), 0);
+        append_event(d.path(), &ev).unwrap();
+        assert_eq!(seen.new_events(), 1);
+    }
 
     #[test]
     fn counts_new_events_of_this_run() {

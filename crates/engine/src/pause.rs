@@ -76,8 +76,13 @@ impl Engine {
         })
         .await?;
         c.update(|r| r.state.paused = op == Op::Pause)?;
-        let action = if op == Op::Pause { "pause" } else { "unpause" };
-        self.container_event(&c, action, &[]);
+        let logged = match op {
+            Op::Pause => self.log_pause(&c.id),
+            Op::Unpause => self.log_unpause(&c.id),
+        };
+        if let Err(e) = logged {
+            tracing::debug!("{op:?} event: {e}");
+        }
         tracing::info!(id = %c.id, "container {:?}d", op);
         Ok(())
     }
@@ -85,8 +90,9 @@ impl Engine {
 
 /// After `sig` was sent to `c`: thaw it if it is paused and the signal is
 /// SIGKILL or its stop signal, so that the signal is delivered (dockerd
-/// does the same). Best effort.
-pub(crate) fn thaw_after_signal(c: &Container, sig: i32, stop_signal: &str) {
+/// does the same). Best effort; the cgroup write and the record's save run
+/// off the async workers.
+pub(crate) async fn thaw_after_signal(c: &Arc<Container>, sig: i32, stop_signal: &str) {
     if !c.rec().state.paused {
         return;
     }
@@ -98,11 +104,19 @@ pub(crate) fn thaw_after_signal(c: &Container, sig: i32, stop_signal: &str) {
     if sig != libc::SIGKILL && sig != stop {
         return;
     }
-    if let Err(e) = berth_runtime::unpause(&c.dir) {
-        tracing::warn!(id = %c.id, "cannot unpause container after signal: {e}");
-        return;
-    }
-    if let Err(e) = c.update(|r| r.state.paused = false) {
-        tracing::warn!(id = %c.id, "saving unpaused state: {e}");
+    let c = Arc::clone(c);
+    let res = blocking(move || {
+        if let Err(e) = berth_runtime::unpause(&c.dir) {
+            tracing::warn!(id = %c.id, "cannot unpause container after signal: {e}");
+            return Ok(());
+        }
+        if let Err(e) = c.update(|r| r.state.paused = false) {
+            tracing::warn!(id = %c.id, "saving unpaused state: {e}");
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = res {
+        tracing::warn!("thawing after signal: {e}");
     }
 }

@@ -124,7 +124,7 @@ impl Engine {
                     r.state.started_at = Some(shim.started_at);
                 })?;
                 tracing::info!(id = %c.id, "re-attached to running container");
-                engine.spawn_watcher(Arc::clone(&c), shim.shim_pid);
+                engine.spawn_watcher(Arc::clone(&c), shim.shim_pid, true);
             } else if was_running {
                 to_exit.push((c, f.exit));
             } else {

@@ -763,7 +763,8 @@ async fn builds_and_mounts_130_layers() {
     for d in [&upper, &work, &target] {
         std::fs::create_dir_all(d).unwrap();
     }
-    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false).unwrap();
+    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false, &[])
+        .unwrap();
     let lowest = target.join("bin/busybox").is_file();
     let highest = std::fs::read_to_string(target.join("f129"));
     berth_runtime::mount::unmount(&target).unwrap();
@@ -807,7 +808,8 @@ fn overlay_mounts_image_layers_with_whiteouts() {
     for d in [&upper, &work, &target] {
         std::fs::create_dir_all(d).unwrap();
     }
-    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false).unwrap();
+    berth_runtime::mount::mount_overlay(&lowers, Some((&upper, &work)), &target, false, &[])
+        .unwrap();
     let seen = std::fs::read(target.join("etc/greeting"));
     let gone = target.join("etc/greeting2").exists();
     std::fs::write(target.join("new"), b"n").unwrap();
@@ -819,7 +821,7 @@ fn overlay_mounts_image_layers_with_whiteouts() {
     // Read-only view with the container's changes on top.
     let mut stack = lowers.clone();
     stack.push(upper.clone());
-    berth_runtime::mount::mount_overlay(&stack, None, &target, true).unwrap();
+    berth_runtime::mount::mount_overlay(&stack, None, &target, true, &[]).unwrap();
     let ro = std::fs::write(target.join("x"), b"x");
     let has_new = target.join("new").exists();
     berth_runtime::mount::unmount(&target).unwrap();

@@ -33,9 +33,10 @@
 //! With it, stdin is a pipe fed by the clients; with `stdin_once`, it is
 //! closed when the first client that attached with [`FLAG_STDIN`] disconnects.
 //!
-//! The shim never blocks on a client: each client has a bounded output
-//! buffer ([`CLIENT_BUFFER`]); a client that falls that far behind is
-//! disconnected (the log still has everything).
+//! Output is never dropped for a slow client: while a client is
+//! [`CLIENT_BUFFER`] behind, the shim stops reading the process's output (the
+//! process blocks, as with Docker). A client that takes nothing for 30 s, or
+//! whose socket fails, is disconnected (the log still has everything).
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -49,7 +50,8 @@ use crate::error::RuntimeError;
 pub const ATTACH_SOCKET: &str = "attach.sock";
 /// Largest payload of one frame.
 pub const MAX_FRAME: usize = 1 << 20;
-/// How many bytes of output the shim queues for one client before dropping it.
+/// How many bytes of output the shim queues for one client before it stops
+/// reading the process's output until the client catches up.
 pub const CLIENT_BUFFER: usize = 4 << 20;
 
 /// Client → shim: attach flags (first frame).

@@ -12,6 +12,29 @@ pub fn cgroup_path(cgroup_parent: &str, id: &str) -> String {
     format!("/{parent}/{id}")
 }
 
+/// A libcgroups manager for the cgroup of the container in `container_dir`
+/// (per its `spec.json`), with that spec and the cgroup path for messages.
+pub fn manager_for(
+    container_dir: &Path,
+) -> Result<
+    (
+        libcgroups::common::AnyCgroupManager,
+        crate::spec::ContainerSpec,
+        String,
+    ),
+    crate::error::RuntimeError,
+> {
+    let spec = crate::spec::ContainerSpec::load(container_dir)?;
+    let path = cgroup_path(&spec.cgroup_parent, &spec.id);
+    let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+        cgroup_path: path.clone().into(),
+        systemd_cgroup: false,
+        container_name: spec.id.clone(),
+    })
+    .map_err(|e| crate::error::RuntimeError::Resources(format!("cgroup {path}: {e}")))?;
+    Ok((manager, spec, path))
+}
+
 /// Whether the host uses the unified (pure v2) hierarchy.
 pub fn is_unified() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()

@@ -1,12 +1,14 @@
 //! `exec`: run another process in a running container, under its own shim
 //! (`berth shim exec <container dir> <exec root> <exec dir>`), which joins the
-//! container's namespaces and cgroup with libcontainer's tenant builder, is
+//! container's namespaces and cgroups itself (fork, setns, fork; or with
+//! libcontainer's tenant builder when `BERTH_EXEC_LIBCONTAINER=1` is set in
+//! the shim's environment or the seccomp profile cannot be precompiled), is
 //! the parent of the process, serves `<exec dir>/attach.sock` (the protocol
 //! of [`crate::attach`]) and records the exit.
 //!
 //! Files in the exec directory `<container dir>/exec/<exec id>/`
 //! ([`exec_dir`]): `spec.json` ([`ExecSpec`], written by [`spawn_exec_shim`]),
-//! `process.json` (the OCI process given to libcontainer), `shim.log`,
+//! `process.json` (the OCI process given to libcontainer, on that path only), `shim.log`,
 //! `attach.sock` (while it runs), `state.json` ([`crate::ShimState`]: the
 //! shim pid and the exec'd process's host pid), `exit.json`
 //! ([`crate::ExitInfo`], read with [`read_exec_exit`]). The engine removes the

@@ -55,6 +55,7 @@ fn overlay_data(
     lowers_top_first: &[String],
     upper_work: Option<(&Path, &Path)>,
     index_off: bool,
+    extra_opts: &[&str],
 ) -> String {
     let mut data = format!("lowerdir={}", lowers_top_first.join(":"));
     if let Some((upper, work)) = upper_work {
@@ -66,6 +67,10 @@ fn overlay_data(
     }
     if index_off {
         data.push_str(",index=off");
+    }
+    for opt in extra_opts {
+        data.push(',');
+        data.push_str(opt);
     }
     data
 }
@@ -83,13 +88,16 @@ fn open_path(dir: &Path) -> Result<File, RuntimeError> {
 /// `upper_work` = `Some((upper, work))` the overlay is writable into
 /// `upper`; with `None` it is a read-only stack of `lowers` alone (a single
 /// lower dir is then bind-mounted read-only, as overlayfs needs two).
-/// `readonly` adds `MS_RDONLY`. Any number of layers up to about 200 works
+/// `readonly` adds `MS_RDONLY`; `extra_opts` are appended to the overlay
+/// options as they are (e.g. `["volatile"]`; ignored for the read-only
+/// bind mount of a single lower dir). Any number of layers up to about 200 works
 /// (see the module doc); more fails with a clear message.
 pub fn mount_overlay(
     lowers: &[PathBuf],
     upper_work: Option<(&Path, &Path)>,
     target: &Path,
     readonly: bool,
+    extra_opts: &[&str],
 ) -> Result<(), RuntimeError> {
     let flags = if readonly || upper_work.is_none() {
         MsFlags::MS_RDONLY
@@ -112,20 +120,30 @@ pub fn mount_overlay(
                 None::<&str>,
             )
             .map_err(|e| mount_err("bind mount", e))?;
-            return mount(
+            let remounted = mount(
                 None::<&str>,
                 target,
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
                 None::<&str>,
-            )
-            .map_err(|e| mount_err("read-only remount", e));
+            );
+            if let Err(e) = remounted {
+                // Never leave a writable view of the layer behind.
+                if let Err(u) = umount2(target, MntFlags::MNT_DETACH) {
+                    eprintln!(
+                        "berth: unmount {} after a failed remount: {u}",
+                        target.display()
+                    );
+                }
+                return Err(mount_err("read-only remount", e));
+            }
+            return Ok(());
         }
         _ => {}
     }
     let index_off = supports_index();
     let plain: Vec<String> = lowers.iter().rev().map(|p| escape(p)).collect();
-    let mut data = overlay_data(&plain, upper_work, index_off);
+    let mut data = overlay_data(&plain, upper_work, index_off, extra_opts);
     // Held open until mount(2) has returned.
     let mut held: Vec<File> = Vec::new();
     if data.len() > MAX_MOUNT_DATA {
@@ -136,7 +154,7 @@ pub fn mount_overlay(
             .iter()
             .map(|f| format!("/proc/self/fd/{}", f.as_raw_fd()))
             .collect();
-        data = overlay_data(&by_fd, upper_work, index_off);
+        data = overlay_data(&by_fd, upper_work, index_off, extra_opts);
         if data.len() > MAX_MOUNT_DATA {
             return Err(RuntimeError::Spec(format!(
                 "too many layers to mount: {} (overlay's options are limited to {MAX_MOUNT_DATA} bytes)",
@@ -206,6 +224,7 @@ pub fn mount_rootfs(rootfs: &RootfsSpec) -> Result<(), RuntimeError> {
         Some((&rootfs.upper_dir, &rootfs.work_dir)),
         &rootfs.target,
         false,
+        &[],
     )
 }
 
@@ -243,12 +262,31 @@ mod tests {
     }
 
     #[test]
+    fn extra_options_come_last() {
+        let lowers = vec!["/l/top".to_string(), "/l/base".to_string()];
+        let upper_work = Some((Path::new("/c/upper"), Path::new("/c/work")));
+        assert_eq!(
+            overlay_data(&lowers, upper_work, true, &["volatile"]),
+            "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work,index=off,volatile"
+        );
+        assert_eq!(
+            overlay_data(&lowers, None, false, &[]),
+            "lowerdir=/l/top:/l/base"
+        );
+    }
+
+    #[test]
     fn escapes_separators() {
         assert_eq!(escape(Path::new("/a,b:c")), "/a\\,b\\:c");
     }
 
+    /// Whether the mount tests can run; under CI (env `CI` set, not
+    /// "false"/"0") not being root is a failure, not a skip.
     fn is_root() -> bool {
-        nix::unistd::geteuid().is_root()
+        let root = nix::unistd::geteuid().is_root();
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(root || !ci, "mount tests need root under CI");
+        root
     }
 
     /// `n` layer dirs under long paths like the store's, each with its own
@@ -278,14 +316,14 @@ mod tests {
         let lowers = layers(t.path(), 130);
         let plain: Vec<String> = lowers.iter().map(|p| escape(p)).collect();
         assert!(
-            overlay_data(&plain, None, false).len() > MAX_MOUNT_DATA,
+            overlay_data(&plain, None, false, &[]).len() > MAX_MOUNT_DATA,
             "the test must need the long-options path"
         );
         let (upper, work, target) = (t.path().join("u"), t.path().join("w"), t.path().join("m"));
         for d in [&upper, &work, &target] {
             std::fs::create_dir_all(d).unwrap();
         }
-        mount_overlay(&lowers, Some((&upper, &work)), &target, false).unwrap();
+        mount_overlay(&lowers, Some((&upper, &work)), &target, false, &[]).unwrap();
         let lowest = std::fs::read_to_string(target.join("f0"));
         let highest = std::fs::read_to_string(target.join("f129"));
         let same = std::fs::read_to_string(target.join("same"));
@@ -299,7 +337,7 @@ mod tests {
         assert!(!target.join("f0").exists(), "unmounted");
 
         // A read-only stack of the same layers (no upper dir).
-        mount_overlay(&lowers, None, &target, true).unwrap();
+        mount_overlay(&lowers, None, &target, true, &[]).unwrap();
         let lowest = std::fs::read_to_string(target.join("f0"));
         let ro = std::fs::write(target.join("x"), "x");
         unmount(&target).unwrap();
@@ -319,15 +357,15 @@ mod tests {
         let lowers = layers(t.path(), 1);
         let target = t.path().join("m");
         std::fs::create_dir_all(&target).unwrap();
-        mount_overlay(&lowers, None, &target, true).unwrap();
+        mount_overlay(&lowers, None, &target, true, &[]).unwrap();
         let seen = std::fs::read_to_string(target.join("f0"));
         let ro = std::fs::write(target.join("x"), "x");
         unmount(&target).unwrap();
         assert_eq!(seen.unwrap(), "0");
         assert!(ro.is_err());
-        assert!(mount_overlay(&[], None, &target, true).is_err());
+        assert!(mount_overlay(&[], None, &target, true, &[]).is_err());
         let many = layers(t.path(), 300);
-        let err = mount_overlay(&many, None, &target, true).unwrap_err();
+        let err = mount_overlay(&many, None, &target, true, &[]).unwrap_err();
         assert!(
             err.to_string().contains("too many layers to mount: 300"),
             "{err}"

@@ -4,20 +4,13 @@
 
 use std::path::Path;
 
-use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager, FreezerState};
+use libcgroups::common::{CgroupManager, FreezerState};
 
 use crate::error::RuntimeError;
 use crate::spec::ContainerSpec;
 
 fn freeze(container_dir: &Path, state: FreezerState) -> Result<(), RuntimeError> {
-    let spec = ContainerSpec::load(container_dir)?;
-    let path = crate::cgroup::cgroup_path(&spec.cgroup_parent, &spec.id);
-    let manager = create_cgroup_manager(CgroupConfig {
-        cgroup_path: path.clone().into(),
-        systemd_cgroup: false,
-        container_name: spec.id.clone(),
-    })
-    .map_err(|e| RuntimeError::Resources(format!("cgroup {path}: {e}")))?;
+    let (manager, _, path) = crate::cgroup::manager_for(container_dir)?;
     manager
         .freeze(state)
         .map_err(|e| RuntimeError::Resources(format!("freezer of {path}: {e}")))

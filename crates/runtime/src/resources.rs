@@ -60,10 +60,15 @@ impl Resources {
     /// Copy the set (non-zero) fields into `spec`.
     pub fn merge_into(&self, spec: &mut ContainerSpec) {
         if self.memory != 0 {
+            // Like `docker update`, a new memory limit without a swap limit
+            // keeps the swap limit in force: when it was the default
+            // (0 = twice the old limit), that value is kept explicitly.
+            if self.memory_swap == 0 && spec.memory_swap == 0 && spec.memory > 0 {
+                spec.memory_swap = spec.memory.saturating_mul(2);
+            }
             spec.memory = self.memory;
-            // A new memory limit without a swap limit gets Docker's default again.
-            spec.memory_swap = self.memory_swap;
-        } else if self.memory_swap != 0 {
+        }
+        if self.memory_swap != 0 {
             spec.memory_swap = self.memory_swap;
         }
         if self.memory_reservation != 0 {
@@ -159,17 +164,19 @@ impl Resources {
 /// keeps it. Fields left at 0 / `""` are unchanged. Safe to call from a
 /// multi-threaded process (file writes only).
 pub fn update_resources(container_dir: &Path, update: &Resources) -> Result<(), RuntimeError> {
-    use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager, ControllerOpt};
-    let mut spec = ContainerSpec::load(container_dir)?;
-    let path = crate::cgroup::cgroup_path(&spec.cgroup_parent, &spec.id);
-    let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(update.to_oci())
-        .map_err(|e| RuntimeError::Resources(format!("invalid resources: {e}")))?;
-    let manager = create_cgroup_manager(CgroupConfig {
-        cgroup_path: path.clone().into(),
-        systemd_cgroup: false,
-        container_name: spec.id.clone(),
-    })
-    .map_err(|e| RuntimeError::Resources(format!("cgroup {path}: {e}")))?;
+    use libcgroups::common::{CgroupManager, ControllerOpt};
+    let (manager, spec, path) = crate::cgroup::manager_for(container_dir)?;
+    // Without a new swap limit, the one in force is kept (as Docker does),
+    // rather than reset to twice the new memory limit.
+    let mut merged = spec;
+    update.merge_into(&mut merged);
+    let mut effective = update.clone();
+    if effective.memory != 0 && effective.memory_swap == 0 {
+        effective.memory_swap = merged.memory_swap;
+    }
+    let resources: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(effective.to_oci())
+            .map_err(|e| RuntimeError::Resources(format!("invalid resources: {e}")))?;
     manager
         .apply(&ControllerOpt {
             resources: &resources,
@@ -178,8 +185,7 @@ pub fn update_resources(container_dir: &Path, update: &Resources) -> Result<(), 
             freezer_state: None,
         })
         .map_err(|e| RuntimeError::Resources(format!("update cgroup {path}: {e}")))?;
-    update.merge_into(&mut spec);
-    spec.save(container_dir)
+    merged.save(container_dir)
 }
 
 /// The OCI `process.rlimits` for `ulimits` (plus Docker's default
@@ -232,7 +238,7 @@ fn limit_value(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(libc::RLIM_INFINITY)
 }
 
-fn resource_of(name: &str) -> Option<nix::sys::resource::Resource> {
+pub(crate) fn resource_of(name: &str) -> Option<nix::sys::resource::Resource> {
     use nix::sys::resource::Resource as R;
     Some(match name {
         "as" => R::RLIMIT_AS,
@@ -316,7 +322,27 @@ mod tests {
             ..Resources::default()
         }
         .merge_into(&mut s);
-        assert_eq!((s.memory, s.memory_swap), (20, 0));
+        // Swap is kept, as `docker update --memory` does.
+        assert_eq!((s.memory, s.memory_swap), (20, 30));
+        // A default swap (twice the memory) stays what it was: -m 200m then
+        // update --memory 300m shows MemorySwap 400m in Docker.
+        let mut d = ContainerSpec {
+            memory: 200,
+            ..ContainerSpec::default()
+        };
+        Resources {
+            memory: 300,
+            ..Resources::default()
+        }
+        .merge_into(&mut d);
+        assert_eq!((d.memory, d.memory_swap), (300, 400));
+        Resources {
+            memory: 100,
+            memory_swap: -1,
+            ..Resources::default()
+        }
+        .merge_into(&mut d);
+        assert_eq!((d.memory, d.memory_swap), (100, -1));
     }
 
     #[test]

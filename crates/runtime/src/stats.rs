@@ -164,9 +164,7 @@ pub fn stats(cgroup_path: &str, init_pid: Option<i32>) -> Result<ContainerStats,
     } else {
         read_v1(cgroup_path, &memory_dir, &mut s);
     }
-    if s.memory.limit == 0 {
-        s.memory.limit = host_memory();
-    }
+    s.memory.limit = clamp_limit(s.memory.limit, host_memory());
     if let Some(pid) = init_pid {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/dev")) {
             s.networks = parse_net_dev(&text);
@@ -193,8 +191,16 @@ fn read_v1(cgroup_path: &str, memory: &Path, s: &mut ContainerStats) {
         .filter_map(|v| v.parse().ok())
         .collect();
     let acct = parse_flat(&read(&cpuacct, "cpuacct.stat"));
-    s.cpu.usage_in_usermode = acct.get("user").copied().unwrap_or(0) * NANOS_PER_TICK;
-    s.cpu.usage_in_kernelmode = acct.get("system").copied().unwrap_or(0) * NANOS_PER_TICK;
+    s.cpu.usage_in_usermode = acct
+        .get("user")
+        .copied()
+        .unwrap_or(0)
+        .saturating_mul(NANOS_PER_TICK);
+    s.cpu.usage_in_kernelmode = acct
+        .get("system")
+        .copied()
+        .unwrap_or(0)
+        .saturating_mul(NANOS_PER_TICK);
     let cpu = parse_flat(&read(&dir("cpu"), "cpu.stat"));
     s.cpu.throttling_periods = cpu.get("nr_periods").copied().unwrap_or(0);
     s.cpu.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
@@ -226,7 +232,7 @@ fn read_v1(cgroup_path: &str, memory: &Path, s: &mut ContainerStats) {
 
 fn read_v2(dir: &Path, s: &mut ContainerStats) {
     let cpu = parse_flat(&read(dir, "cpu.stat"));
-    let usec = |k: &str| cpu.get(k).copied().unwrap_or(0) * 1000;
+    let usec = |k: &str| cpu.get(k).copied().unwrap_or(0).saturating_mul(1000);
     s.cpu.total_usage = usec("usage_usec");
     s.cpu.usage_in_usermode = usec("user_usec");
     s.cpu.usage_in_kernelmode = usec("system_usec");
@@ -273,8 +279,8 @@ fn parse_proc_stat(text: &str) -> (u64, u32) {
                 total = it
                     .take(8)
                     .filter_map(|v| v.parse::<u64>().ok())
-                    .sum::<u64>()
-                    * NANOS_PER_TICK;
+                    .fold(0u64, u64::saturating_add)
+                    .saturating_mul(NANOS_PER_TICK);
             }
             Some(name) if name.starts_with("cpu") => cpus += 1,
             _ => {}
@@ -300,8 +306,8 @@ fn parse_blkio_v1(text: &str) -> BlkioStats {
             continue;
         };
         match *op {
-            "Read" => b.read_bytes += value,
-            "Write" => b.write_bytes += value,
+            "Read" => b.read_bytes = b.read_bytes.saturating_add(value),
+            "Write" => b.write_bytes = b.write_bytes.saturating_add(value),
             _ => {}
         }
         b.entries.push(BlkioEntry {
@@ -334,11 +340,11 @@ fn parse_io_stat_v2(text: &str) -> BlkioStats {
             };
             let op = match k {
                 "rbytes" => {
-                    b.read_bytes += value;
+                    b.read_bytes = b.read_bytes.saturating_add(value);
                     "Read"
                 }
                 "wbytes" => {
-                    b.write_bytes += value;
+                    b.write_bytes = b.write_bytes.saturating_add(value);
                     "Write"
                 }
                 _ => continue,
@@ -398,8 +404,18 @@ fn host_memory() -> u64 {
                 .find_map(|l| l.strip_prefix("MemTotal:"))
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
-        .map(|kb| kb * 1024)
+        .map(|kb| kb.saturating_mul(1024))
         .unwrap_or(0)
+}
+
+/// The memory limit as dockerd reports it: no limit (0, v1's huge value or
+/// v2's `max`) or one above the host's memory is the host's memory.
+fn clamp_limit(limit: u64, host: u64) -> u64 {
+    if host > 0 && (limit == 0 || limit > host) {
+        host
+    } else {
+        limit
+    }
 }
 
 #[cfg(test)]
@@ -407,11 +423,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limit_is_clamped_to_host_memory() {
+        assert_eq!(clamp_limit(0, 8 << 30), 8 << 30);
+        assert_eq!(clamp_limit(9_223_372_036_854_771_712, 8 << 30), 8 << 30);
+        assert_eq!(clamp_limit(512 << 20, 8 << 30), 512 << 20);
+        assert_eq!(clamp_limit(512 << 20, 0), 512 << 20);
+    }
+
+    #[test]
     fn parsers() {
         let (total, cpus) = parse_proc_stat(
             "cpu  10 1 5 100 2 0 1 0 0 0\ncpu0 5 0 2 50 1 0 0 0 0 0\ncpu1 5 1 3 50 1 0 1 0 0 0\nintr 5\n",
         );
         assert_eq!((total, cpus), (119 * NANOS_PER_TICK, 2));
+        // Absurd counters saturate instead of overflowing (a panic in debug).
+        let (total, _) = parse_proc_stat(&format!("cpu {} {} 0 0\n", u64::MAX, u64::MAX));
+        assert_eq!(total, u64::MAX);
+        let b = parse_blkio_v1(&format!("8:0 Read {}\n8:16 Read {}\n", u64::MAX, 5));
+        assert_eq!(b.read_bytes, u64::MAX);
         let b =
             parse_blkio_v1("8:0 Read 4096\n8:0 Write 512\n8:0 Sync 1\n8:16 Read 4\nTotal 4613\n");
         assert_eq!(

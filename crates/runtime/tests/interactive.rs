@@ -91,28 +91,68 @@ fn without_open_stdin_stdin_is_empty() {
     require_env!();
     let f = fixture(&["sh", "-c", "cat; echo done"]);
     let mut c = start_attached(&f, AttachOptions::all());
-    c.send_stdin(b"ignored\n").unwrap();
+    // The container may already be gone (stdin is empty): then the send fails.
+    let _ = c.send_stdin(b"ignored\n");
     let (out, _, code) = c.collect_until(T, |_| false).unwrap();
     assert_eq!(String::from_utf8_lossy(&out), "done\n");
     assert_eq!(code, Some(0));
 }
 
 #[test]
-fn slow_client_is_dropped_not_waited_for() {
+fn client_that_never_reads_holds_the_container_until_it_leaves() {
     require_env!();
-    // 64 MiB of output; a client that never reads must not stall the container.
+    // 64 MiB of output; like Docker, a client that does not read holds the
+    // container back (nothing is dropped) until it goes away.
     let f = fixture(&[
         "sh",
         "-c",
         "head -c 67108864 /dev/zero | tr '\\0' x; echo; echo end",
     ]);
     let c = start_attached(&f, AttachOptions::default());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        berth_runtime::read_exit(&f.dir).unwrap().is_none(),
+        "the container did not wait"
+    );
+    drop(c);
     let started = Instant::now();
     let exit = wait_exit(&f);
     assert_eq!(exit.exit_code, 0);
     assert!(started.elapsed() < Duration::from_secs(20));
-    drop(c);
     assert!(output(&f).ends_with("end\n"));
+}
+
+#[test]
+fn slow_client_gets_all_output_and_the_exit() {
+    require_env!();
+    // 20 MB of output to a client that sleeps between reads: all of it
+    // arrives, exactly, followed by the exit code.
+    const SIZE: usize = 20_000_000;
+    let f = fixture(&["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"]);
+    let mut c = start_attached(&f, AttachOptions::default());
+    let mut got = 0usize;
+    let mut all_y = true;
+    let mut next_pause = 0usize;
+    let code = loop {
+        match c.recv().unwrap() {
+            Some(Output::Stdout(b)) => {
+                got += b.len();
+                all_y &= b.iter().all(|&x| x == b'y');
+                if got >= next_pause {
+                    // About 20 MB/s at most: slower than the producer.
+                    next_pause = got + (1 << 20);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            Some(Output::Stderr(b)) => panic!("stderr: {:?}", String::from_utf8_lossy(&b)),
+            Some(Output::Exit(code)) => break code,
+            None => panic!("disconnected after {got} bytes without an exit frame"),
+        }
+    };
+    assert_eq!(got, SIZE);
+    assert!(all_y);
+    assert_eq!(code, 0);
+    assert_eq!(wait_exit(&f).exit_code, 0);
 }
 
 #[test]
@@ -151,6 +191,28 @@ fn tty_shell() {
         berth_runtime::logs::read_entries(&f.spec.log_path, None, None, None).unwrap();
     assert!(entries.iter().all(|e| e.stream == "stdout"));
     assert!(entries.iter().any(|e| e.log.contains("hi")));
+}
+
+#[test]
+fn tty_stdin_close_is_a_noop() {
+    require_env!();
+    // With a TTY, STDIN_CLOSE does nothing: later stdin still reaches the shell.
+    let mut f = fixture(&["sh"]);
+    f.spec.tty = true;
+    f.spec.open_stdin = true;
+    let mut c = start_attached(&f, AttachOptions::all());
+    let (out, _, _) = c.collect_until(T, |o| contains(o, "# ")).unwrap();
+    assert!(contains(&out, "# "), "no prompt: {out:?}");
+    c.close_stdin().unwrap();
+    c.send_stdin(b"echo $((6*7))\n").unwrap();
+    let (out, _, _) = c.collect_until(T, |o| contains(o, "42\r\n")).unwrap();
+    assert!(
+        contains(&out, "42\r\n"),
+        "stdin blocked after close: {out:?}"
+    );
+    c.send_stdin(b"exit 4\n").unwrap();
+    let (_, _, code) = c.collect_until(T, |_| false).unwrap();
+    assert_eq!(code, Some(4));
 }
 
 #[test]
@@ -279,6 +341,66 @@ fn exec_user_env_cwd_and_codes() {
     // Seccomp applies to exec too.
     let (_, _, code) = exec(&f, &exec_spec(&["unshare", "-n", "true"]));
     assert_ne!(code, 0);
+    let state = read_state(&f.dir).unwrap().unwrap();
+    berth_runtime::signal(&state, libc::SIGKILL).unwrap();
+    assert_eq!(wait_exit(&f).exit_code, 137);
+}
+
+#[test]
+fn exec_is_confined_like_the_container() {
+    require_env!();
+    let f = running(&["sleep", "100"]);
+    // The container's root, not the host's.
+    let (out, _, code) = exec(
+        &f,
+        &exec_spec(&[
+            "sh",
+            "-c",
+            "readlink /proc/self/root; pwd; ls /proc/1/root/bin/busybox; \
+             [ -e /usr/lib/os-release ] && echo host-visible; \
+             [ -e /proc/1/root/usr/lib/os-release ] && echo host-visible-via-proc; echo end",
+        ]),
+    );
+    assert_eq!(
+        (out.as_str(), code),
+        ("/\n/\n/proc/1/root/bin/busybox\nend\n", 0)
+    );
+    // Same capabilities, seccomp mode, no_new_privs and cgroups as the init;
+    // same namespaces.
+    let status = "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/PID/status; cat /proc/PID/cgroup; \
+                  for n in ipc uts net pid cgroup mnt; do readlink /proc/PID/ns/$n; done";
+    let (mine, _, _) = exec(
+        &f,
+        &exec_spec(&["sh", "-c", &status.replace("PID", "self")]),
+    );
+    let (init, _, _) = exec(&f, &exec_spec(&["sh", "-c", &status.replace("PID", "1")]));
+    assert!(mine.contains("Seccomp:\t2"), "{mine}");
+    assert!(mine.contains("CapAmb:\t0000000000000000"), "{mine}");
+    assert_eq!(mine, init);
+    // And a different user: its identity, the container's bounding set.
+    let mut s = exec_spec(&["sh", "-c", "id; grep CapBnd /proc/self/status"]);
+    s.user = "alice".into();
+    let (out, _, _) = exec(&f, &s);
+    let bnd = init.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    assert!(out.contains("uid=1000(alice) gid=1000(alice)"), "{out}");
+    assert!(out.contains(bnd), "{out}");
+    let state = read_state(&f.dir).unwrap().unwrap();
+    berth_runtime::signal(&state, libc::SIGKILL).unwrap();
+    assert_eq!(wait_exit(&f).exit_code, 137);
+}
+
+#[test]
+fn exec_gets_the_containers_ulimits() {
+    require_env!();
+    let mut f = fixture(&["sleep", "100"]);
+    f.spec.ulimits = vec![berth_runtime::Ulimit {
+        name: "nofile".into(),
+        soft: 1000,
+        hard: 2000,
+    }];
+    start(&f).unwrap();
+    let (out, _, code) = exec(&f, &exec_spec(&["sh", "-c", "ulimit -n; ulimit -Hn"]));
+    assert_eq!((out.as_str(), code), ("1000\n2000\n", 0));
     let state = read_state(&f.dir).unwrap().unwrap();
     berth_runtime::signal(&state, libc::SIGKILL).unwrap();
     assert_eq!(wait_exit(&f).exit_code, 137);

@@ -121,6 +121,27 @@ fn limits_reach_the_cgroup_and_update_changes_them() {
         (128 << 20, 0, 50_000)
     );
     assert_eq!(saved.cpu_shares, 512);
+    // A memory-only update keeps the swap limit (docker update --memory).
+    berth_runtime::update_resources(
+        &f.dir,
+        &Resources {
+            memory: 96 << 20,
+            ..Resources::default()
+        },
+    )
+    .unwrap();
+    if !unified() {
+        assert_eq!(
+            cg_file(&f, "memory", "memory.limit_in_bytes"),
+            (96u64 << 20).to_string()
+        );
+        assert_eq!(
+            cg_file(&f, "memory", "memory.memsw.limit_in_bytes"),
+            (256u64 << 20).to_string()
+        );
+    }
+    let saved = berth_runtime::ContainerSpec::load(&f.dir).unwrap();
+    assert_eq!((saved.memory, saved.memory_swap), (96 << 20, 256 << 20));
     stop(&f);
 }
 

@@ -5,7 +5,10 @@
 //! Nothing in this crate performs I/O.
 
 pub mod api;
+pub mod archive;
+pub mod detach;
 pub mod digest;
+pub mod goduration;
 pub mod image;
 pub mod names;
 pub mod reference;

@@ -51,39 +51,7 @@ pub fn random_dockerfile_name() -> String {
 /// context (gzip, bzip2, xz or zstd, or a tar header), as the docker CLI
 /// decides for `build -`; anything else is taken for a bare Dockerfile.
 pub fn is_archive(head: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 4] = [
-        &[0x1f, 0x8b],
-        b"BZh",
-        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
-        &[0x28, 0xb5, 0x2f, 0xfd],
-    ];
-    if MAGICS.iter().any(|m| head.starts_with(m)) {
-        return true;
-    }
-    if head.len() < 512 {
-        return false;
-    }
-    if &head[257..262] == b"ustar" {
-        return true;
-    }
-    // A pre-POSIX (v7) header: only its checksum tells.
-    let field = String::from_utf8_lossy(&head[148..156]);
-    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-    else {
-        return false;
-    };
-    let sum: u32 = head[..512]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(*b)
-            }
-        })
-        .sum();
-    sum == stored
+    berth_spec::archive::is_archive(head)
 }
 
 /// A context holding only `Dockerfile` (what `build -` makes of a bare
@@ -262,12 +230,13 @@ impl<W: Write> Walker<'_, W> {
             }
             let f = std::fs::File::open(path).map_err(io_err(path))?;
             // The size in the header is the one stat saw; a file that changes
-            // while being sent would corrupt the stream, so read exactly that much.
-            let size = meta.len();
-            let mut limited = f.take(size);
-            self.tar
-                .append_data(&mut h, rel, &mut limited)
-                .map_err(err)?;
+            // while being sent would corrupt the stream, so exactly that much
+            // is read, and a file that shrank fails the archive.
+            let mut exact = ExactReader {
+                inner: f.take(meta.len()),
+                remaining: meta.len(),
+            };
+            self.tar.append_data(&mut h, rel, &mut exact).map_err(err)?;
         } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             h.set_size(0);
             self.tar
@@ -291,6 +260,33 @@ impl<W: Write> Walker<'_, W> {
         self.tar
             .append_data(&mut h, name, data)
             .map_err(|e| CliError::io(format!("archive {name}"), e))
+    }
+}
+
+/// Reads exactly `remaining` bytes from `inner`, failing with "file
+/// changed as we read it" when it ends sooner.
+struct ExactReader<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "file changed as we read it: {} bytes missing",
+                    self.remaining
+                ),
+            ));
+        }
+        self.remaining = self.remaining.saturating_sub(n as u64);
+        Ok(n)
     }
 }
 
@@ -416,5 +412,28 @@ mod tests {
                 assert_eq!(s, "FROM y\n");
             }
         }
+    }
+
+    #[test]
+    fn a_file_that_shrank_fails_the_archive() {
+        let mut r = ExactReader {
+            inner: std::io::Read::take(&b"abc"[..], 5),
+            remaining: 5,
+        };
+        let mut out = Vec::new();
+        let err = std::io::copy(&mut r, &mut out).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            err.to_string(),
+            "file changed as we read it: 2 bytes missing"
+        );
+        assert_eq!(out, b"abc");
+        let mut ok = ExactReader {
+            inner: std::io::Read::take(&b"abcdef"[..], 3),
+            remaining: 3,
+        };
+        let mut out = Vec::new();
+        assert_eq!(std::io::copy(&mut ok, &mut out).unwrap(), 3);
+        assert_eq!(out, b"abc");
     }
 }

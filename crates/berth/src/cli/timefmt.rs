@@ -11,45 +11,12 @@ pub fn ago(then_unix: i64, now: DateTime<Utc>) -> String {
     format!("{} ago", human_duration(secs))
 }
 
-/// A Go duration (`300ms`, `1.5h`, `2h45m`) in nanoseconds.
+/// A Go duration (`300ms`, `1.5h`, `2h45m`) in nanoseconds (see
+/// [`berth_spec::goduration::parse_go_duration`]).
 pub fn parse_go_duration(s: &str) -> Option<i128> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
-            return None;
-        }
-        let num: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale: f64 = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += num * scale;
-    }
-    let ns = total as i128;
-    Some(if neg { -ns } else { ns })
+    berth_spec::goduration::parse_go_duration(s)
+        .ok()
+        .map(i128::from)
 }
 
 /// Docker's `GetTimestamp`: turn a `--since`/`--until` value into the

@@ -76,10 +76,9 @@ impl Builder {
                 let Some(cc) = &cfg.container_config else {
                     continue;
                 };
-                // An image without a parent only counts as the first step
-                // after FROM scratch: it must have no layers of its own
-                // beyond what the step made (any imported image differs
-                // in container_config anyway).
+                // After FROM scratch the candidates are the images without
+                // a parent; an imported or loaded one among them never
+                // matches, as its container_config is not a step's.
                 if same_config(cc, &probe)
                     && best
                         .as_ref()

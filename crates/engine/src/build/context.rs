@@ -15,7 +15,7 @@ use super::tree::{resolve, DiskTree, Node, NodeKind, Tree};
 use crate::error::{EngineError, Result};
 
 /// How many bytes are looked at to tell a tar from a Dockerfile.
-const SNIFF: usize = 512;
+const SNIFF: usize = berth_spec::archive::TAR_HEADER_LEN;
 /// The largest body taken as a bare Dockerfile.
 const MAX_DOCKERFILE: u64 = 16 << 20;
 
@@ -55,33 +55,10 @@ pub(crate) fn sniff(head: &[u8]) -> Kind {
     }
 }
 
-/// Whether `head` starts with a tar header (ustar magic, or a v7 header
-/// whose checksum is right).
+/// Whether `head` starts with a tar header (see
+/// [`berth_spec::archive::is_tar`]).
 pub(crate) fn is_tar(head: &[u8]) -> bool {
-    if head.len() < SNIFF {
-        return false;
-    }
-    if &head[257..262] == b"ustar" {
-        return true;
-    }
-    // Old-style header: verify the checksum field.
-    let field = String::from_utf8_lossy(&head[148..156]);
-    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-    else {
-        return false;
-    };
-    let sum: u32 = head[..SNIFF]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                *b as u32
-            }
-        })
-        .sum();
-    sum == stored && head[0] != 0
+    berth_spec::archive::is_tar(head)
 }
 
 /// Read up to [`SNIFF`] bytes (fewer only at end of stream).

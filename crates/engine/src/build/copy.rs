@@ -356,6 +356,7 @@ impl Builder {
         let extra = if extra == "|" { String::new() } else { extra };
         // Resolve and hash the sources (mounting a --from image read-only;
         // context sources come from its index, nothing extracted yet).
+        let out = self.out.clone();
         let (desc, sources, from_mount) = blocking(move || {
             let from_mount = match &from_layers {
                 Some(l) => Some(Overlay::readonly(l, &scratch2)?),
@@ -369,7 +370,7 @@ impl Builder {
                 ),
                 None => (ctx_tree, Filter { ignore: Some(&ignore) }, true),
             };
-            let sources = collect_sources(&req2, &*tree, f, from_context, &scratch2)?;
+            let sources = collect_sources(&req2, &*tree, f, from_context, &scratch2, &|| out.is_closed())?;
             if sources.len() > 1 && !req2.dest.ends_with('/') {
                 return Err(EngineError::invalid(format!(
                     "When using {} with more than one source file, the destination must be a directory and end with a /",
@@ -486,7 +487,7 @@ mod tests {
             chmod: None,
             heredocs: vec![],
         };
-        let srcs = collect_sources(&req, &tree, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&req, &tree, f, true, d.path(), &|| false).unwrap();
         assert_eq!(srcs.len(), 2);
         do_copy(&req, &srcs, &root, "", f).unwrap();
         assert_eq!(
@@ -507,7 +508,7 @@ mod tests {
             dest: "/l/".into(),
             ..req.clone()
         };
-        let srcs = collect_sources(&link, &tree, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&link, &tree, f, true, d.path(), &|| false).unwrap();
         do_copy(&link, &srcs, &root, "", f).unwrap();
         let md = std::fs::symlink_metadata(root.join("l/link")).unwrap();
         assert!(md.is_file());
@@ -517,7 +518,7 @@ mod tests {
             ..req.clone()
         };
         assert_eq!(
-            collect_sources(&bad, &tree, f, true, d.path())
+            collect_sources(&bad, &tree, f, true, d.path(), &|| false)
                 .unwrap_err()
                 .message,
             "COPY failed: forbidden path outside the build context: ../etc/passwd ()"
@@ -527,7 +528,7 @@ mod tests {
             ..req.clone()
         };
         assert_eq!(
-            collect_sources(&missing, &tree, f, true, d.path()).unwrap_err().message,
+            collect_sources(&missing, &tree, f, true, d.path(), &|| false).unwrap_err().message,
             "COPY failed: file not found in build context or excluded by .dockerignore: stat nope: file does not exist"
         );
         let glob = CopyRequest {
@@ -535,7 +536,7 @@ mod tests {
             dest: "/one".into(),
             ..req
         };
-        let srcs = collect_sources(&glob, &tree, f, true, d.path()).unwrap();
+        let srcs = collect_sources(&glob, &tree, f, true, d.path(), &|| false).unwrap();
         do_copy(&glob, &srcs, &root, "", f).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("one")).unwrap(), "hello");
     }

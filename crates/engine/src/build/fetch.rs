@@ -17,8 +17,18 @@ use crate::error::{EngineError, Result};
 const MAX_REDIRECTS: u32 = 10;
 /// The host's CA bundle (Debian's `ca-certificates`).
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-/// How long connecting may take; the transfer itself has no time limit.
+/// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the server may take to send the response headers, and the
+/// longest stretch without any body data before the download fails.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a whole body transfer may take (a backstop that also ends
+/// the reader thread of an abandoned download).
+const BODY_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// How often a waiting download checks whether the build was cancelled.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
+/// Size of the chunks passed from the reader thread.
+const CHUNK: usize = 64 * 1024;
 /// The most of an error response's body quoted in the message.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
@@ -64,6 +74,8 @@ fn agent() -> &'static ureq::Agent {
             .http_status_as_error(false)
             .max_redirects(MAX_REDIRECTS)
             .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(IDLE_TIMEOUT))
+            .timeout_recv_body(Some(BODY_TIMEOUT))
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
             .build();
@@ -71,8 +83,24 @@ fn agent() -> &'static ureq::Agent {
     })
 }
 
-/// Download `url` into `dir`; returns the file and its name.
-pub(crate) fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
+/// Download `url` into `dir`; returns the file and its name. The
+/// transfer fails when no data arrives for [`IDLE_TIMEOUT`], and stops as
+/// soon as `cancelled()` says the build was cancelled.
+pub(crate) fn download(
+    url: &str,
+    dir: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(PathBuf, String)> {
+    download_with(url, dir, cancelled, IDLE_TIMEOUT)
+}
+
+/// [`download`] with a chosen idle timeout.
+fn download_with(
+    url: &str,
+    dir: &Path,
+    cancelled: &dyn Fn() -> bool,
+    idle: Duration,
+) -> Result<(PathBuf, String)> {
     let name = file_name(url).unwrap_or_else(|| "__unnamed__".into());
     let out_dir = dir.join("downloads");
     std::fs::create_dir_all(&out_dir)
@@ -117,8 +145,14 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
         .map(str::to_string);
     let mut file = std::fs::File::create(&target)
         .map_err(|e| EngineError::io(format!("create {}", target.display()), e))?;
-    std::io::copy(&mut resp.body_mut().as_reader(), &mut file)
-        .map_err(|e| add_err(format!("failed to download {url}: {e}")))?;
+    copy_body(resp.into_body().into_reader(), &mut file, cancelled, idle).map_err(|e| match e {
+        CopyError::Cancelled => super::cancelled_error(),
+        CopyError::Idle => add_err(format!(
+            "failed to download {url}: read timeout: no data received for {}s",
+            idle.as_secs()
+        )),
+        CopyError::Io(e) => add_err(format!("failed to download {url}: {e}")),
+    })?;
     file.sync_all()
         .map_err(|e| EngineError::io(format!("write {}", target.display()), e))?;
     drop(file);
@@ -136,6 +170,70 @@ pub(crate) fn download(url: &str, dir: &Path) -> Result<(PathBuf, String)> {
     )
     .map_err(|e| EngineError::system(format!("set the mtime of {}: {e}", target.display())))?;
     Ok((target, name))
+}
+
+/// Why copying a body stopped early.
+enum CopyError {
+    /// The build was cancelled.
+    Cancelled,
+    /// No data arrived for the idle timeout.
+    Idle,
+    /// Reading the body or writing the file failed.
+    Io(std::io::Error),
+}
+
+/// Copy `body` into `out`. The blocking reads happen on a helper thread
+/// that passes chunks over a bounded channel, so that this side can give
+/// up when no chunk arrives for `idle` or when the build is cancelled;
+/// the helper then stops at its next chunk (or when the agent's body
+/// timeout ends its read).
+fn copy_body(
+    mut body: impl std::io::Read + Send + 'static,
+    out: &mut impl std::io::Write,
+    cancelled: &dyn Fn() -> bool,
+    idle: Duration,
+) -> std::result::Result<(), CopyError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+    std::thread::Builder::new()
+        .name("build-add-url".into())
+        .spawn(move || loop {
+            let mut buf = vec![0u8; CHUNK];
+            match body.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        })
+        .map_err(CopyError::Io)?;
+    let mut waited = Duration::ZERO;
+    loop {
+        if cancelled() {
+            return Err(CopyError::Cancelled);
+        }
+        match rx.recv_timeout(CANCEL_POLL.min(idle)) {
+            Ok(Ok(chunk)) => {
+                waited = Duration::ZERO;
+                out.write_all(&chunk).map_err(CopyError::Io)?;
+            }
+            Ok(Err(e)) => return Err(CopyError::Io(e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                waited += CANCEL_POLL.min(idle);
+                if waited >= idle {
+                    return Err(CopyError::Idle);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -159,7 +257,7 @@ mod tests {
     fn connection_failures_are_reported() {
         let d = tempfile::tempdir().unwrap();
         for url in ["http://127.0.0.1:1/x.txt", "https://127.0.0.1:1/x.txt"] {
-            let err = download(url, d.path()).unwrap_err();
+            let err = download(url, d.path(), &|| false).unwrap_err();
             assert!(
                 err.message
                     .starts_with(&format!("ADD failed: Get \"{url}\": ")),
@@ -203,7 +301,8 @@ mod tests {
             }
         });
         let d = tempfile::tempdir().unwrap();
-        let (p, name) = download(&format!("http://127.0.0.1:{port}/old"), d.path()).unwrap();
+        let (p, name) =
+            download(&format!("http://127.0.0.1:{port}/old"), d.path(), &|| false).unwrap();
         assert_eq!(name, "old");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "hello");
         assert_eq!(std::fs::metadata(&p).unwrap().mtime(), 1_577_934_245);
@@ -221,7 +320,12 @@ mod tests {
             r
         });
         let d = tempfile::tempdir().unwrap();
-        let (p, name) = download(&format!("http://127.0.0.1:{port}/big.bin"), d.path()).unwrap();
+        let (p, name) = download(
+            &format!("http://127.0.0.1:{port}/big.bin"),
+            d.path(),
+            &|| false,
+        )
+        .unwrap();
         assert_eq!(name, "big.bin");
         let md = std::fs::metadata(&p).unwrap();
         assert_eq!(md.len(), SIZE as u64);
@@ -237,11 +341,52 @@ mod tests {
         });
         let d = tempfile::tempdir().unwrap();
         let url = format!("http://127.0.0.1:{port}/nope.txt");
-        let err = download(&url, d.path()).unwrap_err();
+        let err = download(&url, d.path(), &|| false).unwrap_err();
         assert_eq!(
             err.message,
             format!("ADD failed: failed to GET {url} with status 404 Not Found: no such file")
         );
         t.join().unwrap();
+    }
+
+    /// A server that sends headers and part of the body, then stalls
+    /// until the client hangs up.
+    fn serve_stalling() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                .unwrap();
+            // Holds the connection open until the client goes away.
+            let _ = s.read(&mut buf);
+        });
+        port
+    }
+
+    #[test]
+    fn a_stalled_body_times_out() {
+        let port = serve_stalling();
+        let d = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}/slow.bin");
+        let err = download_with(&url, d.path(), &|| false, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("ADD failed: failed to download {url}: read timeout: no data received for 1s")
+        );
+    }
+
+    #[test]
+    fn a_cancelled_build_stops_the_download() {
+        let port = serve_stalling();
+        let d = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}/slow.bin");
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        // Cancelled after the download has started waiting for data.
+        let cancelled = || calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
+        let err = download(&url, d.path(), &cancelled).unwrap_err();
+        assert_eq!(err.message, crate::build::cancelled_error().message);
     }
 }

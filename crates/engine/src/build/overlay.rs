@@ -8,12 +8,9 @@
 //! upper dir is scratch anyway: the step's layer is written (and synced)
 //! by the store's commit from it.
 
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use berth_runtime::mount::{mount_overlay, unmount, MAX_MOUNT_DATA};
-use nix::mount::{mount, MsFlags};
+use berth_runtime::mount::{mount_overlay, unmount};
 
 use super::sources::io_err;
 use crate::error::Result;
@@ -42,8 +39,10 @@ impl Overlay {
                 mounted: false,
             });
         }
-        if !mount_volatile(layers, &upper, &work, &merged) {
-            mount_overlay(layers, Some((&upper, &work)), &merged, false)?;
+        // `volatile` fails on kernels before 5.10: then the ordinary way.
+        let volatile = mount_overlay(layers, Some((&upper, &work)), &merged, false, &["volatile"]);
+        if volatile.is_err() {
+            mount_overlay(layers, Some((&upper, &work)), &merged, false, &[])?;
         }
         Ok(Overlay {
             root: merged,
@@ -64,7 +63,7 @@ impl Overlay {
                 mounted: false,
             });
         }
-        mount_overlay(layers, None, &target, true)?;
+        mount_overlay(layers, None, &target, true, &[])?;
         Ok(Overlay {
             root: target.clone(),
             upper: target,
@@ -79,70 +78,5 @@ impl Overlay {
             unmount(&self.root)?;
         }
         Ok(())
-    }
-}
-
-/// Overlay option values cannot contain `,` or `:` unescaped.
-fn escape(p: &Path) -> String {
-    p.to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace(',', "\\,")
-        .replace(':', "\\:")
-}
-
-/// Mount `layers` (lowest first) with `upper`/`work` on `target` with the
-/// `volatile` option; false when that did not work (an older kernel), for
-/// the caller to mount the ordinary way.
-fn mount_volatile(layers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> bool {
-    let tail = format!(
-        ",upperdir={},workdir={}{},volatile",
-        escape(upper),
-        escape(work),
-        if Path::new("/sys/module/overlay/parameters/index").exists() {
-            ",index=off"
-        } else {
-            ""
-        }
-    );
-    let plain: Vec<String> = layers.iter().rev().map(|p| escape(p)).collect();
-    let mut data = format!("lowerdir={}{tail}", plain.join(":"));
-    // Long lists go by file descriptor, held open until mount(2) returns.
-    let mut held: Vec<std::fs::File> = Vec::new();
-    if data.len() > MAX_MOUNT_DATA {
-        for dir in layers.iter().rev() {
-            let opened = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                .open(dir);
-            match opened {
-                Ok(f) => held.push(f),
-                Err(_) => return false,
-            }
-        }
-        let by_fd: Vec<String> = held
-            .iter()
-            .map(|f| format!("/proc/self/fd/{}", f.as_raw_fd()))
-            .collect();
-        data = format!("lowerdir={}{tail}", by_fd.join(":"));
-        if data.len() > MAX_MOUNT_DATA {
-            return false;
-        }
-    }
-    let res = mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(data.as_str()),
-    );
-    drop(held);
-    res.is_ok()
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = unmount(&self.root);
-        }
     }
 }

@@ -217,6 +217,7 @@ pub(crate) fn collect_sources(
     f: Filter,
     from_context: bool,
     scratch: &Path,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Vec<Source>> {
     let name = req.name();
     let mut out = Vec::new();
@@ -236,7 +237,7 @@ pub(crate) fn collect_sources(
             return Err(EngineError::invalid("source can't be a URL for COPY"));
         }
         if is_url {
-            let (path, fname) = fetch::download(src, scratch)?;
+            let (path, fname) = fetch::download(src, scratch, cancelled)?;
             out.push(Source {
                 host: path,
                 name: fname,

@@ -1,6 +1,8 @@
 //! The exec shim (`berth shim exec <container dir> <exec root> <exec dir>`):
-//! run an [`ExecSpec`] in the running container with libcontainer's tenant
-//! builder, relay its stdio, record its exit in the exec directory.
+//! run an [`ExecSpec`] in the running container (directly, see
+//! [`super::direct`], or with libcontainer's tenant builder when that path is
+//! switched off or cannot be used), relay its stdio, record its exit in the
+//! exec directory.
 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use crate::spec::ContainerSpec;
 use crate::state::{exit_code_of, read_state, write_state, ExitInfo, ShimState};
 use crate::user::resolve_user;
 
+use super::direct;
 use super::exec_check::check_executable;
 use super::relay::{pidfd, ProcessIo, Relay, RelayConfig};
 use super::start::{report_started, take_seccomp, ValidatedExecutor};
@@ -84,7 +87,65 @@ pub fn start(
     as_container.tty = espec.tty;
     as_container.privileged = cspec.privileged || espec.privileged;
     let mut oci = generate(&as_container, &user, &HostFacts::current())?;
+    if let Some(plan) = direct_plan(&oci, exec_root, state.init_pid, &espec)? {
+        let listener = listen_attach(exec_dir)?;
+        let (pid, io) = if espec.tty {
+            direct::spawn(&plan, None, None, espec.open_stdin)?
+        } else {
+            let mut stdio = Stdio::new(exec_dir, espec.open_stdin, false, None)?;
+            let ends = stdio.take_process_ends();
+            let shim_io = stdio.into_io()?;
+            direct::spawn(&plan, ends, Some(shim_io), espec.open_stdin)?
+        };
+        return finish_start(exec_dir, &espec, pid, io, listener, client);
+    }
     let seccomp = take_seccomp(&mut oci, exec_root);
+    let (pid, io) = libcontainer_spawn(oci, seccomp, &cspec, exec_root, exec_dir, &espec)?;
+    let listener = listen_attach(exec_dir)?;
+    finish_start(exec_dir, &espec, pid, io, listener, client)
+}
+
+/// The direct path's plan, or `None` when it is switched off or cannot be
+/// used (the seccomp profile cannot be precompiled, ...).
+fn direct_plan(
+    oci: &oci_spec::runtime::Spec,
+    exec_root: &Path,
+    init_pid: i32,
+    espec: &ExecSpec,
+) -> Result<Option<direct::Plan>, RuntimeError> {
+    if !direct::enabled() {
+        return Ok(None);
+    }
+    let Some(process) = oci.process().as_ref() else {
+        return Ok(None);
+    };
+    let seccomp = match oci.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        None => None,
+        Some(profile) => match crate::seccomp_bpf::compiled(
+            profile,
+            &exec_root.join(crate::seccomp_bpf::SECCOMP_CACHE_DIR),
+        ) {
+            Ok(p) => Some(p),
+            Err(_) => return Ok(None),
+        },
+    };
+    direct::Plan::new(direct::PlanInput {
+        init_pid,
+        process,
+        seccomp,
+        tty: espec.tty.then_some(espec.console_size),
+    })
+}
+
+/// Start the process with libcontainer's tenant builder.
+fn libcontainer_spawn(
+    oci: oci_spec::runtime::Spec,
+    seccomp: Option<super::start::SeccompLoad>,
+    cspec: &ContainerSpec,
+    exec_root: &Path,
+    exec_dir: &Path,
+    espec: &ExecSpec,
+) -> Result<(i32, ProcessIo), RuntimeError> {
     let process = oci
         .process()
         .clone()
@@ -97,7 +158,6 @@ pub fn start(
     crate::atomic::write_file(&process_path, &bytes, crate::atomic::Durability::Atomic)?;
 
     let mut stdio = Stdio::new(exec_dir, espec.open_stdin, espec.tty, espec.console_size)?;
-    let listener = listen_attach(exec_dir)?;
     let builder = ContainerBuilder::new(cspec.id.clone(), SyscallType::default())
         .with_root_path(exec_root.join(RUNTIME_STATE_DIR))
         .map_err(|e| RuntimeError::Start(e.to_string()))?
@@ -111,6 +171,18 @@ pub fn start(
         .map_err(|e| RuntimeError::Start(format!("{e}")))?
         .as_raw();
     let io = stdio.into_io()?;
+    Ok((pid, io))
+}
+
+/// Record `state.json`, report readiness.
+fn finish_start(
+    exec_dir: &Path,
+    espec: &ExecSpec,
+    pid: i32,
+    io: ProcessIo,
+    listener: (UnixListener, PathBuf),
+    client: Option<(UnixStream, AttachOptions)>,
+) -> Result<ExecStarted, RuntimeError> {
     let started_at = Utc::now();
     let shim_pid = std::process::id() as i32;
     write_state(

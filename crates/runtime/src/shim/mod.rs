@@ -2,6 +2,7 @@
 //! container with libcontainer, reports readiness to `spawn_shim`, then
 //! supervises it (log, reap, record the exit, clean up).
 
+mod direct;
 mod exec;
 mod exec_check;
 mod monitor;

@@ -53,7 +53,7 @@ pub fn supervise(started: Started) -> i32 {
         stdin_once,
         log,
         pidfd: pidfd(init_pid),
-        oom: OomWatch::new(&cgroup_path, &container_dir),
+        oom: OomWatch::new(&cgroup_path, &container_dir, Some(init_pid)),
         idle_hook: Some((
             std::time::Duration::from_millis(RELEASE_MEMORY_AFTER_MS.into()),
             release_free_memory,

@@ -6,6 +6,10 @@
 //!
 //! An event is written shortly after it is seen ([`SETTLE`]) or as soon as
 //! the init exits, so that `init_died` tells whether the init was the victim.
+//! The decision does not rest on the timer: the kernel queues the victim's
+//! SIGKILL before it counts the kill, so when the counter has grown and the
+//! init has a SIGKILL pending, is exiting or is a zombie, the event is held
+//! back until the init is reaped and then recorded with `init_died`.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -35,6 +39,8 @@ pub struct OomWatch {
     /// how many more looks.
     pending: Option<(Instant, DateTime<Utc>, u8)>,
     init_dead: bool,
+    /// The container's init (host pid), to tell whether it is the victim.
+    init_pid: Option<i32>,
     /// Events recorded but not yet told in the container's log.
     untold: Vec<OomEvent>,
 }
@@ -42,7 +48,11 @@ pub struct OomWatch {
 impl OomWatch {
     /// Start watching cgroup `cgroup_path`; `None` (with a message on the
     /// shim's stderr) when the host offers no way to.
-    pub fn new(cgroup_path: &str, container_dir: &std::path::Path) -> Option<OomWatch> {
+    pub fn new(
+        cgroup_path: &str,
+        container_dir: &std::path::Path,
+        init_pid: Option<i32>,
+    ) -> Option<OomWatch> {
         let dir = cgroup::controller_dir("memory", cgroup_path)?;
         let (fd, control) = if cgroup::is_unified() {
             (watch_v2(&dir.join("memory.events"))?, None)
@@ -58,6 +68,7 @@ impl OomWatch {
             recorded: cgroup::oom_kill_count(cgroup_path),
             pending: None,
             init_dead: false,
+            init_pid,
             untold: Vec::new(),
         })
     }
@@ -96,6 +107,14 @@ impl OomWatch {
         if let Some((at, time, looks)) = self.pending {
             if Instant::now() >= at {
                 self.pending = None;
+                if !self.init_dead && self.init_pid.is_some_and(init_dying) {
+                    // The init is the victim (or dying anyway): record when
+                    // it is reaped, with `init_died`.
+                    if cgroup::oom_kill_count(&self.cgroup_path) > self.recorded {
+                        self.pending = Some((Instant::now() + SETTLE, time, looks));
+                        return;
+                    }
+                }
                 if !self.record(time) && looks > 1 {
                     // Not counted yet (or no kill after all): look again.
                     self.pending = Some((Instant::now() + SETTLE, time, looks - 1));
@@ -158,6 +177,54 @@ impl OomWatch {
     }
 }
 
+/// Whether process `pid` is on its way out: gone, a zombie, exiting
+/// (`PF_EXITING`), or with a SIGKILL pending (the OOM killer's signal is
+/// queued before the kill is counted, and stays in the shared pending set
+/// until the process is released).
+fn init_dying(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    if stat_dying(&stat) {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| sigkill_pending(&s))
+        .unwrap_or(true)
+}
+
+/// `/proc/<pid>/stat` says zombie/dead or `PF_EXITING`.
+fn stat_dying(stat: &str) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    // Fields after the command (which may hold spaces and parentheses).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return false;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] = state (field 3), fields[6] = flags (field 9).
+    let state_dead = fields
+        .first()
+        .is_some_and(|s| matches!(*s, "Z" | "X" | "x"));
+    let exiting = fields
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0);
+    state_dead || exiting
+}
+
+/// `/proc/<pid>/status` shows SIGKILL in `SigPnd` or `ShdPnd`.
+fn sigkill_pending(status: &str) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (9 - 1);
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SigPnd:")
+                .or_else(|| l.strip_prefix("ShdPnd:"))
+        })
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .any(|mask| mask & SIGKILL_BIT != 0)
+}
+
 /// The log line about OOM kill `e` in container `name`.
 pub fn notice(name: &str, e: &OomEvent) -> String {
     let size = |b: u64| berth_spec::units::human_size_binary(b, 4);
@@ -211,6 +278,22 @@ fn watch_v2(events: &std::path::Path) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dying_is_read_from_proc() {
+        let alive = "12 (a (b) c) S 1 12 12 0 -1 4194560 100 0 0 0";
+        assert!(!stat_dying(alive));
+        assert!(stat_dying("12 (sh) Z 1 12 12 0 -1 4194560 100"));
+        assert!(stat_dying("12 (sh) R 1 12 12 0 -1 4194564 100"));
+        assert!(sigkill_pending(
+            "Name:\tsh\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000100\n"
+        ));
+        assert!(!sigkill_pending(
+            "SigPnd:\t0000000000000000\nShdPnd:\t0000000000004000\n"
+        ));
+        assert!(!init_dying(std::process::id() as i32));
+        assert!(init_dying(i32::MAX));
+    }
 
     #[test]
     fn notices_read_like_the_issue() {

@@ -1,8 +1,10 @@
 //! The shim's single-threaded I/O loop: the process's output goes to the
 //! json-file log and to every attach client; attach clients feed stdin and
-//! resize the TTY (protocol in [`crate::attach`]). Never blocks on a client:
-//! output for a client is queued up to [`CLIENT_BUFFER`], past which the
-//! client is dropped.
+//! resize the TTY (protocol in [`crate::attach`]). Never blocks in a write
+//! to a client, but applies backpressure like Docker: while some client has
+//! [`CLIENT_BUFFER`] or more queued, the process's output is not read (the
+//! process blocks on its pipe or pty). A client is dropped only when its
+//! socket fails or it takes nothing for [`STALL_TIMEOUT`].
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -28,6 +30,9 @@ const STDIN_BUFFER: usize = 1 << 20;
 /// After the process exited, how long to wait for the end of its output
 /// (a background process may hold the pipes open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
+/// How long a client with queued output may take nothing before it is
+/// dropped (the process is held back meanwhile).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The process's standard streams as the shim holds them.
 pub enum ProcessIo {
@@ -64,6 +69,8 @@ struct Client {
     /// `None` until the client's `ATTACH` frame.
     opts: Option<AttachOptions>,
     out: Vec<u8>,
+    /// When the client last took output (or output started to queue).
+    last_progress: Instant,
     dead: bool,
 }
 
@@ -75,6 +82,7 @@ impl Client {
             decoder: Decoder::default(),
             opts,
             out: Vec::new(),
+            last_progress: Instant::now(),
             dead: false,
         })
     }
@@ -93,6 +101,7 @@ impl Client {
                 Ok(0) => self.dead = true,
                 Ok(n) => {
                     self.out.drain(..n);
+                    self.last_progress = Instant::now();
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -101,14 +110,27 @@ impl Client {
         }
     }
 
+    /// Queue a frame (never dropped: the relay stops reading the process
+    /// while this client is [`CLIENT_BUFFER`] behind).
     fn queue(&mut self, frame: &[u8]) {
-        if self.out.len() + frame.len() > CLIENT_BUFFER {
-            // Too slow: drop it rather than stall the container.
-            self.dead = true;
+        if self.dead {
             return;
+        }
+        if self.out.is_empty() {
+            self.last_progress = Instant::now();
         }
         self.out.extend_from_slice(frame);
         self.flush();
+    }
+
+    /// Whether this client holds the process back.
+    fn behind(&self) -> bool {
+        !self.dead && self.out.len() >= CLIENT_BUFFER
+    }
+
+    /// When this client is dropped if it takes nothing more.
+    fn stall_deadline(&self) -> Option<Instant> {
+        (!self.dead && !self.out.is_empty()).then(|| self.last_progress + STALL_TIMEOUT)
     }
 }
 
@@ -281,6 +303,13 @@ impl Relay {
                 return;
             }
             let now = Instant::now();
+            if self.backpressured() {
+                // The output is held back, not ended: the drain period
+                // after the exit starts once the clients caught up.
+                if let Some(t) = self.exited_at.as_mut() {
+                    *t = now;
+                }
+            }
             if self.exited_at.is_some_and(|t| now >= t + DRAIN_AFTER_EXIT) {
                 return;
             }
@@ -332,8 +361,13 @@ impl Relay {
             if ready_listener {
                 self.accept();
             }
+            let now = Instant::now();
             for c in &mut self.clients {
                 c.flush();
+                if c.stall_deadline().is_some_and(|d| now >= d) {
+                    eprintln!("berth shim: dropping an attach client that took no output for {STALL_TIMEOUT:?}");
+                    c.dead = true;
+                }
             }
             self.reap_clients();
             if self.stdin_close && self.stdin_buf.is_empty() && self.tty.is_none() {
@@ -342,8 +376,14 @@ impl Relay {
         }
     }
 
+    /// Whether some client is so far behind that the output is not read.
+    fn backpressured(&self) -> bool {
+        self.clients.iter().any(Client::behind)
+    }
+
     fn timeout(&self, now: Instant) -> PollTimeout {
         let mut deadlines: Vec<Instant> = Vec::new();
+        deadlines.extend(self.clients.iter().filter_map(Client::stall_deadline));
         if let Some((at, _)) = self.idle_hook {
             deadlines.push(at);
         }
@@ -371,7 +411,12 @@ impl Relay {
             fds.len() - 1
         });
         let mut source_at = Vec::new();
-        for (i, s) in self.sources.iter().enumerate() {
+        let sources = if self.backpressured() {
+            &[][..]
+        } else {
+            &self.sources[..]
+        };
+        for (i, s) in sources.iter().enumerate() {
             if let Some(f) = &s.file {
                 fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
                 source_at.push((i, fds.len() - 1));
@@ -521,7 +566,9 @@ impl Relay {
                 self.stdin_buf.extend_from_slice(&payload);
                 self.write_stdin();
             }
-            KIND_STDIN_CLOSE if opts.is_some_and(|o| o.stdin) => {
+            // With a TTY, closing stdin is a no-op (the client sends ^D);
+            // it must not block later stdin.
+            KIND_STDIN_CLOSE if opts.is_some_and(|o| o.stdin) && self.tty.is_none() => {
                 self.stdin_close = true;
             }
             KIND_RESIZE => {
@@ -628,8 +675,9 @@ impl Relay {
         self.oom.as_mut()
     }
 
-    /// Tell every client the exit code, flush (briefly blocking, at most
-    /// about 100 ms per client) and disconnect; remove `attach.sock`.
+    /// Tell every client the exit code, flush everything queued (blocking;
+    /// a client that takes nothing for [`STALL_TIMEOUT`] is given up) and
+    /// disconnect; remove `attach.sock`.
     pub fn finish(mut self, exit_code: i32) {
         self.listener = None;
         if !self.socket_path.as_os_str().is_empty() {
@@ -642,7 +690,7 @@ impl Relay {
             }
             c.out.extend_from_slice(&frame);
             let _ = c.stream.set_nonblocking(false);
-            let _ = c.stream.set_write_timeout(Some(Duration::from_millis(100)));
+            let _ = c.stream.set_write_timeout(Some(STALL_TIMEOUT));
             let _ = c.stream.write_all(&c.out);
             let _ = c.stream.shutdown(std::net::Shutdown::Write);
         }

@@ -96,6 +96,15 @@ impl Stdio {
         b
     }
 
+    /// The process's ends of its pipes (stdin, stdout, stderr), taken out
+    /// (not on a TTY); the shim's ends stay for [`Stdio::into_io`].
+    pub fn take_process_ends(&mut self) -> Option<(OwnedFd, OwnedFd, OwnedFd)> {
+        if self.console.is_some() {
+            return None;
+        }
+        Some((self.stdin_r.take()?, self.out_w.take()?, self.err_w.take()?))
+    }
+
     /// After the build: the shim's ends (for a TTY, receive the master).
     pub fn into_io(self) -> Result<ProcessIo, RuntimeError> {
         if let Some((listener, path)) = self.console {
@@ -188,15 +197,28 @@ pub const ATTACH_ARG: &str = "attach=";
 /// The pre-connected client, when the shim's arguments announce one.
 pub fn inherited_client(arg: Option<&str>) -> Option<(UnixStream, AttachOptions)> {
     let flags: u8 = arg?.strip_prefix(ATTACH_ARG)?.parse().ok()?;
+    // Descriptor 3 must be a socket: anything else (closed, or a file the
+    // shim was started with by mistake) is not ours to take.
+    let st = nix::sys::stat::fstat(ATTACH_FD)
+        .map_err(|e| eprintln!("berth shim: attach descriptor {ATTACH_FD}: {e}"))
+        .ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        eprintln!("berth shim: attach descriptor {ATTACH_FD} is not a socket");
+        return None;
+    }
     // Keep it from leaking into the container.
     let _ = nix::fcntl::fcntl(
         ATTACH_FD,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     )
     .ok()?;
-    // SAFETY: by the spawn protocol (spawn_shim_attached / spawn_exec_shim),
-    // descriptor 3 is the shim's end of a socketpair that nothing else in
-    // this process owns; fcntl above proved it open.
+    // SAFETY: the spawn protocol (spawn_shim_attached / spawn_exec_shim) is
+    // the only way the `attach=` argument is passed, and it installs the
+    // shim's end of a fresh socketpair as descriptor 3 in the child, which
+    // nothing else in this process opens, uses or closes (the shim calls
+    // this at the top of main, before it opens any descriptor of its own,
+    // and calls it once). fstat above checked that descriptor 3 is open and a socket,
+    // so taking ownership of it as a UnixStream is sound and unique.
     let stream = unsafe { UnixStream::from_raw_fd(ATTACH_FD) };
     Some((stream, AttachOptions::from_flags(flags)))
 }

@@ -21,6 +21,12 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// Whether env `CI` is set (non-empty, not "false" or "0"): tests must then
+/// run, not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// A busybox layer shared by all tests of this process.
 pub fn layer() -> &'static Path {
     static LAYER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -159,6 +165,9 @@ pub fn run_args(args: &[&str]) -> (i32, String) {
 macro_rules! require_env {
     () => {
         if let Some(why) = $crate::common::skip_reason() {
+            if $crate::common::in_ci() {
+                panic!("cannot run under CI: {why}");
+            }
             eprintln!("skipping: {why}");
             return;
         }
