@@ -6,21 +6,33 @@ use common::*;
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Now as the API's `seconds.nanoseconds`.
-fn now_ts() -> String {
+/// Now plus `offset`, as the API's `seconds.nanoseconds`.
+fn ts_in(offset: Duration) -> String {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
+        .expect("clock after 1970")
+        + offset;
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 
-/// `events --since t0 --until t1 [FILTERS] --format '{{json .}}'`, parsed.
-fn events_json(t0: &str, t1: &str, filters: &[&str]) -> Vec<serde_json::Value> {
+/// Now as the API's `seconds.nanoseconds`.
+fn now_ts() -> String {
+    ts_in(Duration::ZERO)
+}
+
+/// `events --since t0 --until t1 [--filter F]...`.
+fn replay_args<'a>(t0: &'a str, t1: &'a str, filters: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["events", "--since", t0, "--until", t1];
     for f in filters {
         args.push("--filter");
         args.push(f);
     }
+    args
+}
+
+/// `events --since t0 --until t1 [FILTERS] --format '{{json .}}'`, parsed.
+fn events_json(t0: &str, t1: &str, filters: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = replay_args(t0, t1, filters);
     args.push("--format");
     args.push("{{json .}}");
     let out = h().run(&args);
@@ -117,17 +129,8 @@ fn container_lifecycle_events_in_order_with_attributes() {
     assert_eq!(actions(&by_id), ["start"]);
 
     // The default format: local time with nanoseconds, attributes sorted.
-    let out = h.run(&[
-        "events",
-        "--since",
-        &t0,
-        "--until",
-        &t1,
-        "--filter",
-        &format!("container={name}"),
-        "--filter",
-        "event=create",
-    ]);
+    let by_name = format!("container={name}");
+    let out = h.run(&replay_args(&t0, &t1, &[&by_name, "event=create"]));
     let line = out.ok().out();
     let (time, rest) = line.split_once(' ').expect("a time then the event");
     // 2006-01-02T15:04:05.000000000 then Z or +07:00
@@ -144,19 +147,12 @@ fn container_lifecycle_events_in_order_with_attributes() {
     );
 
     // Templates with Go field names.
-    let out = h.run(&[
-        "events",
-        "--since",
-        &t0,
-        "--until",
-        &t1,
-        "--filter",
-        &format!("container={name}"),
-        "--filter",
-        "event=die",
+    let mut args = replay_args(&t0, &t1, &[&by_name, "event=die"]);
+    args.extend([
         "--format",
         "{{.Status}} {{.Type}} {{.ID}} {{.Actor.Attributes.exitCode}}",
     ]);
+    let out = h.run(&args);
     assert_eq!(out.ok().out(), format!("die container {id} 137"));
 }
 
@@ -214,13 +210,7 @@ fn live_stream_ends_at_until() {
     let h = h();
     let name = uname("evlive");
     let _g = h.guard(&[&name]);
-    let until = {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            + Duration::from_secs(8);
-        format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-    };
+    let until = ts_in(Duration::from_secs(8));
     // `--since` too: on a slow machine, what happens before the
     // subscription arrives is replayed, not lost.
     let since = now_ts();

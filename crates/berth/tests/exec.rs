@@ -65,7 +65,8 @@ fn sleeper(name: &str, opts: &[&str]) -> Guard {
     g
 }
 
-/// A tmux session running a command, removed on drop.
+/// A tmux session running a command, removed on drop. Each session has a tmux server of its
+/// own (`-L <name>`): parallel tests sharing the default server race with its exit.
 struct Tmux {
     name: String,
 }
@@ -75,6 +76,7 @@ impl Tmux {
         let name = uname("tmux");
         let full = format!("DOCKER_HOST={} {cmd}; echo EXITED=$?; sleep 60", h().host);
         let st = std::process::Command::new("tmux")
+            .args(["-L", &name])
             .args([
                 "new-session",
                 "-d",
@@ -96,6 +98,7 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", &self.name];
         args.extend_from_slice(keys);
         let st = std::process::Command::new("tmux")
+            .args(["-L", &self.name])
             .args(&args)
             .status()
             .expect("tmux send-keys");
@@ -104,7 +107,7 @@ impl Tmux {
 
     fn screen(&self) -> String {
         let out = std::process::Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
+            .args(["-L", &self.name, "capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -155,7 +158,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = std::process::Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
+            .args(["-L", &self.name, "kill-session", "-t", &self.name])
             .status();
     }
 }

@@ -37,18 +37,18 @@ fn hh() -> &'static Harness {
     })
 }
 
-/// A tmux session (on a tmux server of our own) running one CLI command, followed by
-/// `echo EXIT=$?` so the exit status shows on screen.
+/// A tmux session running one CLI command, followed by `echo EXIT=$?` so the exit status
+/// shows on screen. Each session has a tmux server of its own (socket named after the
+/// session): tests run in parallel, and a shared server exits under a test that is starting a
+/// session when another test kills the last one.
 struct Tmux {
     name: String,
 }
 
-const TMUX_SOCKET: &str = "berth-e2e";
-
-fn tmux(args: &[&str]) -> std::process::Output {
+fn tmux(socket: &str, args: &[&str]) -> std::process::Output {
     Command::new("tmux")
         .arg("-L")
-        .arg(TMUX_SOCKET)
+        .arg(socket)
         .args(args)
         .output()
         .expect("tmux is installed (scripts/install-deps.sh)")
@@ -74,17 +74,20 @@ impl Tmux {
             line.push_str(&sq(a));
         }
         line.push_str("; echo EXIT=$?; sleep 600");
-        let o = tmux(&[
-            "new-session",
-            "-d",
-            "-s",
+        let o = tmux(
             &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &line,
-        ]);
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                &line,
+            ],
+        );
         assert!(
             o.status.success(),
             "tmux new-session: {}",
@@ -97,7 +100,7 @@ impl Tmux {
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", &self.name];
         args.extend_from_slice(keys);
-        let o = tmux(&args);
+        let o = tmux(&self.name, &args);
         assert!(o.status.success(), "tmux send-keys {keys:?}");
     }
 
@@ -131,7 +134,7 @@ impl Tmux {
 
     /// The visible screen.
     fn screen(&self) -> String {
-        let o = tmux(&["capture-pane", "-p", "-t", &self.name]);
+        let o = tmux(&self.name, &["capture-pane", "-p", "-t", &self.name]);
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -169,7 +172,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = tmux(&["kill-session", "-t", &self.name]);
+        let _ = tmux(&self.name, &["kill-session", "-t", &self.name]);
     }
 }
 

@@ -8,7 +8,10 @@ use bytes::{Buf, Bytes};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as HttpBody, Frame, Incoming};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
+
+use crate::error::ApiError;
 
 /// The body type of every response.
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -59,6 +62,19 @@ pub async fn read_all(body: Incoming, limit: usize) -> Result<Bytes, String> {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => Err(format!("reading request body: {e}")),
     }
+}
+
+/// Read a JSON request body whole, up to `limit` bytes; an empty (or
+/// all-whitespace) body gives `T::default()`, as dockerd accepts.
+pub async fn read_json_or_default<T: DeserializeOwned + Default>(
+    body: Incoming,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_all(body, limit).await.map_err(ApiError::bad_request)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// A blocking `std::io::Read` over a request body being received by a

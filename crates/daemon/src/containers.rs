@@ -344,15 +344,8 @@ pub async fn commit(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     if container.is_empty() {
         return Err(ApiError::bad_request("No such container: "));
     }
-    let bytes = body::read_all(req.into_body(), MAX_JSON_BODY)
-        .await
-        .map_err(ApiError::bad_request)?;
-    let config: Option<ContainerConfig> = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        None
-    } else {
-        serde_json::from_slice::<Option<ContainerConfig>>(&bytes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?
-    };
+    let config: Option<ContainerConfig> =
+        body::read_json_or_default(req.into_body(), MAX_JSON_BODY).await?;
     let repo = q.get("repo").unwrap_or_default();
     let tag = q.get("tag").unwrap_or_default();
     let reference = if repo.is_empty() {

@@ -27,21 +27,9 @@ struct ExecStartConfig {
     tty: bool,
 }
 
-async fn read_json<T: for<'de> Deserialize<'de> + Default>(
-    req: Request<Incoming>,
-) -> Result<T, ApiError> {
-    let bytes = body::read_all(req.into_body(), MAX_BODY)
-        .await
-        .map_err(ApiError::bad_request)?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
 /// `POST /containers/{id}/exec`.
 pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
-    let config: ExecConfig = read_json(req).await?;
+    let config: ExecConfig = body::read_json_or_default(req.into_body(), MAX_BODY).await?;
     let exec_id = ctx.engine.exec_create(id, config).await?;
     json(StatusCode::CREATED, &IdResponse { id: exec_id })
 }
@@ -52,14 +40,7 @@ pub async fn start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
     // stays with the request's parts.
     let (parts, incoming) = req.into_parts();
     let req = Request::from_parts(parts, ());
-    let bytes = body::read_all(incoming, MAX_BODY)
-        .await
-        .map_err(ApiError::bad_request)?;
-    let cfg: ExecStartConfig = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        ExecStartConfig::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?
-    };
+    let cfg: ExecStartConfig = body::read_json_or_default(incoming, MAX_BODY).await?;
     match ctx.engine.exec_start(id, cfg.detach).await? {
         ExecStarted::Detached => status(StatusCode::OK),
         ExecStarted::Attached(conn) => {

@@ -6,7 +6,6 @@ use hyper::{Request, StatusCode};
 use serde_json::json;
 
 use crate::body;
-use crate::error::ApiError;
 use crate::respond::{ok_json, status, ApiResult};
 use crate::Ctx;
 
@@ -16,14 +15,7 @@ const MAX_BODY: usize = 1024 * 1024;
 /// `POST /containers/{id}/update`: body = resources + `RestartPolicy`
 /// (the fields of `HostConfig`); answers `{"Warnings": [...]}`.
 pub async fn update(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
-    let bytes = body::read_all(req.into_body(), MAX_BODY)
-        .await
-        .map_err(ApiError::bad_request)?;
-    let upd: HostConfig = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        HostConfig::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?
-    };
+    let upd: HostConfig = body::read_json_or_default(req.into_body(), MAX_BODY).await?;
     let warnings = ctx.engine.update(id, upd).await?;
     // dockerd answers `null` when there is no warning.
     let warnings = if warnings.is_empty() {

@@ -37,3 +37,4 @@ pub use glob::glob_match;
 pub use ignore::IgnoreMatcher;
 pub use lex::{expand_word, expand_words};
 pub use parser::{parse, Dockerfile, Heredoc, Instruction};
+pub use quote::{go_quote, go_quote_list};

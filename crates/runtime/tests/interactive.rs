@@ -468,14 +468,7 @@ fn exec_latency() {
         times.push(t0.elapsed());
         assert_eq!(exit.exit_code, 0);
     }
-    times.sort();
-    // Reported, not asserted (speed is measured by benchmarks).
-    eprintln!(
-        "exec true: min {:?} median {:?} max {:?}",
-        times[0],
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
+    report_times("exec true", times);
 }
 
 #[test]
@@ -494,9 +487,15 @@ fn run_latency() {
         times.push(t0.elapsed());
         assert_eq!(exit.exit_code, 0);
     }
+    report_times("run true", times);
+}
+
+/// Print the min, median and max of `times` (reported, not asserted: speed
+/// is measured by benchmarks).
+fn report_times(what: &str, mut times: Vec<Duration>) {
     times.sort();
     eprintln!(
-        "run true: min {:?} median {:?} max {:?}",
+        "{what}: min {:?} median {:?} max {:?}",
         times[0],
         times[times.len() / 2],
         times[times.len() - 1]

@@ -249,6 +249,14 @@ pub fn size_flag(flag: &str, value: Option<&str>) -> Result<i64, String> {
         .map_err(|_| format!("invalid argument \"{v}\" for \"{flag}\" flag: invalid size: '{v}'"))
 }
 
+/// `--memory-swap`: a size, or `-1` for unlimited swap; 0 when unset.
+pub fn memory_swap_flag(value: Option<&str>) -> Result<i64, String> {
+    match value {
+        Some("-1") => Ok(-1),
+        other => size_flag("--memory-swap", other),
+    }
+}
+
 /// `-a/--attach` values as (stdin, stdout, stderr).
 fn parse_attach(values: &[String]) -> Result<[bool; 3], String> {
     let mut streams = [false; 3];
@@ -463,10 +471,7 @@ pub fn build_request(
         ..ContainerConfig::default()
     };
     let memory = size_flag("-m, --memory", o.memory.as_deref())?;
-    let memory_swap = match o.memory_swap.as_deref() {
-        Some("-1") => -1,
-        other => size_flag("--memory-swap", other)?,
-    };
+    let memory_swap = memory_swap_flag(o.memory_swap.as_deref())?;
     let shm_size = size_flag("--shm-size", o.shm_size.as_deref())?;
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),

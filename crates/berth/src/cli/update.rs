@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::error::{CliError, CliResult};
 use super::output::outln;
-use super::run::{parse_cpus, parse_restart, size_flag};
+use super::run::{memory_swap_flag, parse_cpus, parse_restart, size_flag};
 
 /// `berth update`.
 #[derive(Debug, Args)]
@@ -59,14 +59,16 @@ pub struct PortArgs {
     pub port: Option<String>,
 }
 
-fn bytes_flag(flag: &str, value: &Option<String>) -> CliResult<Option<i64>> {
-    match value.as_deref() {
-        None => Ok(None),
-        Some("-1") if flag == "--memory-swap" => Ok(Some(-1)),
-        Some(v) => size_flag(flag, Some(v))
-            .map(Some)
-            .map_err(|e| CliError::status(125, format!("{e}\nSee 'berth update --help'."))),
-    }
+/// Parse an optional `update` flag value, with docker's usage hint.
+fn update_flag(
+    value: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<i64, String>,
+) -> CliResult<Option<i64>> {
+    value
+        .as_deref()
+        .map(parse)
+        .transpose()
+        .map_err(|e| CliError::status(125, format!("{e}\nSee 'berth update --help'.")))
 }
 
 /// The update body docker's `update` sends for the flags given.
@@ -75,22 +77,18 @@ pub fn update_config(args: &UpdateArgs) -> CliResult<UpdateConfig> {
         None => None,
         Some(r) => Some(parse_restart(r).map_err(CliError::msg)?),
     };
-    let config =
-        UpdateConfig {
-            cpu_shares: args.cpu_shares,
-            memory: bytes_flag("-m, --memory", &args.memory)?,
-            memory_swap: bytes_flag("--memory-swap", &args.memory_swap)?,
-            memory_reservation: bytes_flag("--memory-reservation", &args.memory_reservation)?,
-            nano_cpus: match args.cpus.as_deref() {
-                None => None,
-                Some(c) => Some(parse_cpus(c).map_err(|e| {
-                    CliError::status(125, format!("{e}\nSee 'berth update --help'."))
-                })?),
-            },
-            cpuset_cpus: args.cpuset_cpus.clone(),
-            pids_limit: args.pids_limit,
-            restart_policy,
-        };
+    let config = UpdateConfig {
+        cpu_shares: args.cpu_shares,
+        memory: update_flag(&args.memory, |v| size_flag("-m, --memory", Some(v)))?,
+        memory_swap: update_flag(&args.memory_swap, |v| memory_swap_flag(Some(v)))?,
+        memory_reservation: update_flag(&args.memory_reservation, |v| {
+            size_flag("--memory-reservation", Some(v))
+        })?,
+        nano_cpus: update_flag(&args.cpus, parse_cpus)?,
+        cpuset_cpus: args.cpuset_cpus.clone(),
+        pids_limit: args.pids_limit,
+        restart_policy,
+    };
     if config == UpdateConfig::default() {
         return Err(CliError::msg(
             "you must provide one or more flags when using this command",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use berth_dockerfile::Heredoc;
 
-use super::context::{is_tar, sniff, Kind};
+use super::context::is_tar;
 use super::overlay::Overlay;
 use super::sources::{child_rel, collect_sources, describe, io_err, sorted_names, Filter, Source};
 use super::stage::Stage;
@@ -155,40 +155,20 @@ fn copy_entry(
 }
 
 /// A file opened and decompressed as its first bytes say.
-fn open_decompressed(p: &Path, kind: Kind) -> Result<Box<dyn Read>> {
+fn open_decompressed(p: &Path) -> Result<Decoder<std::io::BufReader<std::fs::File>>> {
     let file = std::fs::File::open(p).map_err(|e| io_err(format!("open {}", p.display()), e))?;
-    Ok(match kind {
-        Kind::Compressed(c) => Box::new(
-            Decoder::new(c, std::io::BufReader::new(file))
-                .map_err(|e| io_err(format!("decompress {}", p.display()), e))?,
-        ),
-        Kind::Tar | Kind::Text => Box::new(file),
-    })
+    Decoder::sniffed(std::io::BufReader::new(file))
+        .map_err(|e| io_err(format!("decompress {}", p.display()), e))
 }
 
-/// How ADD unpacks a local file: `Some(kind)` when it is a tar archive
-/// (plain, gzip, bzip2, xz or zstd), `None` to copy it as it is.
-fn archive_kind(p: &Path) -> Option<Kind> {
+/// How ADD treats a local file: unpacked when it is a tar archive (plain,
+/// gzip, bzip2, xz or zstd), copied as it is otherwise.
+fn is_archive(p: &Path) -> bool {
     let mut head = Vec::new();
-    std::fs::File::open(p)
-        .ok()?
-        .take(512)
-        .read_to_end(&mut head)
-        .ok()?;
-    let kind = sniff(&head);
-    match kind {
-        Kind::Text => None,
-        Kind::Tar => Some(kind),
-        _ => {
-            let mut dec = Vec::new();
-            open_decompressed(p, kind)
-                .ok()?
-                .take(512)
-                .read_to_end(&mut dec)
-                .ok()?;
-            is_tar(&dec).then_some(kind)
-        }
-    }
+    open_decompressed(p)
+        .ok()
+        .and_then(|r| r.take(512).read_to_end(&mut head).ok())
+        .is_some_and(|_| is_tar(&head))
 }
 
 /// Clean an absolute in-image path lexically, keeping a trailing `/`.
@@ -263,20 +243,18 @@ fn do_copy(
             }
             continue;
         }
-        if req.add && !s.remote {
-            if let Some(kind) = archive_kind(&s.host) {
-                berth_store::fs::mkdir_all_in_root(root, &dest)?;
-                let reader = open_decompressed(&s.host, kind)?;
-                berth_store::fs::extract_into_with(
-                    reader,
-                    root,
-                    &dest,
-                    berth_store::fs::CopyOptions {
-                        preserve_owner: true,
-                    },
-                )?;
-                continue;
-            }
+        if req.add && !s.remote && is_archive(&s.host) {
+            berth_store::fs::mkdir_all_in_root(root, &dest)?;
+            let reader = open_decompressed(&s.host)?;
+            berth_store::fs::extract_into_with(
+                reader,
+                root,
+                &dest,
+                berth_store::fs::CopyOptions {
+                    preserve_owner: true,
+                },
+            )?;
+            continue;
         }
         let target = if dest_dir || existing_dir {
             dest.join(&s.name)

@@ -2,19 +2,14 @@
 //! lines of metadata steps (`CMD ["sh" "-c" "x"]`, `VOLUME [/data]`,
 //! `HEALTHCHECK &{["CMD" "true"] "30s" "0s" "0s" '\x00'}`).
 
+use berth_dockerfile::go_quote as quote;
+/// `%q` of a `[]string`: `["a" "b"]`.
+pub(crate) use berth_dockerfile::go_quote_list as quote_slice;
 use berth_spec::api::HealthConfig;
 
-/// `strconv.Quote`: a double-quoted Go string literal.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
+/// The escape of `c` inside a Go literal quoted with `quote`, as
+/// `strconv.QuoteRune` writes it (strings go through
+/// [`berth_dockerfile::go_quote`]).
 fn push_escaped(out: &mut String, c: char, quote: char) {
     match c {
         '\\' => out.push_str("\\\\"),
@@ -32,12 +27,6 @@ fn push_escaped(out: &mut String, c: char, quote: char) {
         c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
         c => out.push(c),
     }
-}
-
-/// `%q` of a `[]string`: `["a" "b"]`.
-pub(crate) fn quote_slice(v: &[String]) -> String {
-    let items: Vec<String> = v.iter().map(|s| quote(s)).collect();
-    format!("[{}]", items.join(" "))
 }
 
 /// `%v` of a `[]string`: `[a b]`.

@@ -286,8 +286,9 @@ impl Builder {
     /// `created` for new images: the epoch when reproducible, else now.
     pub fn created(&self) -> Option<String> {
         self.epoch.map(|t| {
-            let dt = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
-            dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            crate::timefmt::rfc3339_nano(
+                &chrono::DateTime::from_timestamp(t, 0).unwrap_or_default(),
+            )
         })
     }
 

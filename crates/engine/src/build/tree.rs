@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
 
+use super::sources::{io_err, sorted_names};
 use crate::error::{EngineError, Result};
 
 /// Most symlinks followed while resolving one path (as Linux's ELOOP).
@@ -120,10 +121,6 @@ impl DiskTree {
     }
 }
 
-fn io_err(what: impl std::fmt::Display, e: std::io::Error) -> EngineError {
-    EngineError::io(what, e)
-}
-
 impl Tree for DiskTree {
     fn lstat(&self, rel: &str) -> Option<Node> {
         let p = self.host(rel);
@@ -149,14 +146,7 @@ impl Tree for DiskTree {
     }
 
     fn names(&self, rel: &str) -> Result<Vec<String>> {
-        let dir = self.host(rel);
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map_err(|e| io_err(format!("reading {}", dir.display()), e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Ok(names)
+        sorted_names(&self.host(rel))
     }
 
     fn digest(&self, rel: &str) -> Result<[u8; 32]> {

@@ -116,7 +116,7 @@ fn cgroup_files(init_pid: i32) -> Result<Vec<File>, RuntimeError> {
         let base = if ctrl.is_empty() {
             if Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
                 "/sys/fs/cgroup/unified".to_string()
-            } else if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            } else if crate::cgroup::is_unified() {
                 "/sys/fs/cgroup".to_string()
             } else {
                 continue;
