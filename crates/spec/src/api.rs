@@ -308,7 +308,7 @@ pub struct ContainerCreateRequest {
     #[serde(flatten)]
     pub config: ContainerConfig,
     pub host_config: HostConfig,
-    pub networking_config: Option<Value>,
+    pub networking_config: Option<crate::network_api::NetworkingConfig>,
 }
 
 /// Response of `POST /containers/create`.
@@ -399,7 +399,7 @@ pub struct NetworkSettings {
 #[serde(rename_all = "PascalCase", default)]
 pub struct EndpointSettings {
     #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<Value>,
+    pub ipam_config: Option<crate::network_api::EndpointIpamConfig>,
     pub links: Option<Vec<String>>,
     pub aliases: Option<Vec<String>>,
     #[serde(rename = "NetworkID")]

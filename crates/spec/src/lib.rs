@@ -11,6 +11,7 @@ pub mod digest;
 pub mod goduration;
 pub mod image;
 pub mod names;
+pub mod network_api;
 pub mod reference;
 pub mod units;
 
