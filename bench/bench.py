@@ -2,9 +2,9 @@
 """berth vs Docker benchmark driver (called by bench/run.sh).
 
 Environment: BERTH_BIN (berth binary), BENCH_DOCKER_HOST (reference dockerd, optional),
-BENCH_RUNS (default 30), BENCH_CONTAINERS (default 100), BENCH_SKIP_LOAD, BERTH_TEST_CACHE,
+BENCH_RUNS (default 30), BENCH_CONTAINERS (default 100), BENCH_NET_CONTAINERS (default 50), BENCH_SKIP_LOAD, BERTH_TEST_CACHE,
 BENCH_BUILD_RUNS (default 10: samples of each build figure), BENCH_SKIP_BUILD,
-BENCH_ONLY (comma list of run,exec,many,load,build: measure only these groups).
+BENCH_ONLY (comma list of run,exec,many,net,load,build: measure only these groups).
 """
 import hashlib
 import io
@@ -25,6 +25,7 @@ DOCKER = os.environ.get("BENCH_DOCKER", "/usr/bin/docker")
 DOCKER_HOST = os.environ.get("BENCH_DOCKER_HOST")
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 NCONT = int(os.environ.get("BENCH_CONTAINERS", "100"))
+NET_CONT = int(os.environ.get("BENCH_NET_CONTAINERS", "50"))
 BUILD_RUNS = int(os.environ.get("BENCH_BUILD_RUNS", "10"))
 ONLY = {g for g in os.environ.get("BENCH_ONLY", "").split(",") if g}
 WORK = "/tmp/berth-bench"
@@ -149,6 +150,28 @@ def bench_many(eng, extra=()):
     eng.cmd("rm", "-f", *names)
     rm = time.perf_counter() - t
     return start, rm, shim_rss
+
+
+
+def bench_net(eng):
+    """Create a user network and start NET_CONT detached containers on it (sequential `run -d`)."""
+    net = f"bench-net-{eng.name}"
+    names = [f"bench-net-{eng.name}-{i}" for i in range(NET_CONT)]
+    eng.cmd("rm", "-f", *names, check=False)
+    eng.cmd("network", "rm", net, check=False)
+    eng.cmd("network", "create", net)
+    try:
+        t = time.perf_counter()
+        for n in names:
+            eng.cmd("run", "-d", "--network", net, "--name", n, IMAGE, "sleep", "1000")
+        start = time.perf_counter() - t
+        t = time.perf_counter()
+        eng.cmd("rm", "-f", *names)
+        rm = time.perf_counter() - t
+        return start, rm
+    finally:
+        eng.cmd("rm", "-f", *names, check=False)
+        eng.cmd("network", "rm", net, check=False)
 
 
 def shim_rss_kb(eng):
@@ -363,24 +386,26 @@ def main():
                 return None
 
         if wanted("run"):
+            # Both on their default bridge (a veth, an address and a route per container), then both without a network.
             rb = guarded(bench_run, berth)
             rd = guarded(bench_run, docker) if docker else None
+            rbn = guarded(bench_run, berth, ("--network", "none"))
             rdn = guarded(bench_run, docker, ("--network", "none")) if docker else None
             for k in ["mean", "p50", "p95"]:
-                row(f"`run --rm` {k} ({RUNS} runs)", rb and rb[k], rd and rd[k], fmt_ms)
+                row(f"`run --rm` {k} ({RUNS} runs), default bridge", rb and rb[k], rd and rd[k], fmt_ms)
             for k in ["mean", "p50", "p95"]:
-                row(f"`run --rm` {k}, docker `--network none`", rb and rb[k], rdn and rdn[k], fmt_ms)
+                row(f"`run --rm` {k}, both `--network none`", rbn and rbn[k], rdn and rdn[k], fmt_ms)
 
         if wanted("exec"):
-            eb = guarded(bench_exec, berth)
+            eb = guarded(bench_exec, berth, ("--network", "none"))
             ed = guarded(bench_exec, docker, ("--network", "none")) if docker else None
             for k in ["mean", "p50", "p95"]:
                 row(f"`exec CONTAINER true` {k} ({RUNS} runs)", eb and eb[k], ed and ed[k], fmt_ms)
 
         if wanted("many"):
-            mb = guarded(bench_many, berth)
+            mb = guarded(bench_many, berth, ("--network", "none"))
             md = guarded(bench_many, docker, ("--network", "none")) if docker else None
-            row(f"start {NCONT} detached `sleep` (sequential `run -d`)", mb and mb[0], md and md[0], fmt_s)
+            row(f"start {NCONT} detached `sleep` (sequential `run -d`, `--network none`)", mb and mb[0], md and md[0], fmt_s)
             row(f"remove them (`rm -f` of {NCONT})", mb and mb[1], md and md[1], fmt_s)
             row("daemon idle RSS (docker: dockerd + containerd)", idle_b, idle_d, fmt_mb)
             row(
@@ -389,6 +414,11 @@ def main():
                 md[2][0] if md and md[2][1] else None,
                 fmt_mb,
             )
+        if wanted("net"):
+            nb = guarded(bench_net, berth)
+            nd = guarded(bench_net, docker) if docker else None
+            row(f"start {NET_CONT} detached containers on one user network (sequential `run -d`)", nb and nb[0], nd and nd[0], fmt_s)
+            row(f"remove them (`rm -f` of {NET_CONT})", nb and nb[1], nd and nd[1], fmt_s)
         if wanted("build") and not os.environ.get("BENCH_SKIP_BUILD"):
             ctx, cold = build_context()
             bb_ = guarded(bench_build, berth, ctx, cold)

@@ -4,21 +4,25 @@
 #
 #   scripts/fixtures.sh            busybox rootfs + hostile tarballs (fast; what the tests need)
 #   scripts/fixtures.sh --debian   also the Debian bookworm rootfs (about 20 s, needs the Debian mirror)
+#   scripts/fixtures.sh --redis    also Debian bookworm with redis-server (volume persistence tests)
 #
 # Outputs, under ${BERTH_TEST_CACHE:-/var/cache/berth-test}:
 #   busybox.tar             deterministic busybox rootfs (root + user jovyan 1000)
 #   busybox-oci.tar         the same as an OCI image layout (for `load`)
 #   debian-bookworm.tar     mmdebstrap --variant=minbase bookworm
+#   debian-redis.tar        the same with redis-server (and redis-cli)
 #   hostile/*.tar           hostile tarballs (.. paths, absolute paths, escaping symlinks and
 #                           hardlinks, device nodes, huge pax header, truncated, garbage, docker-archives)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${BERTH_TEST_CACHE:-/var/cache/berth-test}
 want_debian=0
+want_redis=0
 for a in "$@"; do
   case "$a" in
     --debian) want_debian=1 ;;
-    *) echo "usage: $0 [--debian]" >&2; exit 2 ;;
+    --redis) want_redis=1 ;;
+    *) echo "usage: $0 [--debian] [--redis]" >&2; exit 2 ;;
   esac
 done
 
@@ -70,5 +74,14 @@ if [ "$want_debian" = 1 ] && [ ! -s "$CACHE/debian-bookworm.tar" ]; then
   mmdebstrap --quiet --variant=minbase --format=tar bookworm "$CACHE/debian-bookworm.tar.tmp" "$mirror"
   mv "$CACHE/debian-bookworm.tar.tmp" "$CACHE/debian-bookworm.tar"
   echo "fixtures.sh: built $CACHE/debian-bookworm.tar"
+fi
+if [ "$want_redis" = 1 ] && [ ! -s "$CACHE/debian-redis.tar" ]; then
+  command -v mmdebstrap >/dev/null || { echo "fixtures.sh: mmdebstrap missing (scripts/install-deps.sh)" >&2; exit 1; }
+  mirror=$(debian_mirror)
+  echo "fixtures.sh: mmdebstrap bookworm with redis-server from $mirror"
+  rm -f "$CACHE/debian-redis.tar.tmp"
+  mmdebstrap --quiet --variant=minbase --include=redis-server --format=tar bookworm "$CACHE/debian-redis.tar.tmp" "$mirror"
+  mv "$CACHE/debian-redis.tar.tmp" "$CACHE/debian-redis.tar"
+  echo "fixtures.sh: built $CACHE/debian-redis.tar"
 fi
 echo "fixtures.sh: fixtures ready in $CACHE"

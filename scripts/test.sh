@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-scripts/fixtures.sh
+scripts/fixtures.sh --debian --redis
 
 oracle="$repo/../shared/tools/docker-oracle"
 if [ -x "$oracle" ]; then

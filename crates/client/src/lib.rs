@@ -19,10 +19,12 @@ mod exec;
 mod images;
 mod jsonstream;
 mod mux;
+mod networks;
 mod query;
 mod stats;
 mod system;
 mod transport;
+mod volumes;
 
 pub use build::{BuildDecoder, BuildFailure, BuildMessage, BuildOptions, BuildStream};
 pub use client::{version_less, Client, JsonStream, Ping};

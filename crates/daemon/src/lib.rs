@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod exec;
 mod images;
+mod networks;
 mod query;
 mod respond;
 mod router;
@@ -20,6 +21,7 @@ mod server;
 mod stats;
 mod system;
 mod update;
+mod volumes;
 
 use std::path::PathBuf;
 use std::sync::Arc;

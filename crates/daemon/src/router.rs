@@ -140,6 +140,24 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::POST, ["exec", id, "start"]) => crate::exec::start(&ctx, &decode(id), req).await,
         (Method::POST, ["exec", id, "resize"]) => crate::exec::resize(&ctx, &decode(id), &q).await,
         (Method::GET, ["exec", id, "json"]) => crate::exec::inspect(&ctx, &decode(id)),
+        (Method::GET, ["volumes"]) => crate::volumes::list(&ctx, &q).await,
+        (Method::POST, ["volumes", "create"]) => crate::volumes::create(&ctx, req).await,
+        (Method::POST, ["volumes", "prune"]) => crate::volumes::prune(&ctx, &q).await,
+        (Method::GET, ["volumes", name]) => crate::volumes::inspect(&ctx, &decode(name)).await,
+        (Method::DELETE, ["volumes", name]) => {
+            crate::volumes::remove(&ctx, &decode(name), &q).await
+        }
+        (Method::GET, ["networks"]) => crate::networks::list(&ctx, &q).await,
+        (Method::POST, ["networks", "create"]) => crate::networks::create(&ctx, req).await,
+        (Method::POST, ["networks", "prune"]) => crate::networks::prune(&ctx, &q).await,
+        (Method::GET, ["networks", id]) => crate::networks::inspect(&ctx, &decode(id)).await,
+        (Method::DELETE, ["networks", id]) => crate::networks::remove(&ctx, &decode(id)).await,
+        (Method::POST, ["networks", id, "connect"]) => {
+            crate::networks::connect(&ctx, &decode(id), req).await
+        }
+        (Method::POST, ["networks", id, "disconnect"]) => {
+            crate::networks::disconnect(&ctx, &decode(id), req).await
+        }
         (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,

@@ -138,6 +138,7 @@ pub fn run(cfg: DaemonConfig) -> Result<(), DaemonError> {
             cfg.exec_root.display()
         );
         let res = serve(listener, Arc::clone(&engine)).await;
+        engine.shutdown_network().await;
         if mounted_runtime_tmpfs && engine.container_counts().1 == 0 {
             berth_engine::release_runtime_state(&cfg.exec_root);
         }

@@ -25,7 +25,7 @@ pub(crate) fn new_id() -> String {
 
 /// Normalise `HostConfig.NetworkMode` (`""` becomes `default`; the rest is
 /// kept as given like dockerd, which checks the network at start: see
-/// [`check_network`] and [`effective_network`]).
+/// `Engine::net_setup` and [`effective_network`]).
 pub(crate) fn network_mode(mode: &str) -> String {
     if mode.is_empty() {
         "default".into()
@@ -34,15 +34,8 @@ pub(crate) fn network_mode(mode: &str) -> String {
     }
 }
 
-/// The start-time check of the network mode: 404 `network X not found`.
-pub(crate) fn check_network(mode: &str) -> Result<()> {
-    match mode {
-        "" | "default" | "none" | "host" => Ok(()),
-        other => Err(EngineError::not_found(format!("network {other} not found"))),
-    }
-}
-
-/// The network a container really gets: `default` means `none` until bridges exist.
+/// The network a container's files are prepared for at create: `host`, else
+/// `none` (bridge networks write their hosts and resolv.conf at start).
 pub(crate) fn effective_network(mode: &str) -> &'static str {
     if mode == "host" {
         "host"
@@ -200,6 +193,9 @@ impl Engine {
             config.volumes = None;
         }
         let (path, args) = entrypoint_and_args(&config)?;
+        let mounts = self.resolve_mounts(&config, &host_config).await?;
+        let new_volumes = self.new_volumes(&mounts);
+        let network = self.net_create_config(&host_config, req.networking_config.as_ref())?;
         let id = new_id();
         if config.hostname.is_empty() {
             config.hostname = if host_config.network_mode == "host" {
@@ -219,6 +215,8 @@ impl Engine {
             config,
             host_config,
             state: Default::default(),
+            mounts,
+            network,
         };
         let dir = self.containers_dir().join(&id);
         let container = Arc::new(Container::new(rec, dir.clone()));
@@ -277,6 +275,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(dir);
             return Err(e);
         }
+        new_volumes.keep();
         tracing::info!(id = %id, "container created");
         self.container_event(&container, "create", &[]);
         Ok(ContainerCreateResponse {
@@ -304,11 +303,6 @@ mod tests {
         assert_eq!(network_mode(""), "default");
         assert_eq!(effective_network("default"), "none");
         assert_eq!(network_mode("host"), "host");
-        assert!(check_network("host").is_ok());
-        assert_eq!(
-            check_network("bridge").unwrap_err().message,
-            "network bridge not found"
-        );
     }
 
     #[test]

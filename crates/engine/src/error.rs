@@ -7,6 +7,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409: the object is in a state that forbids the operation.
     Conflict,
+    /// 403: the operation is not allowed on this object (networks).
+    Forbidden,
     /// 400: the request is invalid.
     InvalidParameter,
     /// 304: nothing to do (already started, already stopped).
@@ -21,6 +23,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
+            ErrorKind::Forbidden => 403,
             ErrorKind::InvalidParameter => 400,
             ErrorKind::NotModified => 304,
             ErrorKind::System => 500,

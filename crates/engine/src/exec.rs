@@ -305,7 +305,7 @@ impl Engine {
                     c.id
                 )));
             }
-            r.config.clone()
+            crate::network::with_link_env(&r)
         };
         let cfg = &rec.config;
         let spec = ExecSpec {

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_spec::api::{
-    ContainerInspect, ContainerState, EndpointSettings, GraphDriver, NetworkSettings,
-};
+use berth_spec::api::{ContainerInspect, ContainerState, GraphDriver};
 
 use crate::error::Result;
 use crate::record::{ContainerRecord, Status};
@@ -67,17 +65,9 @@ impl Engine {
         gd.insert("MergedDir".to_string(), p("rootfs"));
         gd.insert("UpperDir".to_string(), p("upper"));
         gd.insert("WorkDir".to_string(), p("work"));
-        let net = rec.host_config.network_mode.clone();
-        let mut networks = BTreeMap::new();
-        networks.insert(
-            crate::create::effective_network(&net).to_string(),
-            EndpointSettings::default(),
-        );
-        let network_settings = NetworkSettings {
-            sandbox_key: String::new(),
-            networks,
-            ..Default::default()
-        };
+        let network_settings = self.network_settings(&rec);
+        let mut host_config = rec.host_config.clone();
+        host_config.links = self.links_view(&rec);
         Ok(ContainerInspect {
             id: rec.id.clone(),
             created: rfc3339_nano(&rec.created),
@@ -97,14 +87,14 @@ impl Engine {
             process_label: String::new(),
             app_armor_profile: String::new(),
             exec_ids: self.exec_ids(&c.id),
-            host_config: rec.host_config.clone(),
+            host_config,
             graph_driver: GraphDriver {
                 data: gd,
                 name: "overlay2".into(),
             },
             size_rw: sizes.map(|s| s.0),
             size_root_fs: sizes.map(|s| s.1),
-            mounts: Vec::new(),
+            mounts: crate::mounts::api_mounts(&rec),
             config: rec.config.clone(),
             network_settings,
         })

@@ -22,6 +22,8 @@ mod lifecycle;
 mod list;
 mod logs;
 mod merge;
+mod mounts;
+mod network;
 mod oom;
 mod pause;
 mod record;
@@ -34,6 +36,7 @@ mod status;
 mod timefmt;
 mod top;
 mod update;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,6 +57,8 @@ pub use files::{ArchiveStat, ByteSender};
 pub use lifecycle::{parse_signal, WaitCondition};
 pub use list::ListOptions;
 pub use logs::{LogChunk, LogOptions, LogStream};
+pub use mounts::MountRecord;
+pub use network::NetworkListOptions;
 pub use record::{ContainerRecord, RunState, Status};
 pub use stats::StatsReader;
 pub use timefmt::{parse_api_time, rfc3339_nano};
@@ -82,6 +87,10 @@ pub struct Engine {
     engine_id: String,
     /// Events of every operation (`GET /events`).
     bus: events::EventBus,
+    /// Named and anonymous volumes (`<data-root>/volumes`).
+    volumes: Arc<berth_volume::VolumeStore>,
+    /// Networks, endpoints, published ports, DNS servers.
+    net: network::NetState,
 }
 
 impl std::fmt::Debug for Engine {

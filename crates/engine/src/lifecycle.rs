@@ -207,13 +207,18 @@ impl Engine {
         user: bool,
     ) -> Result<()> {
         let rec = c.snapshot();
-        if let Err(err) = crate::create::check_network(&rec.host_config.network_mode) {
-            return self.start_failed(c, &rec, err, 128, user).await;
-        }
         let store = self.store();
         let image_id = rec.image_id.clone();
         let layers = blocking(move || Ok(store.layer_dirs(&image_id)?)).await?;
-        let spec = self.build_spec(c, &rec, layers);
+        let mounts = match self.prepare_mounts(c, &layers).await {
+            Ok(m) => m,
+            Err(err) => return self.start_failed(c, &rec, err, 128, user).await,
+        };
+        let mut spec = self.build_spec(c, &rec, layers);
+        spec.mounts.extend(mounts);
+        if let Err(err) = self.net_setup(c, &rec, &mut spec).await {
+            return self.start_failed(c, &rec, err, 128, user).await;
+        }
         let exe = self.cfg.shim_exe.clone();
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
@@ -255,6 +260,7 @@ impl Engine {
             }
             Err(msg) => {
                 tracing::info!(id = %c.id, "container start failed: {msg}");
+                self.net_teardown(c).await;
                 let (err, code) = start_error(&msg, &rec.path);
                 self.start_failed(c, &rec, err, code, user).await
             }
@@ -323,7 +329,10 @@ impl Engine {
             Ok(exit)
         })
         .await?;
-        self.record_exit(c, exit)
+        let left = self.net_release(c).await;
+        let res = self.record_exit(c, exit);
+        self.net_disconnected(&c.id, left);
+        res
     }
 
     /// Apply an exit (None: the shim died without recording one).
@@ -377,6 +386,7 @@ impl Engine {
             c.update(apply)?
         };
         tracing::info!(id = %c.id, code, "container exited");
+        self.release_volumes(c);
         // Execs do not outlive their container's run (dockerd unregisters them).
         crate::exec::prune_finished_execs(&c.id);
         self.container_event(c, "die", &[("exitCode", code.to_string())]);
@@ -415,7 +425,7 @@ impl Engine {
             let engine = Arc::clone(self);
             let id = c.id.clone();
             tokio::spawn(async move {
-                if let Err(e) = engine.remove(&id, true, false).await {
+                if let Err(e) = engine.remove(&id, true, true).await {
                     if e.kind != ErrorKind::NotFound {
                         tracing::warn!(id = %id, "auto-remove failed: {e}");
                     }
@@ -538,11 +548,15 @@ impl Engine {
     }
 
     /// Remove a container; a running one only with `force` (killed first).
-    pub async fn remove(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.lookup(name)?;
         let _op = c.op.lock().await;
         self.ensure_registered(&c, name)?;
-        self.remove_locked(&c, force).await
+        self.remove_locked(&c, force).await?;
+        if volumes {
+            self.remove_anonymous_volumes(&c.snapshot()).await;
+        }
+        Ok(())
     }
 
     /// Remove `c`; the caller holds `c.op`.
@@ -581,6 +595,7 @@ impl Engine {
             let mut r = c.rec();
             r.state.status = Status::Removing;
         }
+        self.net_teardown(c).await;
         let dir = c.dir.clone();
         let c_id = c.id.clone();
         let exec_root = self.cfg.exec_root.clone();

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_spec::api::{
-    ContainerSummary, EndpointSettings, SummaryHostConfig, SummaryNetworkSettings,
+    ContainerSummary, EndpointSettings, Port, SummaryHostConfig, SummaryNetworkSettings,
 };
 use chrono::Utc;
 
@@ -157,6 +157,16 @@ impl Engine {
                     continue;
                 }
             }
+            if let Some(vols) = f.get("volume") {
+                if !crate::mounts::mounts_any(&rec, vols) {
+                    continue;
+                }
+            }
+            if let Some(nets) = f.get("network") {
+                if !self.on_networks(&rec, nets) {
+                    continue;
+                }
+            }
             if let Some(statuses) = f.get("status") {
                 if !statuses.iter().any(|s| s == rec.state.status_str()) {
                     continue;
@@ -202,14 +212,20 @@ impl Engine {
         }
         let size = opts.size;
         let root = self.containers_dir();
+        let nets: Vec<_> = out
+            .iter()
+            .map(|r| (self.summary_ports(r), self.networks_view(r)))
+            .collect();
         blocking(move || {
             let now = Utc::now();
             let mut images = ImageCache::default();
             Ok(out
                 .into_iter()
-                .map(|rec| {
+                .zip(nets)
+                .map(|(rec, net)| {
                     summary(
                         &rec,
+                        net,
                         now,
                         &store,
                         &mut images,
@@ -273,6 +289,7 @@ struct ImageCache {
 
 fn summary(
     rec: &ContainerRecord,
+    (ports, networks): (Vec<Port>, BTreeMap<String, EndpointSettings>),
     now: chrono::DateTime<Utc>,
     store: &berth_store::Store,
     cache: &mut ImageCache,
@@ -288,11 +305,6 @@ fn summary(
     }
     let command = command_string(&rec.path, &rec.args);
     let net = rec.host_config.network_mode.clone();
-    let mut networks = BTreeMap::new();
-    networks.insert(
-        crate::create::effective_network(&net).to_string(),
-        EndpointSettings::default(),
-    );
     let (size_rw, size_root_fs) = match upper {
         Some(u) => {
             let rw = dir_size(u);
@@ -311,7 +323,7 @@ fn summary(
         image_id: rec.image_id.clone(),
         command,
         created: rec.created.timestamp(),
-        ports: Vec::new(),
+        ports,
         size_rw,
         size_root_fs,
         labels: rec.config.labels.clone().unwrap_or_default(),
@@ -319,7 +331,7 @@ fn summary(
         status: status_string(&rec.state, now),
         host_config: SummaryHostConfig { network_mode: net },
         network_settings: SummaryNetworkSettings { networks },
-        mounts: Vec::new(),
+        mounts: crate::mounts::api_mounts(rec),
     }
 }
 

@@ -112,6 +112,10 @@ pub struct ContainerRecord {
     pub host_config: HostConfig,
     /// Run state.
     pub state: RunState,
+    /// Mounts resolved at create (binds, volumes, tmpfs).
+    pub mounts: Vec<crate::mounts::MountRecord>,
+    /// Networks, endpoints and published ports.
+    pub network: crate::network::record::ContainerNet,
 }
 
 impl ContainerRecord {

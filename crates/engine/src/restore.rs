@@ -103,6 +103,8 @@ impl Engine {
         let exec_root = cfg.exec_root.clone();
         let found = blocking(move || scan(&containers_dir, &exec_root)).await?;
         let engine = Arc::new(Engine {
+            volumes: crate::volumes::open_store(&cfg.data_root),
+            net: crate::network::NetState::new(&cfg.data_root, &cfg.exec_root),
             cfg,
             store: Arc::new(store),
             containers: Mutex::new(BTreeMap::new()),
@@ -145,7 +147,11 @@ impl Engine {
                 }
             }
         }
+        if let Err(e) = engine.network_open().await {
+            tracing::error!("setting up networking: {e}");
+        }
         for (c, exit) in to_exit {
+            engine.net_teardown(&c).await;
             if exit.is_none() {
                 let dir = c.dir.clone();
                 let exec_root = engine.cfg.exec_root.clone();

@@ -10,10 +10,12 @@ pub mod detach;
 pub mod digest;
 pub mod goduration;
 pub mod image;
+pub mod mounts;
 pub mod names;
 pub mod network_api;
 pub mod reference;
 pub mod units;
+pub mod volume_api;
 
 /// The Docker Engine API version berth speaks.
 pub const API_VERSION: &str = "1.41";

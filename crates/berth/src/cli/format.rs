@@ -112,6 +112,59 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
+/// Docker's `sortorder.NaturalLess` as an ordering: runs of digits compare
+/// by value (fewer leading zeros first), digits sort before other bytes,
+/// other bytes compare bytewise.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        let (c1, c2) = (x[i], y[j]);
+        let (d1, d2) = (c1.is_ascii_digit(), c2.is_ascii_digit());
+        if d1 != d2 {
+            return if d1 {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !d1 {
+            if c1 != c2 {
+                return c1.cmp(&c2);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        while i < x.len() && x[i] == b'0' {
+            i += 1;
+        }
+        while j < y.len() && y[j] == b'0' {
+            j += 1;
+        }
+        let (nz1, nz2) = (i, j);
+        while i < x.len() && x[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < y.len() && y[j].is_ascii_digit() {
+            j += 1;
+        }
+        let by_len = (i - nz1).cmp(&(j - nz2));
+        if by_len != Ordering::Equal {
+            return by_len;
+        }
+        let by_digits = x[nz1..i].cmp(&y[nz2..j]);
+        if by_digits != Ordering::Equal {
+            return by_digits;
+        }
+        if nz1 != nz2 {
+            return nz1.cmp(&nz2);
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +192,17 @@ mod tests {
         assert_eq!(out, "CONTAINER ID   NAMES\nabc            web\n");
         let out = render("{{.ID}}: {{.Names}}", &header, &rows).unwrap();
         assert_eq!(out, "abc: web\n");
+    }
+
+    #[test]
+    fn natural_order_like_docker() {
+        use std::cmp::Ordering::*;
+        assert_eq!(natural_cmp("80/tcp", "8000/tcp"), Less);
+        assert_eq!(natural_cmp("90/udp", "8000/tcp"), Less);
+        assert_eq!(natural_cmp("net10", "net9"), Greater);
+        assert_eq!(natural_cmp("a", "ab"), Less);
+        assert_eq!(natural_cmp("bridge", "bridge"), Equal);
+        assert_eq!(natural_cmp("80/tcp -> 0.0.0.0:1", "80/tcp -> [::]:1"), Less);
     }
 
     #[test]

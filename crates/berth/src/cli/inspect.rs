@@ -36,6 +36,8 @@ pub enum Kind {
     Container,
     /// Images only.
     Image,
+    /// Networks only (`--type network`).
+    Network,
 }
 
 async fn fetch(client: &Client, kind: Kind, name: &str, size: bool) -> CliResult<Option<String>> {
@@ -45,10 +47,12 @@ async fn fetch(client: &Client, kind: Kind, name: &str, size: bool) -> CliResult
         if size { "?size=1" } else { "" }
     );
     let image = format!("/images/{name}/json");
+    let network = format!("/networks/{name}");
     let paths = match kind {
         Kind::Container => vec![container],
         Kind::Image => vec![image],
-        Kind::Any => vec![container, image],
+        Kind::Network => vec![network],
+        Kind::Any => vec![container, image, network],
     };
     for p in paths {
         match client.call(Method::GET, &p).await {
@@ -65,6 +69,7 @@ pub async fn inspect(client: &Client, args: &InspectArgs, kind: Kind) -> CliResu
     let kind = match (kind, args.kind.as_deref()) {
         (Kind::Any, Some("container")) => Kind::Container,
         (Kind::Any, Some("image")) => Kind::Image,
+        (Kind::Any, Some("network")) => Kind::Network,
         (Kind::Any, Some(t)) if !t.is_empty() => {
             return Err(CliError::msg(format!(
                 "\"{t}\" is not a valid value for --type"
@@ -95,6 +100,7 @@ pub async fn inspect(client: &Client, args: &InspectArgs, kind: Kind) -> CliResu
                 Kind::Any => format!("Error: No such object: {name}"),
                 Kind::Container => format!("Error: No such container: {name}"),
                 Kind::Image => format!("Error: No such image: {name}"),
+                Kind::Network => format!("Error: No such network: {name}"),
             }),
         }
     }

@@ -15,8 +15,12 @@ mod exec;
 mod format;
 mod images;
 mod inspect;
+mod mountopt;
+mod netopts;
+mod network;
 mod output;
 mod ps;
+mod publish;
 mod run;
 mod stats;
 mod system;
@@ -24,6 +28,7 @@ mod template;
 mod term;
 mod timefmt;
 mod update;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -105,6 +110,12 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -329,7 +340,7 @@ fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<Str
 /// How many arguments docker says a command requires.
 fn arity_phrase(cmd: &str) -> &'static str {
     match cmd {
-        "rename" | "tag" | "cp" => "exactly 2 arguments",
+        "rename" | "tag" | "cp" | "connect" | "disconnect" => "exactly 2 arguments",
         "logs" | "diff" | "export" | "commit" | "history" | "build" => "exactly 1 argument",
         _ => "at least 1 argument",
     }
@@ -553,6 +564,8 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
             events::events(&client(host).await?, &a).await
         }
+        Command::Network(n) => network::network(&client(host).await?, &n).await,
+        Command::Volume(v) => volume::volume(&client(host).await?, &v).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }

@@ -11,6 +11,7 @@ use super::format::{ellipsis, render, row};
 use super::output::{go_quote, out};
 use super::template::{Val, ECHO_KEY};
 use super::timefmt::ago;
+use super::update::join_host_port;
 
 /// `berth ps`.
 #[derive(Debug, Args)]
@@ -44,37 +45,66 @@ pub struct PsArgs {
 const DEFAULT_FORMAT: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
-/// Docker's `DisplayablePorts` (without range compaction).
+/// Docker's `DisplayablePorts`: ports sorted by private port, IP, public
+/// port and protocol; consecutive ports published to the same numbers
+/// (or only exposed) grouped into ranges (`0.0.0.0:8000-8002->8000-8002/tcp`,
+/// `7000-7001/udp`); other mappings (`0.0.0.0:18080->80/tcp`) listed last.
 pub fn display_ports(ports: &[Port]) -> String {
     let mut sorted: Vec<&Port> = ports.iter().collect();
     sorted.sort_by(|a, b| {
-        (a.public_port.is_some(), &a.ip, a.private_port, &a.kind).cmp(&(
-            b.public_port.is_some(),
-            &b.ip,
-            b.private_port,
-            &b.kind,
-        ))
+        let pa = a.public_port.unwrap_or(0);
+        let pb = b.public_port.unwrap_or(0);
+        (a.private_port, &a.ip, pa, &a.kind).cmp(&(b.private_port, &b.ip, pb, &b.kind))
     });
-    let parts: Vec<String> = sorted
-        .iter()
-        .map(|p| match p.public_port {
-            Some(public) => {
-                let ip = if p.ip.is_empty() {
-                    "0.0.0.0"
-                } else {
-                    p.ip.as_str()
-                };
-                let ip = if ip.contains(':') {
-                    format!("[{ip}]")
-                } else {
-                    ip.to_string()
-                };
-                format!("{ip}:{public}->{}/{}", p.private_port, p.kind)
+    // (key, first, last) in creation order; key is "proto" or "ip/proto".
+    let mut groups: Vec<(String, u16, u16)> = Vec::new();
+    let mut result: Vec<String> = Vec::new();
+    let mut mappings: Vec<String> = Vec::new();
+    let form = |key: &str, first: u16, last: u16| -> String {
+        let (ip, proto) = match key.rsplit_once('/') {
+            Some((ip, proto)) => (ip, proto),
+            None => ("", key),
+        };
+        let mut group = first.to_string();
+        if first != last {
+            group = format!("{group}-{last}");
+        }
+        if !ip.is_empty() {
+            group = format!("{}->{group}", join_host_port(ip, &group));
+        }
+        format!("{group}/{proto}")
+    };
+    for p in sorted {
+        let current = p.private_port;
+        let mut key = p.kind.clone();
+        if !p.ip.is_empty() {
+            let public = p.public_port.unwrap_or(0);
+            if public != current {
+                mappings.push(format!(
+                    "{}->{}/{}",
+                    join_host_port(&p.ip, &public.to_string()),
+                    current,
+                    p.kind
+                ));
+                continue;
             }
-            None => format!("{}/{}", p.private_port, p.kind),
-        })
-        .collect();
-    parts.join(", ")
+            key = format!("{}/{}", p.ip, p.kind);
+        }
+        match groups.iter_mut().find(|g| g.0 == key) {
+            None => groups.push((key, current, current)),
+            Some(g) if u32::from(current) == u32::from(g.2) + 1 => g.2 = current,
+            Some(g) => {
+                result.push(form(&g.0, g.1, g.2));
+                g.1 = current;
+                g.2 = current;
+            }
+        }
+    }
+    for (key, first, last) in &groups {
+        result.push(form(key, *first, *last));
+    }
+    result.extend(mappings);
+    result.join(", ")
 }
 
 fn strip_id(id: &str, trunc: bool) -> String {
@@ -290,5 +320,39 @@ mod tests {
             },
         ];
         assert_eq!(display_ports(&ports), "443/tcp, 0.0.0.0:8080->80/tcp");
+    }
+
+    #[test]
+    fn ports_group_ranges_like_docker() {
+        let p = |ip: &str, private: u16, public: Option<u16>, kind: &str| Port {
+            ip: ip.into(),
+            private_port: private,
+            public_port: public,
+            kind: kind.into(),
+        };
+        let mut ports = vec![
+            p("127.0.0.1", 9000, Some(9000), "tcp"),
+            p("0.0.0.0", 80, Some(18080), "tcp"),
+            p("::", 80, Some(18080), "tcp"),
+            p("127.0.0.1", 90, Some(32769), "udp"),
+            p("", 6379, None, "tcp"),
+            p("", 7000, None, "udp"),
+            p("", 7001, None, "udp"),
+        ];
+        for port in 8000..=8002 {
+            ports.push(p("0.0.0.0", port, Some(port), "tcp"));
+            ports.push(p("::", port, Some(port), "tcp"));
+        }
+        assert_eq!(
+            display_ports(&ports),
+            "6379/tcp, 7000-7001/udp, 0.0.0.0:8000-8002->8000-8002/tcp, [::]:8000-8002->8000-8002/tcp, \
+             127.0.0.1:9000->9000/tcp, 0.0.0.0:18080->80/tcp, [::]:18080->80/tcp, 127.0.0.1:32769->90/udp"
+        );
+        let gap = vec![
+            p("", 80, None, "tcp"),
+            p("", 82, None, "tcp"),
+            p("", 83, None, "tcp"),
+        ];
+        assert_eq!(display_ports(&gap), "80/tcp, 82-83/tcp");
     }
 }

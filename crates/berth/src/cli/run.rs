@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use berth_client::{AttachOptions, Client, ClientError};
 use berth_spec::api::{
-    ContainerConfig, ContainerCreateRequest, EmptyObject, HostConfig, PortBinding, RestartPolicy,
+    ContainerConfig, ContainerCreateRequest, EmptyObject, HostConfig, RestartPolicy,
 };
 use clap::Args;
 
@@ -51,6 +51,12 @@ pub struct ContainerOptions {
     /// Set custom DNS servers
     #[arg(long = "dns", value_name = "list")]
     pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "list")]
+    pub dns_search: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long = "entrypoint", value_name = "string")]
     pub entrypoint: Option<String>,
@@ -69,6 +75,9 @@ pub struct ContainerOptions {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long = "init")]
     pub init: bool,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
@@ -78,6 +87,12 @@ pub struct ContainerOptions {
     /// Read in a line delimited file of labels
     #[arg(long = "label-file", value_name = "list")]
     pub label_file: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link", value_name = "list")]
+    pub link: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount")]
+    pub mount: Vec<String>,
     /// Memory limit
     #[arg(short = 'm', long = "memory", value_name = "bytes")]
     pub memory: Option<String>,
@@ -108,6 +123,9 @@ pub struct ContainerOptions {
         default_value = "default"
     )]
     pub network: String,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
@@ -153,6 +171,9 @@ pub struct ContainerOptions {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
@@ -338,47 +359,6 @@ pub fn parse_ulimit(value: &str) -> Result<serde_json::Value, String> {
     Ok(serde_json::json!({"Name": name, "Soft": soft, "Hard": hard}))
 }
 
-/// Add `/tcp` when a port spec has no protocol.
-fn port_key(port: &str) -> String {
-    if port.contains('/') {
-        port.to_string()
-    } else {
-        format!("{port}/tcp")
-    }
-}
-
-type PortMap = BTreeMap<String, Option<Vec<PortBinding>>>;
-
-/// `-p [ip:][hostPort:]containerPort[/proto]` (single ports).
-fn parse_publish(spec: &str, ports: &mut PortMap) -> Result<(), String> {
-    let (addr, proto) = match spec.rsplit_once('/') {
-        Some((a, p)) => (a, p),
-        None => (spec, "tcp"),
-    };
-    let parts: Vec<&str> = addr.rsplitn(3, ':').collect();
-    let (container, host_port, host_ip) = match parts.as_slice() {
-        [c] => (*c, "", ""),
-        [c, h] => (*c, *h, ""),
-        [c, h, ip] => (*c, *h, ip.trim_start_matches('[').trim_end_matches(']')),
-        _ => return Err(format!("invalid publish spec: {spec}")),
-    };
-    if container.is_empty() || container.parse::<u16>().is_err() {
-        return Err(format!("Invalid containerPort: {container}"));
-    }
-    if !host_port.is_empty() && host_port.parse::<u16>().is_err() {
-        return Err(format!("Invalid hostPort: {host_port}"));
-    }
-    let key = format!("{container}/{proto}");
-    let entry = ports.entry(key).or_insert_with(|| Some(Vec::new()));
-    if let Some(list) = entry {
-        list.push(PortBinding {
-            host_ip: host_ip.to_string(),
-            host_port: host_port.to_string(),
-        });
-    }
-    Ok(())
-}
-
 fn read_file(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path)
         .map_err(|e| format!("open {path}: {}", super::output::go_error(&e)))
@@ -412,15 +392,18 @@ pub fn build_request(
     if o.rm && !(restart_policy.name.is_empty() || restart_policy.name == "no") {
         return Err("Conflicting options: --restart and --rm".into());
     }
-    let mut ports = PortMap::new();
-    for p in &o.publish {
-        parse_publish(p, &mut ports)?;
-    }
-    let mut exposed: BTreeMap<String, EmptyObject> =
-        ports.keys().map(|k| (k.clone(), EmptyObject {})).collect();
-    for e in &o.expose {
-        exposed.insert(port_key(e), EmptyObject {});
-    }
+    let mut ports = super::publish::PortMap::new();
+    let mut exposed = super::publish::PortSet::new();
+    super::publish::parse_publish(&o.publish, &mut ports, &mut exposed)?;
+    super::publish::parse_expose(&o.expose, &mut exposed)?;
+    let links = super::netopts::parse_links(&o.link)?;
+    let mounts = super::mountopt::parse_mounts(&o.mount)?;
+    let networking_config = super::netopts::networking_config(
+        &o.network,
+        o.ip.as_deref(),
+        &o.network_alias,
+        links.as_ref(),
+    );
     let mut binds = Vec::new();
     let mut volumes = BTreeMap::new();
     for v in &o.volume {
@@ -482,8 +465,11 @@ pub fn build_request(
         cap_add: (!o.cap_add.is_empty()).then(|| o.cap_add.clone()),
         cap_drop: (!o.cap_drop.is_empty()).then(|| o.cap_drop.clone()),
         dns: Some(o.dns.clone()),
-        dns_options: Some(Vec::new()),
-        dns_search: Some(Vec::new()),
+        dns_options: Some(o.dns_option.clone()),
+        dns_search: Some(o.dns_search.clone()),
+        links,
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        volumes_from: super::mountopt::volumes_from(&o.volumes_from),
         extra_hosts: (!o.add_host.is_empty()).then(|| o.add_host.clone()),
         privileged: o.privileged,
         publish_all_ports: o.publish_all,
@@ -515,7 +501,7 @@ pub fn build_request(
     Ok(ContainerCreateRequest {
         config,
         host_config,
-        networking_config: None,
+        networking_config,
     })
 }
 

@@ -143,7 +143,7 @@ pub async fn pause(client: &Client, args: &PauseArgs, pause: bool) -> CliResult 
 }
 
 /// Go's `net.JoinHostPort`: brackets around IPv6 hosts.
-fn join_host_port(host: &str, port: &str) -> String {
+pub fn join_host_port(host: &str, port: &str) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -178,13 +178,20 @@ pub async fn port(client: &Client, args: &PortArgs) -> CliResult {
             args.container
         )));
     }
-    for (from, bindings) in ports {
-        for b in bindings.iter().flatten() {
-            outln(&format!(
-                "{from} -> {}",
-                join_host_port(&b.host_ip, &b.host_port)
-            ))?;
-        }
+    // docker 20.10 walks a Go map (random order); later CLIs sort the
+    // lines naturally, which is what is printed here.
+    let mut lines: Vec<String> = ports
+        .iter()
+        .flat_map(|(from, bindings)| {
+            bindings
+                .iter()
+                .flatten()
+                .map(move |b| format!("{from} -> {}", join_host_port(&b.host_ip, &b.host_port)))
+        })
+        .collect();
+    lines.sort_by(|a, b| super::format::natural_cmp(a, b));
+    for l in lines {
+        outln(&l)?;
     }
     Ok(())
 }

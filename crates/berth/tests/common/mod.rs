@@ -543,7 +543,9 @@ fn spawn_with_deathsig(mut cmd: Command) -> std::io::Result<Child> {
     // which are async-signal-safe; it touches no memory shared with the parent.
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            // SIGTERM: the daemon shuts down gracefully and removes its
+            // bridges and firewall chains (a SIGKILL would leak them).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -668,7 +670,28 @@ impl Daemon {
                 let _ = self.run(&args);
             }
         }
-        self.kill9();
+        self.terminate();
+    }
+
+    /// SIGTERM the daemon (it removes its bridges and firewall chains when
+    /// no container runs) and reap it; SIGKILL after 10 s.
+    pub fn terminate(&self) {
+        let Some(mut c) = self.child.lock().expect("lock").take() else {
+            return;
+        };
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe {
+            libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }
 

@@ -13,8 +13,8 @@
 //!   prints only the resulting ` ---> <id>`);
 //! - only the stages the target needs run (as BuildKit does; dockerd's
 //!   classic builder runs every stage up to the target);
-//! - RUN steps use the host network by default, since berth has no bridge
-//!   network yet (`--network none` and `host` work as asked);
+//! - RUN steps use the default bridge network by default (`--network none`,
+//!   `host` or a user network work as asked);
 //! - the container of a failed RUN is removed too, unless `--rm=false`;
 //! - with the build arg `SOURCE_DATE_EPOCH`, layer times are clamped to
 //!   it and images are dated by it, with no container ID or hostname in
@@ -73,8 +73,8 @@ pub struct BuildOptions {
     pub pull: bool,
     /// `--label`s added to the final image (one LABEL step each, sorted).
     pub labels: BTreeMap<String, String>,
-    /// `--network` of RUN steps: `""`/`"default"` mean the host's network
-    /// for now (berth has no bridge network yet), `"host"`, `"none"`.
+    /// `--network` of RUN steps: `""`/`"default"` mean the default bridge;
+    /// `"host"`, `"none"` or a network name.
     pub network_mode: String,
     /// `--rm` (default true): remove intermediate containers.
     pub remove: bool,

@@ -131,8 +131,8 @@ impl Builder {
         config.hostname = String::new();
         let mode = network.unwrap_or_else(|| self.opts.network_mode.clone());
         let network_mode = match mode.as_str() {
-            // No bridge network yet: RUN steps share the host's by default.
-            "" | "default" | "bridge" => "host".to_string(),
+            // The default bridge, as dockerd's classic builder.
+            "" => "default".to_string(),
             other => other.to_string(),
         };
         let req = ContainerCreateRequest {

@@ -36,7 +36,20 @@ enum Arg {
     Int(i64),
     Ident(String),
     Sub(Pipeline),
+    /// A field chain on a parenthesized value: `(index .M "k").Field`.
+    Chain(Box<Arg>, Vec<String>),
+    /// A variable (`$v`, `$v.Field`, `$` for the data passed to the
+    /// template) with a field path.
+    Var(String, Vec<String>),
 }
+
+/// Variables in scope: `$` and those declared by `range $k, $v := ...`,
+/// innermost last.
+type Vars = Vec<(String, Val)>;
+
+/// Marks a `.Field` token written right after `)` (a chain on the
+/// parenthesized value, not a separate argument).
+const CHAIN_MARK: char = '\u{2}';
 
 type Cmd = Vec<Arg>;
 type Pipeline = Vec<Cmd>;
@@ -45,7 +58,9 @@ type Pipeline = Vec<Cmd>;
 enum Node {
     Text(String),
     Action(Pipeline),
-    Range(Pipeline, Vec<Node>, Vec<Node>),
+    /// `range [$k, $v :=] pipeline`: the declared variable names, the
+    /// pipeline, the body and the else body.
+    Range(Vec<String>, Pipeline, Vec<Node>, Vec<Node>),
     If(Pipeline, Vec<Node>, Vec<Node>),
 }
 
@@ -70,7 +85,8 @@ impl Template {
     /// Run the template with `dot` as `.`.
     pub fn execute(&self, dot: &Val) -> TResult<String> {
         let mut out = String::new();
-        exec_nodes(&self.nodes, dot, &mut out)?;
+        let vars: Vars = vec![("$".to_string(), dot.clone())];
+        exec_nodes(&self.nodes, dot, &vars, &mut out)?;
         Ok(out)
     }
 }
@@ -141,6 +157,22 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<
                 match word {
                     "end" | "else" => return Ok((nodes, Some(word.to_string()))),
                     "range" | "if" | "with" => {
+                        let (names, rest) = match rest.split_once(":=") {
+                            Some((decl, pipe)) if word == "range" => {
+                                let names: Vec<String> =
+                                    decl.split(',').map(|n| n.trim().to_string()).collect();
+                                if names.len() > 2
+                                    || names.iter().any(|n| !n.starts_with('$') || n.len() < 2)
+                                {
+                                    return err(format!(
+                                        "template: :1: unexpected \"{}\" in range",
+                                        decl.trim()
+                                    ));
+                                }
+                                (names, pipe.trim())
+                            }
+                            _ => (Vec::new(), rest),
+                        };
                         let pipe = parse_pipeline(rest)?;
                         let (body, end) = parse_nodes(pieces, pos)?;
                         let else_body = match end.as_deref() {
@@ -155,11 +187,12 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<
                             _ => return err(format!("template: :1: unexpected EOF in {word}")),
                         };
                         nodes.push(if word == "range" {
-                            Node::Range(pipe, body, else_body)
+                            Node::Range(names, pipe, body, else_body)
                         } else if word == "with" {
                             // `with` sets dot; model it as a one-shot range
                             // over a non-array value.
                             Node::Range(
+                                Vec::new(),
                                 vec![vec![Arg::Ident("\u{1}with".into()), Arg::Sub(pipe)]],
                                 body,
                                 else_body,
@@ -210,7 +243,17 @@ fn parse_pipe_tokens(tokens: &[String], pos: &mut usize) -> TResult<Pipeline> {
                     return err("template: :1: unclosed left paren");
                 }
                 *pos += 1;
-                cmd.push(Arg::Sub(sub));
+                match tokens.get(*pos).and_then(|t| t.strip_prefix(CHAIN_MARK)) {
+                    Some(path) => {
+                        *pos += 1;
+                        let path = path.trim_start_matches('.');
+                        cmd.push(Arg::Chain(
+                            Box::new(Arg::Sub(sub)),
+                            path.split('.').map(str::to_string).collect(),
+                        ));
+                    }
+                    None => cmd.push(Arg::Sub(sub)),
+                }
             }
             _ => {
                 *pos += 1;
@@ -226,6 +269,13 @@ fn parse_pipe_tokens(tokens: &[String], pos: &mut usize) -> TResult<Pipeline> {
 }
 
 fn parse_arg(t: &str) -> TResult<Arg> {
+    if let Some(var) = t.strip_prefix('$') {
+        let (name, path) = match var.split_once('.') {
+            Some((n, p)) => (n, p.split('.').map(str::to_string).collect()),
+            None => (var, Vec::new()),
+        };
+        return Ok(Arg::Var(format!("${name}"), path));
+    }
     if t == "." {
         return Ok(Arg::Field(Vec::new()));
     }
@@ -285,6 +335,17 @@ fn tokenize(src: &str) -> TResult<Vec<String>> {
         } else if c == '|' || c == '(' || c == ')' {
             tokens.push(c.to_string());
             i += 1;
+            if c == ')' && chars.get(i) == Some(&'.') {
+                let start = i;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !matches!(chars[i], '|' | '(' | ')' | '"')
+                {
+                    i += 1;
+                }
+                let field: String = chars[start..i].iter().collect();
+                tokens.push(format!("{CHAIN_MARK}{field}"));
+            }
         } else {
             let start = i;
             while i < chars.len()
@@ -306,46 +367,62 @@ struct Res {
     key: String,
 }
 
-fn exec_nodes(nodes: &[Node], dot: &Val, out: &mut String) -> TResult<()> {
+fn exec_nodes(nodes: &[Node], dot: &Val, vars: &Vars, out: &mut String) -> TResult<()> {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Action(p) => {
-                let r = eval_pipeline(p, dot)?;
+                let r = eval_pipeline(p, dot, vars)?;
                 out.push_str(&r.val.to_go(&r.key));
             }
             Node::If(p, body, else_body) => {
-                if eval_pipeline(p, dot)?.val.truthy() {
-                    exec_nodes(body, dot, out)?;
+                if eval_pipeline(p, dot, vars)?.val.truthy() {
+                    exec_nodes(body, dot, vars, out)?;
                 } else {
-                    exec_nodes(else_body, dot, out)?;
+                    exec_nodes(else_body, dot, vars, out)?;
                 }
             }
-            Node::Range(p, body, else_body) => {
-                let r = eval_pipeline(p, dot)?;
+            Node::Range(names, p, body, else_body) => {
+                let r = eval_pipeline(p, dot, vars)?;
+                // The body with `$k, $v` (or `$v`) bound to key and element.
+                let run = |key: Val, item: &Val, out: &mut String| -> TResult<()> {
+                    if names.is_empty() {
+                        return exec_nodes(body, item, vars, out);
+                    }
+                    let mut inner = vars.clone();
+                    match names.as_slice() {
+                        [v] => inner.push((v.clone(), item.clone())),
+                        [k, v, ..] => {
+                            inner.push((k.clone(), key));
+                            inner.push((v.clone(), item.clone()));
+                        }
+                        [] => {}
+                    }
+                    exec_nodes(body, item, &inner, out)
+                };
                 let with = matches!(p.first().and_then(|c| c.first()), Some(Arg::Ident(i)) if i == "\u{1}with");
                 if with {
                     if r.val.truthy() {
-                        exec_nodes(body, &r.val, out)?;
+                        exec_nodes(body, &r.val, vars, out)?;
                     } else {
-                        exec_nodes(else_body, dot, out)?;
+                        exec_nodes(else_body, dot, vars, out)?;
                     }
                     continue;
                 }
                 match &r.val {
                     Val::Arr(items) if !items.is_empty() => {
-                        for item in items {
-                            exec_nodes(body, item, out)?;
+                        for (i, item) in items.iter().enumerate() {
+                            run(Val::Num((i as u64).into()), item, out)?;
                         }
                     }
                     Val::Obj(entries) if !entries.is_empty() => {
                         let mut sorted: Vec<&(String, Val)> = entries.iter().collect();
                         sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                        for (_, v) in sorted {
-                            exec_nodes(body, v, out)?;
+                        for (k, v) in sorted {
+                            run(Val::s(k.clone()), v, out)?;
                         }
                     }
-                    Val::Arr(_) | Val::Obj(_) | Val::Null => exec_nodes(else_body, dot, out)?,
+                    Val::Arr(_) | Val::Obj(_) | Val::Null => exec_nodes(else_body, dot, vars, out)?,
                     other => {
                         return err(format!(
                             "template: :1: range can't iterate over {}",
@@ -359,10 +436,10 @@ fn exec_nodes(nodes: &[Node], dot: &Val, out: &mut String) -> TResult<()> {
     Ok(())
 }
 
-fn eval_pipeline(p: &Pipeline, dot: &Val) -> TResult<Res> {
+fn eval_pipeline(p: &Pipeline, dot: &Val, vars: &Vars) -> TResult<Res> {
     let mut prev: Option<Res> = None;
     for cmd in p {
-        prev = Some(eval_cmd(cmd, dot, prev)?);
+        prev = Some(eval_cmd(cmd, dot, vars, prev)?);
     }
     prev.ok_or_else(|| TemplateError("template: :1: empty pipeline".into()))
 }
@@ -389,7 +466,7 @@ fn lookup(dot: &Val, path: &[String]) -> Res {
     Res { val: cur, key }
 }
 
-fn eval_arg(a: &Arg, dot: &Val) -> TResult<Res> {
+fn eval_arg(a: &Arg, dot: &Val, vars: &Vars) -> TResult<Res> {
     Ok(match a {
         Arg::Field(path) => lookup(dot, path),
         Arg::Str(s) => Res {
@@ -400,7 +477,12 @@ fn eval_arg(a: &Arg, dot: &Val) -> TResult<Res> {
             val: Val::Num((*n).into()),
             key: String::new(),
         },
-        Arg::Sub(p) => eval_pipeline(p, dot)?,
+        Arg::Sub(p) => eval_pipeline(p, dot, vars)?,
+        Arg::Chain(inner, path) => lookup(&eval_arg(inner, dot, vars)?.val, path),
+        Arg::Var(name, path) => match vars.iter().rev().find(|(n, _)| n == name) {
+            Some((_, v)) => lookup(v, path),
+            None => return err(format!("template: :1: undefined variable \"{name}\"")),
+        },
         Arg::Ident(i) if i == "nil" => Res {
             val: Val::Null,
             key: String::new(),
@@ -413,13 +495,13 @@ fn eval_arg(a: &Arg, dot: &Val) -> TResult<Res> {
     })
 }
 
-fn eval_cmd(cmd: &Cmd, dot: &Val, prev: Option<Res>) -> TResult<Res> {
+fn eval_cmd(cmd: &Cmd, dot: &Val, vars: &Vars, prev: Option<Res>) -> TResult<Res> {
     let Some(first) = cmd.first() else {
         return err("template: :1: empty command");
     };
     let mut args = Vec::new();
     for a in &cmd[1..] {
-        args.push(eval_arg(a, dot)?);
+        args.push(eval_arg(a, dot, vars)?);
     }
     if let Some(p) = prev {
         args.push(p);
@@ -440,7 +522,7 @@ fn eval_cmd(cmd: &Cmd, dot: &Val, prev: Option<Res>) -> TResult<Res> {
             let val = base.val.get(&key).cloned().unwrap_or(Val::s(""));
             Ok(Res { val, key })
         }
-        other if args.is_empty() => eval_arg(other, dot),
+        other if args.is_empty() => eval_arg(other, dot, vars),
         _ => err("template: :1: can't give argument to non-function"),
     }
 }
@@ -707,6 +789,56 @@ mod tests {
         );
         assert_eq!(render("{{.Config.Env | json}}", &v).unwrap(), r#"["A=1"]"#);
         assert_eq!(render("{{json .Config.Entrypoint}}", &v).unwrap(), "null");
+    }
+
+    #[test]
+    fn range_variables() {
+        let v: Val = serde_json::from_str(
+            r#"{"Name":"web","Nets":{"n2":{"IP":"10.0.0.2"},"bridge":{"IP":"172.17.0.2"}},"L":["a","b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render("{{range $k, $v := .Nets}}{{$k}}={{$v.IP}} {{end}}", &v).unwrap(),
+            "bridge=172.17.0.2 n2=10.0.0.2 "
+        );
+        assert_eq!(
+            render("{{range $i, $e := .L}}{{$i}}:{{$e}}/{{$.Name}} {{end}}", &v).unwrap(),
+            "0:a/web 1:b/web "
+        );
+        assert_eq!(render("{{range $e := .L}}{{$e}}{{end}}", &v).unwrap(), "ab");
+        assert!(render("{{$nope}}", &v).is_err());
+    }
+
+    #[test]
+    fn field_chain_on_parenthesized_value() {
+        let v: Val = serde_json::from_str(
+            r#"{"NetworkSettings":{"Networks":{"my-net":{"IPAddress":"172.18.0.2","Aliases":["a"]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(
+                r#"{{(index .NetworkSettings.Networks "my-net").IPAddress}}"#,
+                &v
+            )
+            .unwrap(),
+            "172.18.0.2"
+        );
+        assert_eq!(
+            render(
+                r#"{{json (index .NetworkSettings.Networks "my-net").Aliases}}"#,
+                &v
+            )
+            .unwrap(),
+            r#"["a"]"#
+        );
+        assert_eq!(
+            render(
+                r#"{{(index .NetworkSettings.Networks "my-net") | json}}"#,
+                &v
+            )
+            .unwrap(),
+            r#"{"IPAddress":"172.18.0.2","Aliases":["a"]}"#
+        );
     }
 
     #[test]

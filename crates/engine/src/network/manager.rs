@@ -1,0 +1,311 @@
+//! Networking at engine open and shutdown: the default bridge record,
+//! bridges, IP forwarding, firewall chains, embedded DNS servers, and the
+//! address pools and port reservations rebuilt from running containers.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use berth_network::firewall::{NetworkRules, PortRule, Proto};
+use berth_network::ipam::{self, Pool, Subnet};
+use chrono::Utc;
+
+use super::config::{self, NetworkConfig};
+use super::{names, NetEntry};
+use crate::error::Result;
+use crate::record::Status;
+use crate::{blocking, Engine};
+
+/// Docker's options of the default bridge network.
+fn default_bridge_options(bridge: &str) -> BTreeMap<String, String> {
+    [
+        ("com.docker.network.bridge.default_bridge", "true"),
+        ("com.docker.network.bridge.enable_icc", "true"),
+        ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+        ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+        ("com.docker.network.bridge.name", bridge),
+        ("com.docker.network.driver.mtu", "1500"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The firewall view of a network.
+pub(crate) fn rules_of(n: &NetworkConfig) -> NetworkRules {
+    NetworkRules {
+        bridge: n.bridge.clone(),
+        subnet: n.subnet,
+        internal: n.internal,
+    }
+}
+
+/// The firewall rule of a published port.
+pub(crate) fn port_rule(p: &super::record::PublishedPort) -> Option<PortRule> {
+    Some(PortRule {
+        proto: p.proto.parse::<Proto>().ok()?,
+        host_ip: p.host_ip,
+        host_port: p.host_port,
+        container_ip: p.container_ip,
+        container_port: p.container_port,
+        bridge: p.bridge.clone(),
+    })
+}
+
+/// The host's IPv4 subnets minus those of our own bridges.
+pub(crate) async fn host_subnets(own: &[Subnet]) -> Vec<Subnet> {
+    match berth_network::link::host_subnets().await {
+        Ok(v) => v.into_iter().filter(|s| !own.contains(s)).collect(),
+        Err(e) => {
+            tracing::warn!("listing the host's routes: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Candidate subnets of new networks: Docker's default pools, then (where
+/// dockerd would fail with "could not find an available, non-overlapping
+/// IPv4 address pool") 10.200.0.0/16 ... 10.255.0.0/16, so that a host
+/// crowded with bridges (test daemons) still gets a network.
+pub(crate) fn candidate_pools() -> Vec<Subnet> {
+    let mut v = ipam::default_pools();
+    v.extend((200u8..=255).map(|b| Subnet::new(Ipv4Addr::new(10, b, 0, 0), 16)));
+    v
+}
+
+/// The upstream nameservers of the embedded DNS servers (the host's).
+pub(crate) fn upstreams() -> Vec<SocketAddr> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    berth_dns::upstreams_from_resolv_conf(&text)
+}
+
+impl Engine {
+    /// Load the network records, create the default bridge record the first
+    /// time, bring bridges, firewall and DNS servers up, and rebuild the
+    /// address pools and port reservations of running containers.
+    pub(crate) async fn network_open(self: &Arc<Self>) -> Result<()> {
+        let net = &self.net;
+        let root = net.data_root.clone();
+        let mut nets = blocking(move || config::load_all(&root)).await?;
+        if !nets.iter().any(|n| n.default_bridge) {
+            let own: Vec<Subnet> = nets.iter().map(|n| n.subnet).collect();
+            let mut taken = host_subnets(&own).await;
+            taken.extend(own);
+            let subnet = ipam::choose_subnet(&candidate_pools(), &taken)
+                .unwrap_or_else(|| Subnet::new(Ipv4Addr::new(172, 17, 0, 0), 16));
+            let bridge = names::default_bridge(&net.data_root);
+            let cfg = NetworkConfig {
+                id: super::random_id(),
+                name: "bridge".into(),
+                created: Utc::now(),
+                bridge: bridge.clone(),
+                subnet,
+                gateway: subnet.gateway(),
+                user_subnet: false,
+                ip_range: String::new(),
+                user_gateway: false,
+                internal: false,
+                attachable: false,
+                options: default_bridge_options(&bridge),
+                labels: BTreeMap::new(),
+                default_bridge: true,
+            };
+            let root = net.data_root.clone();
+            let c2 = cfg.clone();
+            blocking(move || config::save(&root, &c2)).await?;
+            nets.push(cfg);
+        }
+        // Pools and reservations from the running containers.
+        let running: Vec<crate::record::ContainerRecord> = self
+            .map()
+            .values()
+            .map(|c| c.snapshot())
+            .filter(|r| matches!(r.state.status, Status::Running | Status::Restarting))
+            .collect();
+        {
+            let mut g = net.lock();
+            for n in &nets {
+                let mut pool = Pool::new(n.subnet, n.gateway);
+                for r in &running {
+                    if let Some(ip) = r.network.endpoints.get(&n.id).and_then(|e| e.ip) {
+                        pool.allocated.insert(ip);
+                        pool.last = Some(ip);
+                    }
+                }
+                g.nets.insert(
+                    n.id.clone(),
+                    NetEntry {
+                        cfg: n.clone(),
+                        pool,
+                    },
+                );
+            }
+            for r in &running {
+                let mut held = Vec::new();
+                for p in &r.network.ports {
+                    let Ok(proto) = p.proto.parse::<Proto>() else {
+                        continue;
+                    };
+                    match berth_network::ports::reserve(proto, p.host_ip, p.host_port) {
+                        Ok(res) => held.push(((proto, p.host_ip, p.host_port), res)),
+                        Err(e) => {
+                            tracing::warn!(id = %r.id, "re-reserving port {}: {e}", p.host_port)
+                        }
+                    }
+                }
+                g.reservations.insert(r.id.clone(), held);
+            }
+        }
+        // Bridges, firewall and DNS now if containers use them, else at
+        // the first use (an engine that never runs a bridge container
+        // leaves no trace on the host).
+        let in_use = running.iter().any(|r| r.network.is_active());
+        if in_use {
+            self.ensure_net_ready().await;
+        }
+        // Leftovers of starts interrupted by a crash.
+        let stale: Vec<_> = self
+            .map()
+            .values()
+            .filter(|c| {
+                let r = c.rec();
+                !matches!(r.state.status, Status::Running | Status::Restarting)
+                    && r.network.is_active()
+            })
+            .cloned()
+            .collect();
+        for c in stale {
+            self.net_teardown(&c).await;
+            if let Err(e) = c.update(|_| ()) {
+                tracing::warn!(id = %c.id, "saving the record after the network teardown: {e}");
+            }
+        }
+        // Network namespaces no running container uses (a crash mid-start).
+        let keep: Vec<std::path::PathBuf> = running
+            .iter()
+            .filter(|r| !r.network.sandbox_key.is_empty())
+            .map(|r| std::path::PathBuf::from(&r.network.sandbox_key))
+            .collect();
+        let dir = net.netns_dir.clone();
+        blocking(move || {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                return Ok(());
+            };
+            for p in rd.flatten().map(|e| e.path()) {
+                if !keep.contains(&p) {
+                    if let Err(e) = berth_network::netns::remove(&p) {
+                        tracing::warn!("removing stale {}: {e}", p.display());
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Bring up (once) every network's bridge, IP forwarding, this daemon's
+    /// firewall chains with the rules of all networks and running
+    /// containers, and the DNS servers of user networks. Failures are logged:
+    /// a missing piece shows at the first container that needs it.
+    pub(crate) async fn ensure_net_ready(self: &Arc<Self>) {
+        let mut ready = self.net.ready.lock().await;
+        if *ready {
+            return;
+        }
+        let nets: Vec<NetworkConfig> = self
+            .net
+            .lock()
+            .nets
+            .values()
+            .map(|n| n.cfg.clone())
+            .collect();
+        for n in &nets {
+            if let Err(e) = berth_network::link::ensure_bridge(&n.bridge, n.subnet, n.gateway).await
+            {
+                tracing::warn!("bringing up bridge {} of network {}: {e}", n.bridge, n.name);
+            }
+        }
+        let rules: Vec<_> = nets.iter().map(rules_of).collect();
+        let port_rules: Vec<PortRule> = self
+            .map()
+            .values()
+            .map(|c| c.snapshot())
+            .filter(|r| matches!(r.state.status, Status::Running | Status::Restarting))
+            .flat_map(|r| {
+                r.network
+                    .ports
+                    .iter()
+                    .filter_map(port_rule)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if self.net.fw_enabled {
+            let fw = Arc::clone(&self.net.fw);
+            let res = blocking(move || {
+                if let Err(e) = berth_network::firewall::enable_ip_forward() {
+                    tracing::warn!("enabling IP forwarding: {e}");
+                }
+                fw.sync(&rules, &port_rules)?;
+                Ok(())
+            })
+            .await;
+            if let Err(e) = res {
+                tracing::warn!("setting up the firewall: {e}");
+            }
+        } else {
+            tracing::warn!("iptables is not usable: no NAT or published ports");
+        }
+        for n in nets.iter().filter(|n| !n.default_bridge) {
+            self.start_dns(n).await;
+        }
+        *ready = true;
+    }
+
+    /// Start the embedded DNS server of a user network (logged on failure).
+    pub(crate) async fn start_dns(self: &Arc<Self>, n: &NetworkConfig) {
+        let lookup = Arc::new(super::dns::EngineLookup::new(self));
+        let listen = SocketAddr::new(n.gateway.into(), 53);
+        match berth_dns::DnsServer::start(listen, lookup, upstreams()).await {
+            Ok(s) => {
+                self.net.lock().dns.insert(n.id.clone(), s);
+            }
+            Err(e) => tracing::warn!("DNS server of network {} on {listen}: {e}", n.name),
+        }
+    }
+
+    /// At daemon shutdown: when no container runs, delete this daemon's
+    /// bridges and firewall chains (they are recreated at the next open).
+    pub async fn shutdown_network(&self) {
+        let mut ready = self.net.ready.lock().await;
+        if !*ready {
+            return;
+        }
+        let (_, running, paused, _) = self.container_counts();
+        let bridges: Vec<String> = {
+            let mut g = self.net.lock();
+            g.dns.clear();
+            if running + paused > 0 {
+                return;
+            }
+            g.reservations.clear();
+            g.nets.values().map(|n| n.cfg.bridge.clone()).collect()
+        };
+        *ready = false;
+        for b in bridges {
+            if let Err(e) = berth_network::link::delete_bridge(&b).await {
+                tracing::warn!("deleting bridge {b}: {e}");
+            }
+        }
+        if self.net.fw_enabled {
+            let fw = self.net.fw.clone();
+            let _ = blocking(move || {
+                if let Err(e) = fw.teardown() {
+                    tracing::warn!("removing firewall chains: {e}");
+                }
+                Ok(())
+            })
+            .await;
+        }
+    }
+}
