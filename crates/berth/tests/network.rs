@@ -186,16 +186,17 @@ fn veths_on_bridge_of(gateway: &str) -> Vec<String> {
 fn user_network_names_and_aliases_resolve_other_networks_do_not() {
     let h = h();
     let (n1, n2) = (uname("neta"), uname("netb"));
-    let (srv, cli, other) = (uname("srv"), uname("cli"), uname("other"));
+    let (srv, cli, other, near) = (uname("srv"), uname("cli"), uname("other"), uname("near"));
     let mut nets = net(h, &n1, &[]);
     nets.nets.append(&mut net(h, &n2, &[]).nets);
-    let _g = h.guard(&[&srv, &cli, &other]);
+    let _g = h.guard(&[&srv, &cli, &other, &near]);
     run_server(
         h,
         &srv,
         &["--network", &n1, "--network-alias", "web"],
         "hello",
     );
+    run_server(h, &near, &["--network", &n2], "neighbour");
     h.run_d(&cli, &["--network", &n1], &["sleep", "1000"]).ok();
     h.run_d(&other, &["--net", &n2], &["sleep", "1000"]).ok();
     wait_fetch(h, &cli, &format!("http://{srv}/"), "hello");
@@ -203,15 +204,29 @@ fn user_network_names_and_aliases_resolve_other_networks_do_not() {
     // The short ID is a name on the network too.
     let short = h.inspect_f(&srv, "{{.Id}}")[..12].to_string();
     wait_fetch(h, &cli, &format!("http://{short}/"), "hello");
-    // Another network neither resolves nor reaches it.
-    let o = fetch_in(h, &other, &format!("http://{srv}/"));
-    assert!(o.code != 0 && !o.stdout.contains("hello"), "{o:?}");
-    let ip = h.inspect_f(
-        &srv,
-        &format!("{{{{(index .NetworkSettings.Networks \"{n1}\").IPAddress}}}}"),
-    );
+    // Another network neither resolves nor reaches it. Positive controls first: from that
+    // network the same probes do work against a server on it, so a failure below is
+    // isolation and not a broken probe.
+    let ip_on = |c: &str, n: &str| {
+        h.inspect_f(
+            c,
+            &format!("{{{{(index .NetworkSettings.Networks \"{n}\").IPAddress}}}}"),
+        )
+    };
+    let (ip, near_ip) = (ip_on(&srv, &n1), ip_on(&near, &n2));
+    wait_fetch(h, &other, &format!("http://{near}/"), "neighbour");
+    let o = h.run(&["exec", &other, "nslookup", &near]);
+    assert!(o.code == 0 && o.stdout.contains(&near_ip), "{o:?}");
+    let o = fetch_in(h, &other, &format!("http://{near_ip}/"));
+    assert!(o.code == 0 && o.stdout.trim() == "neighbour", "{o:?}");
+    // The name does not resolve there (nslookup fails without printing srv's address) ...
+    let o = h.run(&["exec", &other, "nslookup", &srv]);
+    assert!(o.code == 1 && !o.stdout.contains(&ip), "{o:?}");
+    // ... and its address is not reachable: the packets are dropped, so wget hangs until
+    // `timeout` kills it (143 = SIGTERM), where a reachable server answers (above) and a
+    // closed port is refused at once (exit 1).
     let o = fetch_in(h, &other, &format!("http://{ip}/"));
-    assert!(o.code != 0 && !o.stdout.contains("hello"), "{o:?}");
+    assert!(o.code == 143 && !o.stdout.contains("hello"), "{o:?}");
     // inspect: the network's Containers and the container's Networks agree.
     let v = h.run(&["network", "inspect", &n1]).ok().stdout.clone();
     let v: serde_json::Value = serde_json::from_str(&v).expect("network inspect JSON");
@@ -235,6 +250,79 @@ fn user_network_names_and_aliases_resolve_other_networks_do_not() {
         &format!("{{{{json (index .NetworkSettings.Networks \"{n1}\").Aliases}}}}"),
     );
     assert!(aliases.contains("\"web\""), "{aliases}");
+}
+
+/// Removes this volume when dropped.
+struct VolGuard {
+    h: &'static Harness,
+    name: String,
+}
+
+impl Drop for VolGuard {
+    fn drop(&mut self) {
+        let _ = self
+            .h
+            .run_opts(&["volume", "rm", &self.name], None, Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn inspect_commands_print_what_they_find_and_fail_on_the_rest() {
+    let h = h();
+    let (n, v, missing) = (uname("insp"), uname("inspv"), uname("nosuch"));
+    let _nets = net(h, &n, &[]);
+    h.run(&["volume", "create", &v]).ok();
+    let _vol = VolGuard { h, name: v.clone() };
+    // The error of each missing object, after the output of the found ones.
+    let not_found = |o: &Out, noun: &str, name: &str| {
+        if h.is_berth() {
+            o.stderr_has(&format!("Error: No such {noun}: {name}"));
+        } else {
+            o.stderr_has(name);
+        }
+    };
+    // network inspect: a template per found object, in order; a JSON array otherwise.
+    let o = h.run(&["network", "inspect", "-f", "{{.Name}}", &n, &missing, &n]);
+    o.code(1).stdout_is(&format!("{n}\n{n}\n"));
+    not_found(&o, "network", &missing);
+    let o = h.run(&["network", "inspect", &missing, &n]);
+    o.code(1);
+    assert!(
+        o.stdout.starts_with("[\n    {\n        \"Name\": "),
+        "{o:?}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).expect("JSON");
+    assert_eq!(j.as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j[0]["Name"], n.as_str());
+    not_found(&o, "network", &missing);
+    // volume inspect: the same shape.
+    let o = h.run(&["volume", "inspect", "-f", "{{.Name}}", &missing, &v]);
+    o.code(1).stdout_is(&format!("{v}\n"));
+    not_found(&o, "volume", &missing);
+    let o = h.run(&["volume", "inspect", &v, &missing]);
+    o.code(1);
+    assert!(
+        o.stdout.starts_with("[\n    {\n        \"CreatedAt\": "),
+        "{o:?}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).expect("JSON");
+    assert_eq!(j.as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j[0]["Name"], v.as_str());
+    // The generic inspect finds networks and volumes; --type narrows it.
+    h.run(&["inspect", "-f", "{{.Name}}", &n, &v])
+        .ok()
+        .stdout_is(&format!("{n}\n{v}\n"));
+    h.run(&["inspect", "--type", "volume", "-f", "{{.Driver}}", &v])
+        .ok()
+        .stdout_is("local\n");
+    // (nothing found with a template: a lone newline, as the docker CLI prints)
+    let o = h.run(&["inspect", "--type", "network", "-f", "{{.Name}}", &v]);
+    o.code(1).stdout_is("\n");
+    not_found(&o, "network", &v);
+    let o = h.run(&["inspect", &missing]);
+    o.code(1)
+        .stdout_is("[]\n")
+        .stderr_has(&format!("Error: No such object: {missing}"));
 }
 
 /// The names of the networks a container is attached to (sorted).

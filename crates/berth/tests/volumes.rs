@@ -680,3 +680,127 @@ fn volume_with_driver_options_mounts_its_file_system() {
         .fails()
         .stderr_has("invalid option: \"foo\"");
 }
+
+/// How many mounts `/proc/self/mountinfo` lists exactly at `path`.
+fn mounts_at(path: &str) -> usize {
+    let canon = std::fs::canonicalize(path).unwrap();
+    let canon = canon.to_str().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(canon))
+        .count()
+}
+
+/// A `-o type=none -o o=bind -o device=DIR` volume: containers write into
+/// the host directory, two running containers share one bind (not one
+/// stacked per start), it is taken off when the last one stops, and
+/// `volume rm` leaves the host directory's content alone.
+#[test]
+fn bind_option_volume_keeps_host_content() {
+    let h = h();
+    let v = uname("bindvol");
+    let host = unique_tmp_dir("bindvolhost");
+    std::fs::write(host.join("precious"), "p\n").unwrap();
+    let _v = Volumes(vec![v.clone()]);
+    let (c1, c2) = (uname("bv1"), uname("bv2"));
+    let _g = h.guard(&[&c1, &c2]);
+    let device = format!("device={}", path_str(&host));
+    h.run(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        &v,
+    ])
+    .ok();
+    let spec = format!("{v}:/d");
+    assert_eq!(
+        sh(
+            &["-v", &spec],
+            &h.image,
+            "cat /d/precious; echo w > /d/written"
+        ),
+        "p"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("written")).unwrap(),
+        "w\n"
+    );
+    h.run_d(&c1, &["-v", &spec], &["sleep", "1000"]).ok();
+    h.run_d(&c2, &["-v", &spec], &["sleep", "1000"]).ok();
+    h.run(&["exec", &c2, "sh", "-c", "echo 2 > /d/from2"]).ok();
+    assert_eq!(std::fs::read_to_string(host.join("from2")).unwrap(), "2\n");
+    let mountpoint = h
+        .run(&["volume", "inspect", "-f", "{{.Mountpoint}}", &v])
+        .ok()
+        .out();
+    // dockerd's data root may be in another mount namespace: the mount
+    // table is only looked at for berth.
+    if h.is_berth() {
+        assert_eq!(mounts_at(&mountpoint), 1, "one bind on {mountpoint}");
+    }
+    h.run(&["volume", "rm", &v])
+        .fails()
+        .stderr_has("volume is in use");
+    h.run(&["rm", "-f", &c1, &c2]).ok();
+    if h.is_berth() {
+        assert_eq!(mounts_at(&mountpoint), 0, "unmounted when unused");
+    }
+    h.run(&["volume", "rm", &v]).ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("precious")).unwrap(),
+        "p\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("written")).unwrap(),
+        "w\n"
+    );
+    assert_eq!(std::fs::read_to_string(host.join("from2")).unwrap(), "2\n");
+}
+
+/// `--volumes-from` takes the volumes and binds of the other container,
+/// not its `--tmpfs` mounts; a `--mount type=tmpfs` there fails the
+/// create with dockerd's error.
+#[test]
+fn volumes_from_takes_no_tmpfs() {
+    let h = h();
+    let (src, src2, v) = (uname("vftsrc"), uname("vftsrc2"), uname("vftv"));
+    let _v = Volumes(vec![v.clone()]);
+    let _g = h.guard(&[&src, &src2]);
+    let vol = format!("{v}:/shared");
+    h.run(&[
+        "create", "--name", &src, "--tmpfs", "/tt", "-v", &vol, &h.image, "true",
+    ])
+    .ok();
+    assert_eq!(
+        sh(
+            &["--volumes-from", &src],
+            &h.image,
+            "grep -c ' /tt ' /proc/mounts; grep -c ' /shared ' /proc/mounts"
+        ),
+        "0\n1"
+    );
+    h.run(&[
+        "create",
+        "--name",
+        &src2,
+        "--mount",
+        "type=tmpfs,dst=/t",
+        &h.image,
+        "true",
+    ])
+    .ok();
+    // By image ID: on this 404 the docker CLI would try to pull a named image.
+    let id = h
+        .run(&["image", "inspect", "-f", "{{.Id}}", &h.image])
+        .ok()
+        .out();
+    h.run(&["create", "--volumes-from", &src2, &id, "true"])
+        .fails()
+        .stderr_has("Error response from daemon: get: no such volume");
+}

@@ -14,7 +14,8 @@
 //! - Names are matched as given (lowercased, trailing dot dropped); a trailing search domain
 //!   is not stripped.
 //! - `PTR d.c.b.a.in-addr.arpa` asks [`Lookup::lookup_ptr`].
-//! - Everything else is relayed unchanged to the upstreams (each tried in turn, ~2 s each),
+//! - Everything else is relayed unchanged to the upstreams (each tried in turn, ~2 s each;
+//!   [`Lookup::upstreams`] may give a client its own, e.g. a container's `--dns`),
 //!   over UDP for UDP clients and over TCP for TCP clients; SERVFAIL when all fail.
 //! - Garbage packets, responses and queries without a question are ignored. Each UDP query
 //!   is handled in its own task, so a slow upstream never delays local answers.
@@ -44,7 +45,7 @@ mod forward;
 mod resolv;
 mod server;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub use error::DnsError;
 pub use resolv::upstreams_from_resolv_conf;
@@ -59,6 +60,12 @@ pub trait Lookup: Send + Sync + 'static {
     fn lookup_a(&self, client: IpAddr, name: &str) -> Option<Vec<Ipv4Addr>>;
     /// PTR for a container IP on `client`'s network: Some("name.") or None (forward).
     fn lookup_ptr(&self, client: IpAddr, ip: Ipv4Addr) -> Option<String>;
+    /// The nameservers queries from `client` that are not answered locally
+    /// are relayed to, when the client has its own (a container's `--dns`);
+    /// None = the server's upstreams. Must not block for long.
+    fn upstreams(&self, _client: IpAddr) -> Option<Vec<SocketAddr>> {
+        None
+    }
 }
 
 #[cfg(test)]

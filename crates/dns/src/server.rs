@@ -42,9 +42,12 @@ impl Ctx {
             Action::Reply(bytes) => Some(bytes),
             Action::Ignore => None,
             Action::Forward(request) => {
+                // A client with servers of its own (`--dns`) is forwarded there.
+                let own = self.lookup.upstreams(client);
+                let upstreams = own.as_deref().unwrap_or(&self.upstreams);
                 let relayed = match transport {
-                    Transport::Udp => forward::udp(packet, &self.upstreams).await,
-                    Transport::Tcp => forward::tcp(packet, &self.upstreams).await,
+                    Transport::Udp => forward::udp(packet, upstreams).await,
+                    Transport::Tcp => forward::tcp(packet, upstreams).await,
                 };
                 relayed.or_else(|| answer::servfail(&request))
             }
@@ -225,5 +228,89 @@ async fn serve_conn(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
         if stream.write_all(&framed).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// Knows no name; sends one client to its own nameservers.
+    struct OwnServers {
+        client: IpAddr,
+        servers: Vec<SocketAddr>,
+    }
+
+    impl Lookup for OwnServers {
+        fn lookup_a(&self, _: IpAddr, _: &str) -> Option<Vec<Ipv4Addr>> {
+            None
+        }
+        fn lookup_ptr(&self, _: IpAddr, _: Ipv4Addr) -> Option<String> {
+            None
+        }
+        fn upstreams(&self, client: IpAddr) -> Option<Vec<SocketAddr>> {
+            (client == self.client).then(|| self.servers.clone())
+        }
+    }
+
+    /// A query for `x.example` A IN with id `id`.
+    fn query(id: u16) -> Vec<u8> {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        q.extend_from_slice(b"\x01x\x07example\x00\x00\x01\x00\x01");
+        q
+    }
+
+    #[tokio::test]
+    async fn client_with_own_servers_is_forwarded_to_them() {
+        // The client's own server echoes the query back as an answer.
+        let own = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let own_addr = own.local_addr().unwrap();
+        let echo = tokio::spawn(async move {
+            let mut buf = vec![0u8; 512];
+            let (n, peer) = own.recv_from(&mut buf).await.unwrap();
+            buf[2] |= 0x80;
+            own.send_to(&buf[..n], peer).await.unwrap();
+            buf[..n].to_vec()
+        });
+        // The server's default upstream is a socket that never answers.
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let lookup = Arc::new(OwnServers {
+            client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            servers: vec![own_addr],
+        });
+        let server = DnsServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            lookup,
+            vec![silent.local_addr().unwrap()],
+        )
+        .await
+        .unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client
+            .send_to(&query(0x4242), server.local_addr())
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 512];
+        // A guard against hanging forever, not a timing assertion.
+        let (n, _) = tokio::time::timeout(Duration::from_secs(60), client.recv_from(&mut buf))
+            .await
+            .expect("no answer: the query went to the server's upstream")
+            .unwrap();
+        assert_eq!(
+            buf[3] & 0x0f,
+            0,
+            "not a SERVFAIL from the server's own upstream"
+        );
+        let seen = echo.await.unwrap();
+        assert_eq!(
+            &seen[..2],
+            &[0x42, 0x42],
+            "the query reached the client's own server"
+        );
+        assert_eq!(&buf[..2], &[0x42, 0x42]);
+        assert_ne!(buf[2] & 0x80, 0, "relayed answer");
+        assert_eq!(n, seen.len());
     }
 }

@@ -193,9 +193,11 @@ impl Engine {
             config.volumes = None;
         }
         let (path, args) = entrypoint_and_args(&config)?;
+        let _volume_use = self.volume_use_lock().await;
         let mounts = self.resolve_mounts(&config, &host_config).await?;
         let new_volumes = self.new_volumes(&mounts);
         let network = self.net_create_config(&host_config, req.networking_config.as_ref())?;
+        let net_warnings = crate::network::create_warnings(&host_config);
         let id = new_id();
         if config.hostname.is_empty() {
             config.hostname = if host_config.network_mode == "host" {
@@ -280,7 +282,7 @@ impl Engine {
         self.container_event(&container, "create", &[]);
         Ok(ContainerCreateResponse {
             id,
-            warnings: Vec::new(),
+            warnings: net_warnings,
         })
     }
 }

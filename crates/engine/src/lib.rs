@@ -89,6 +89,10 @@ pub struct Engine {
     bus: events::EventBus,
     /// Named and anonymous volumes (`<data-root>/volumes`).
     volumes: Arc<berth_volume::VolumeStore>,
+    /// Held by container create from mount resolution until the container
+    /// is registered, and by volume rm/prune from the in-use check to the
+    /// removal (see `volumes.rs`).
+    volume_use: tokio::sync::Mutex<()>,
     /// Networks, endpoints, published ports, DNS servers.
     net: network::NetState,
 }

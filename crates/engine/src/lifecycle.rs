@@ -212,11 +212,15 @@ impl Engine {
         let layers = blocking(move || Ok(store.layer_dirs(&image_id)?)).await?;
         let mounts = match self.prepare_mounts(c, &layers).await {
             Ok(m) => m,
-            Err(err) => return self.start_failed(c, &rec, err, 128, user).await,
+            Err(err) => {
+                self.release_volumes(c).await;
+                return self.start_failed(c, &rec, err, 128, user).await;
+            }
         };
         let mut spec = self.build_spec(c, &rec, layers);
         spec.mounts.extend(mounts);
         if let Err(err) = self.net_setup(c, &rec, &mut spec).await {
+            self.release_volumes(c).await;
             return self.start_failed(c, &rec, err, 128, user).await;
         }
         let exe = self.cfg.shim_exe.clone();
@@ -236,7 +240,15 @@ impl Engine {
                 }
             }
         })
-        .await?;
+        .await;
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(err) => {
+                self.net_teardown(c).await;
+                self.release_volumes(c).await;
+                return self.start_failed(c, &rec, err, 128, user).await;
+            }
+        };
         match spawned {
             Ok(started) => {
                 c.update(|r| {
@@ -261,6 +273,7 @@ impl Engine {
             Err(msg) => {
                 tracing::info!(id = %c.id, "container start failed: {msg}");
                 self.net_teardown(c).await;
+                self.release_volumes(c).await;
                 let (err, code) = start_error(&msg, &rec.path);
                 self.start_failed(c, &rec, err, code, user).await
             }
@@ -330,6 +343,7 @@ impl Engine {
         })
         .await?;
         let left = self.net_release(c).await;
+        self.release_volumes(c).await;
         let res = self.record_exit(c, exit);
         self.net_disconnected(&c.id, left);
         res
@@ -386,7 +400,6 @@ impl Engine {
             c.update(apply)?
         };
         tracing::info!(id = %c.id, code, "container exited");
-        self.release_volumes(c);
         // Execs do not outlive their container's run (dockerd unregisters them).
         crate::exec::prune_finished_execs(&c.id);
         self.container_event(c, "die", &[("exitCode", code.to_string())]);

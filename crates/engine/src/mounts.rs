@@ -181,13 +181,17 @@ impl Engine {
     }
 
     /// Remove the anonymous volumes among `mounts` that no container
-    /// uses (a container create that failed after creating them).
+    /// uses (a container create that failed after creating them). The
+    /// caller holds [`Engine::volume_use_lock`].
     pub(crate) async fn discard_anonymous(&self, mounts: &[MountRecord]) {
-        let rec = ContainerRecord {
-            mounts: mounts.to_vec(),
-            ..Default::default()
-        };
-        self.remove_anonymous_volumes(&rec).await;
+        for m in mounts.iter().filter(|m| m.kind == "volume" && m.anonymous) {
+            if !self.volume_users(&m.name).is_empty() {
+                continue;
+            }
+            if let Err(e) = self.volume_remove_internal(&m.name).await {
+                tracing::warn!(volume = %m.name, "removing an anonymous volume: {e}");
+            }
+        }
     }
 
     /// Validate every mount request and decide what each becomes, creating nothing.
@@ -196,7 +200,16 @@ impl Engine {
         for spec in hc.volumes_from.iter().flatten() {
             let (name, rw) = parse::parse_volumes_from(spec).map_err(EngineError::invalid)?;
             let other = self.lookup(&name)?.snapshot();
+            // Only volumes and binds are shared, as dockerd: `--tmpfs`
+            // entries are the other container's own, and a `--mount
+            // type=tmpfs` fails the create with dockerd's error (it looks
+            // its empty source up as a volume).
             for m in &other.mounts {
+                match m.kind.as_str() {
+                    "volume" | "bind" => {}
+                    "tmpfs" if m.hidden => continue,
+                    _ => return Err(EngineError::not_found("get: no such volume")),
+                }
                 let mut cp = m.clone();
                 cp.rw = m.rw && rw;
                 cp.copy_data = false;
@@ -386,26 +399,16 @@ impl Engine {
     /// Remove the anonymous volumes of a removed container that no other
     /// container uses (`rm -v`, `--rm`); failures are logged.
     pub(crate) async fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
-        for m in rec
-            .mounts
-            .iter()
-            .filter(|m| m.kind == "volume" && m.anonymous)
-        {
-            if !self.volume_users(&m.name).is_empty() {
-                continue;
-            }
-            if let Err(e) = self.volume_remove_internal(&m.name).await {
-                tracing::warn!(volume = %m.name, "removing an anonymous volume: {e}");
-            }
-        }
+        let _use = self.volume_use_lock().await;
+        self.discard_anonymous(&rec.mounts).await;
     }
 
     /// After `c` exited: unmount the file systems of its volumes with
     /// driver options that no running container uses any more (failures
-    /// are logged). Done inline, before the exit is reported, so that a
-    /// container started next mounts a fresh file system: a stat and at
-    /// most one umount per such volume.
-    pub(crate) fn release_volumes(self: &Arc<Self>, c: &Container) {
+    /// are logged). Awaited before the exit is reported, so that a
+    /// container started next mounts a fresh file system; the stats and
+    /// umounts run on the blocking pool.
+    pub(crate) async fn release_volumes(self: &Arc<Self>, c: &Container) {
         let names: Vec<String> = c
             .rec()
             .mounts
@@ -429,23 +432,34 @@ impl Engine {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let mounted: Vec<&String> = names
-            .iter()
-            .filter(|n| !busy.contains(n))
-            .filter(|n| {
-                self.volumes
-                    .get(n)
-                    .is_ok_and(|v| berth_volume::mount::needs_mount(v.meta.options.as_ref()))
-            })
-            .collect();
-        if mounted.is_empty() {
+        let idle: Vec<String> = names.into_iter().filter(|n| !busy.contains(n)).collect();
+        if idle.is_empty() {
             return;
         }
-        let _content = self.volumes.content_guard();
-        for n in mounted {
-            if let Err(e) = self.volumes.unmount(n) {
-                tracing::warn!(volume = %n, "unmounting: {e}");
+        let store = Arc::clone(&self.volumes);
+        let res = blocking(move || {
+            let with_fs: Vec<&String> = idle
+                .iter()
+                .filter(|n| {
+                    store
+                        .get(n)
+                        .is_ok_and(|v| berth_volume::mount::needs_mount(v.meta.options.as_ref()))
+                })
+                .collect();
+            if with_fs.is_empty() {
+                return Ok(());
             }
+            let _content = store.content_guard();
+            for n in with_fs {
+                if let Err(e) = store.unmount(n) {
+                    tracing::warn!(volume = %n, "unmounting: {e}");
+                }
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(id = %c.id, "releasing volumes: {e}");
         }
     }
 
@@ -483,7 +497,10 @@ impl Drop for NewVolumes {
         if self.mounts.iter().any(|m| m.anonymous) {
             let engine = Arc::clone(&self.engine);
             let mounts = std::mem::take(&mut self.mounts);
-            tokio::spawn(async move { engine.discard_anonymous(&mounts).await });
+            tokio::spawn(async move {
+                let _use = engine.volume_use_lock().await;
+                engine.discard_anonymous(&mounts).await
+            });
         }
     }
 }

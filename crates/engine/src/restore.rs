@@ -104,6 +104,7 @@ impl Engine {
         let found = blocking(move || scan(&containers_dir, &exec_root)).await?;
         let engine = Arc::new(Engine {
             volumes: crate::volumes::open_store(&cfg.data_root),
+            volume_use: tokio::sync::Mutex::new(()),
             net: crate::network::NetState::new(&cfg.data_root, &cfg.exec_root),
             cfg,
             store: Arc::new(store),
@@ -162,6 +163,7 @@ impl Engine {
                 .await?;
             }
             tracing::info!(id = %c.id, "container exited while the daemon was down");
+            engine.release_volumes(&c).await;
             engine.record_exit(&c, exit)?;
         }
         for c in to_start {

@@ -79,6 +79,15 @@ impl Engine {
         Ok(())
     }
 
+    /// The lock that keeps a volume in use from being removed between the
+    /// in-use check and the removal: container create holds it from mount
+    /// resolution (where its volumes are created or found) until the
+    /// container is registered, `volume rm`, `volume prune` and `rm -v`
+    /// from their in-use check until the removal.
+    pub(crate) async fn volume_use_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.volume_use.lock().await
+    }
+
     fn volume_event(&self, v: &berth_volume::Volume, action: &str) {
         let mut attrs = BTreeMap::new();
         attrs.insert("driver".to_string(), v.meta.driver.clone());
@@ -154,6 +163,7 @@ impl Engine {
     /// `DELETE /volumes/{name}`: 409 while a container uses it; with
     /// `force`, a missing volume is no error.
     pub async fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+        let _use = self.volume_use_lock().await;
         let store = Arc::clone(&self.volumes);
         let n = name.to_string();
         let found = blocking(move || match store.get(&n) {
@@ -184,6 +194,7 @@ impl Engine {
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for v in all {
+            let _use = self.volume_use_lock().await;
             if !self.volume_users(v.name()).is_empty() {
                 continue;
             }
@@ -242,5 +253,70 @@ mod tests {
         assert!(parse_bool_filter("1").unwrap());
         assert!(!parse_bool_filter("false").unwrap());
         assert!(parse_bool_filter("x").is_err());
+    }
+
+    fn named(n: &str) -> berth_volume::CreateOptions {
+        berth_volume::CreateOptions {
+            name: Some(n.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A container create holds the volume-use lock from resolving its
+    /// mounts until it is registered: a `volume rm` or `prune` issued in
+    /// that window waits and then sees the new user, instead of removing
+    /// the volume the container is about to use.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rm_and_prune_wait_for_a_create_in_progress() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = Engine::open(crate::EngineConfig {
+            data_root: tmp.path().join("data"),
+            exec_root: tmp.path().join("exec"),
+            shim_exe: std::path::PathBuf::from("/nonexistent/berth"),
+            daemon_log: None,
+        })
+        .await
+        .unwrap();
+        // The create: takes the lock, then finds (or makes) its volume.
+        let create = engine.volume_use_lock().await;
+        let v = engine
+            .volume_create_internal(named("shared"))
+            .await
+            .unwrap();
+        let (e1, e2) = (Arc::clone(&engine), Arc::clone(&engine));
+        let prune = tokio::spawn(async move { e1.volume_prune(BTreeMap::new()).await });
+        let rm = tokio::spawn(async move { e2.volume_remove("shared", false).await });
+        // What else create does before registering: blocking round trips
+        // during which an unserialized rm/prune would remove the volume.
+        for _ in 0..20 {
+            let store = Arc::clone(&engine.volumes);
+            blocking(move || Ok(store.list().map(|l| l.len()).unwrap_or(0)))
+                .await
+                .unwrap();
+        }
+        let id = "e".repeat(64);
+        let rec = crate::ContainerRecord {
+            id: id.clone(),
+            mounts: vec![crate::MountRecord {
+                kind: "volume".into(),
+                name: v.meta.name.clone(),
+                source: v.mountpoint.to_string_lossy().into_owned(),
+                destination: "/data".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let dir = tmp.path().join("data/containers").join(&id);
+        engine.map().insert(
+            id.clone(),
+            Arc::new(crate::container::Container::new(rec, dir)),
+        );
+        drop(create);
+        let pruned = prune.await.unwrap().unwrap();
+        assert_eq!(pruned.volumes_deleted, None);
+        let err = rm.await.unwrap().unwrap_err();
+        assert!(err.message.contains("volume is in use"), "{}", err.message);
+        assert!(engine.volumes.get("shared").is_ok());
+        assert!(v.mountpoint.is_dir());
     }
 }

@@ -152,6 +152,9 @@ pub struct Pool {
     pub allocated: BTreeSet<Ipv4Addr>,
     /// The last address handed out; allocation continues after it.
     pub last: Option<Ipv4Addr>,
+    /// `--ip-range`: automatic allocation stays inside it (a sub-range of the subnet).
+    #[serde(default)]
+    pub range: Option<Subnet>,
 }
 
 impl Default for Pool {
@@ -168,7 +171,22 @@ impl Pool {
             gateway,
             allocated: BTreeSet::new(),
             last: None,
+            range: None,
         }
+    }
+
+    /// An empty pool whose automatic allocation stays inside `range`
+    /// (`--ip-range`); errors with dockerd's message when `range` is not
+    /// inside `subnet`.
+    pub fn with_range(subnet: Subnet, gateway: Ipv4Addr, range: Subnet) -> Result<Pool> {
+        if range.prefix < subnet.prefix || !subnet.contains(range.addr) {
+            return Err(NetError::NoAddress(format!(
+                "Invalid ip-range {range}: not within subnet {subnet}"
+            )));
+        }
+        let mut p = Pool::new(subnet, gateway);
+        p.range = Some(range);
+        Ok(p)
     }
 
     /// Usable host addresses as offsets [first, last] within the subnet.
@@ -178,6 +196,20 @@ impl Pool {
             HostKind::All(n) => Some((0, n - 1)),
             HostKind::Inner(n) => Some((1, n - 2)),
         }
+    }
+
+    /// Offsets [first, last] of automatic allocation: the host range,
+    /// narrowed to `range` when one is set.
+    fn auto_range(&self) -> Option<(u32, u32)> {
+        let (lo, hi) = self.host_range()?;
+        let Some(r) = self.range else {
+            return Some((lo, hi));
+        };
+        let base = u32::from(self.subnet.addr);
+        let rlo = u32::from(r.addr).checked_sub(base)?;
+        let rhi = rlo.checked_add(u32::try_from(r.size().checked_sub(1)?).ok()?)?;
+        let (a, b) = (rlo.max(lo), rhi.min(hi));
+        (a <= b).then_some((a, b))
     }
 
     fn prefix_kind(&self) -> HostKind {
@@ -219,11 +251,17 @@ impl Pool {
             self.last = Some(ip);
             return Ok(ip);
         }
+        let Some((lo, hi)) = self.auto_range() else {
+            return Err(NetError::NoAddress(format!(
+                "no available IPv4 addresses on this network's address pools: {}",
+                self.subnet
+            )));
+        };
         let base = u32::from(self.subnet.addr);
         let start = match self.last {
             Some(l) if self.subnet.contains(l) => {
                 let off = u32::from(l) - base;
-                if off >= hi {
+                if off >= hi || off < lo {
                     lo
                 } else {
                     (off + 1).max(lo)
@@ -383,5 +421,37 @@ mod tests {
         let q: Pool = serde_json::from_str(&j).unwrap();
         assert_eq!(q.allocated, p.allocated);
         assert_eq!(q.last, Some(ip("172.18.0.2")));
+    }
+
+    #[test]
+    fn ip_range_bounds_automatic_allocation() {
+        let subnet: Subnet = "10.9.0.0/16".parse().unwrap();
+        let range: Subnet = "10.9.5.0/30".parse().unwrap();
+        let mut p = Pool::with_range(subnet, subnet.gateway(), range).unwrap();
+        let got: Vec<_> = (0..4).map(|_| p.allocate(None).unwrap()).collect();
+        assert_eq!(
+            got,
+            vec![
+                ip("10.9.5.0"),
+                ip("10.9.5.1"),
+                ip("10.9.5.2"),
+                ip("10.9.5.3")
+            ]
+        );
+        assert!(p.allocate(None).is_err(), "range exhausted");
+        // An explicit address elsewhere in the subnet is still allowed.
+        assert_eq!(p.allocate(Some(ip("10.9.7.7"))).unwrap(), ip("10.9.7.7"));
+        p.release(ip("10.9.5.2"));
+        assert_eq!(p.allocate(None).unwrap(), ip("10.9.5.2"));
+    }
+
+    #[test]
+    fn ip_range_outside_subnet_is_refused() {
+        let subnet: Subnet = "10.9.0.0/16".parse().unwrap();
+        let err = Pool::with_range(subnet, subnet.gateway(), "10.10.0.0/24".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not within subnet"), "{err}");
+        assert!(Pool::with_range(subnet, subnet.gateway(), "10.0.0.0/8".parse().unwrap()).is_err());
     }
 }

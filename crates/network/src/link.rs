@@ -72,6 +72,33 @@ async fn link_index(handle: &Handle, name: &str) -> Result<Option<u32>> {
     }
 }
 
+/// The index of link `name` and whether it is a bridge; None when absent.
+async fn link_bridge_info(handle: &Handle, name: &str) -> Result<Option<(u32, bool)>> {
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkInfo};
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => {
+            let bridge = msg.attributes.iter().any(|a| match a {
+                LinkAttribute::LinkInfo(infos) => infos
+                    .iter()
+                    .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))),
+                _ => false,
+            });
+            Ok(Some((msg.header.index, bridge)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(NetError::netlink(format!("looking up link {name}"), e)),
+    }
+}
+
+/// Whether a link named `name` exists on the host, and if so whether it is
+/// a bridge: None = absent, Some(true) = a bridge, Some(false) = another kind.
+pub async fn link_is_bridge(name: &str) -> Result<Option<bool>> {
+    let handle = connect()?;
+    Ok(link_bridge_info(&handle, name).await?.map(|(_, b)| b))
+}
+
 /// IPv4 subnets in use on the host: destinations of main-table routes (except the default
 /// route) and the subnets of interface addresses.
 pub async fn host_subnets() -> Result<Vec<Subnet>> {
@@ -145,17 +172,27 @@ pub async fn host_subnets_except(ignore: &[String]) -> Result<Vec<Subnet>> {
 
 /// Creates bridge `name` if missing, gives it `gateway/prefix` if it lacks it, brings it up
 /// and sets `route_localnet=1` on it (so DNAT of 127.0.0.1 to containers works). Idempotent.
+/// An existing link of another kind is an error (never adopted). A bridge it
+/// creates gets the fixed MAC `02:42:` + the gateway's bytes, as its ports change.
 pub async fn ensure_bridge(name: &str, subnet: Subnet, gateway: Ipv4Addr) -> Result<()> {
     let handle = connect()?;
-    let index = match link_index(&handle, name).await? {
-        Some(i) => i,
+    let index = match link_bridge_info(&handle, name).await? {
+        Some((i, true)) => i,
+        Some((_, false)) => {
+            return Err(NetError::Other(format!(
+                "existing interface {name} is not a bridge"
+            )))
+        }
         None => {
-            match handle
-                .link()
-                .add(LinkBridge::new(name).up().build())
-                .execute()
-                .await
-            {
+            // A fixed MAC: otherwise the kernel gives the bridge the lowest
+            // MAC of its ports, which changes as veths come and go and leaves
+            // containers with a stale ARP entry for the gateway.
+            let mac = crate::ipam::mac_from_ip(gateway);
+            let mut builder = LinkBridge::new(name).up();
+            if let Some(m) = parse_mac(&mac) {
+                builder = builder.address(m.to_vec());
+            }
+            match handle.link().add(builder.build()).execute().await {
                 Ok(()) => {}
                 Err(e) if errno_of(&e) == Some(libc::EEXIST) => {}
                 Err(e) => return Err(NetError::netlink(format!("creating bridge {name}"), e)),
@@ -288,7 +325,15 @@ pub async fn add_endpoint(ep: &Endpoint) -> Result<()> {
             e,
         )
     })?;
-    match configure_inside(&ns, ep).await {
+    // Hairpin mode: a container reaching its own published port through a
+    // host address has its packets DNATed back out of the port they came in
+    // (bridge netfilter), which a bridge drops unless the port allows it.
+    let hairpin = format!("/sys/class/net/{}/brport/hairpin_mode", ep.host_ifname);
+    let configured = match std::fs::write(&hairpin, "1") {
+        Ok(()) => configure_inside(&ns, ep).await,
+        Err(e) => Err(NetError::io(format!("writing {hairpin}"), e)),
+    };
+    match configured {
         Ok(()) => Ok(()),
         Err(e) => {
             // Deleting the host side deletes its peer too.

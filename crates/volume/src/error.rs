@@ -23,6 +23,10 @@ pub enum VolumeError {
         #[source]
         source: std::io::Error,
     },
+    /// A file system is still mounted in a volume's directory, so its
+    /// content cannot be removed without reaching through the mount.
+    #[error("{}: a file system is still mounted there", .0.display())]
+    Mounted(std::path::PathBuf),
     /// The metadata of a volume is unreadable.
     #[error("volume {name}: bad metadata: {message}")]
     Corrupt {

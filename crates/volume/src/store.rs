@@ -292,8 +292,9 @@ impl VolumeStore {
     pub fn remove(&self, name: &str) -> Result<()> {
         let _g = self.guard();
         let v = self.load(name)?;
-        crate::mount::unmount(&v.mountpoint)?;
         let dir = self.dir_of(name);
+        crate::mount::unmount(&v.mountpoint)?;
+        refuse_mounted(&dir)?;
         let trash = self
             .root
             .join(format!("{TRASH_PREFIX}{name}-{}", &random_name()[..8]));
@@ -311,6 +312,10 @@ impl VolumeStore {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(TMP_PREFIX) || name.starts_with(TRASH_PREFIX) {
+                if let Err(e) = refuse_mounted(&entry.path()) {
+                    tracing::warn!("keeping {}: {e}", entry.path().display());
+                    continue;
+                }
                 if let Err(e) = std::fs::remove_dir_all(entry.path()) {
                     tracing::warn!("removing {}: {e}", entry.path().display());
                 }
@@ -362,6 +367,16 @@ impl VolumeStore {
             Ok(v) => tree_size(&v.mountpoint),
             Err(_) => 0,
         }
+    }
+}
+
+/// Fail when a file system is mounted at `dir` or below it: removing the
+/// tree would delete the content of what is mounted (a host directory
+/// bound into a volume, say) through the mount.
+fn refuse_mounted(dir: &Path) -> Result<()> {
+    match crate::mount::mounts_under(dir)?.into_iter().next() {
+        Some(m) => Err(VolumeError::Mounted(m)),
+        None => Ok(()),
     }
 }
 
@@ -480,6 +495,54 @@ mod tests {
             store.create(bad).unwrap_err().to_string(),
             "create z1: invalid option: \"foo\""
         );
+    }
+
+    /// A volume whose `_data` has a host directory bound on it: remove
+    /// takes the bind off and deletes only the volume's own files; with
+    /// something mounted it cannot take off, it refuses and keeps all.
+    #[test]
+    fn remove_never_deletes_through_a_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("host");
+        std::fs::create_dir(&host).unwrap();
+        std::fs::write(host.join("precious"), b"p").unwrap();
+        let store = VolumeStore::new(dir.path().join("volumes"));
+        let mut opts = named("hb");
+        opts.options = Some(
+            [
+                ("type".to_string(), "none".to_string()),
+                ("o".to_string(), "bind".to_string()),
+                ("device".to_string(), host.to_string_lossy().into_owned()),
+            ]
+            .into(),
+        );
+        let (v, _) = store.create(opts).unwrap();
+        store.mount("hb").unwrap();
+        std::fs::write(v.mountpoint.join("written"), b"w").unwrap();
+        store.remove("hb").unwrap();
+        assert_eq!(std::fs::read(host.join("precious")).unwrap(), b"p");
+        assert_eq!(std::fs::read(host.join("written")).unwrap(), b"w");
+        assert!(matches!(store.get("hb"), Err(VolumeError::NotFound(_))));
+
+        // A mount below `_data` is not the volume's to take off.
+        let (v, _) = store.create(named("deep")).unwrap();
+        let sub = v.mountpoint.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        nix::mount::mount(
+            Some(&host),
+            &sub,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let err = store.remove("deep").unwrap_err();
+        assert!(matches!(err, VolumeError::Mounted(_)), "{err}");
+        assert!(store.get("deep").is_ok());
+        assert_eq!(std::fs::read(sub.join("precious")).unwrap(), b"p");
+        nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH).unwrap();
+        store.remove("deep").unwrap();
+        assert_eq!(std::fs::read(host.join("precious")).unwrap(), b"p");
     }
 
     #[test]

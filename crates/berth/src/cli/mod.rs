@@ -15,6 +15,7 @@ mod exec;
 mod format;
 mod images;
 mod inspect;
+mod manage;
 mod mountopt;
 mod netopts;
 mod network;
@@ -38,6 +39,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use connect::DEFAULT_HOST;
 pub use error::{CliError, CliResult};
+use manage::ClientCommand;
 
 /// `--filter` values grouped by key.
 pub type Filters = berth_client::Filters;
@@ -564,8 +566,8 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
             events::events(&client(host).await?, &a).await
         }
-        Command::Network(n) => network::network(&client(host).await?, &n).await,
-        Command::Volume(v) => volume::volume(&client(host).await?, &v).await,
+        Command::Network(n) => n.run(&client(host).await?).await,
+        Command::Volume(v) => v.run(&client(host).await?).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }

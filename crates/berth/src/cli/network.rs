@@ -14,8 +14,10 @@ use clap::{Args, Subcommand};
 
 use super::error::{not_found_as, CliError, CliResult};
 use super::format::{natural_cmp, render, row};
+use super::inspect::{found, print_inspect};
+use super::manage::{client_subcommands, kv_map};
 use super::output::{confirm, out, outln};
-use super::template::{indent_json, Template, Val, ECHO_KEY};
+use super::template::{Val, ECHO_KEY};
 
 /// `berth network ...`.
 #[derive(Debug, Subcommand)]
@@ -190,29 +192,15 @@ pub struct DisconnectArgs {
     pub container: String,
 }
 
-/// Run one `berth network` subcommand.
-pub async fn network(client: &Client, cmd: &NetworkCommand) -> CliResult {
-    match cmd {
-        NetworkCommand::Create(a) => create(client, a).await,
-        NetworkCommand::Ls(a) => ls(client, a).await,
-        NetworkCommand::Inspect(a) => inspect(client, a).await,
-        NetworkCommand::Rm(a) => rm(client, a).await,
-        NetworkCommand::Prune(a) => prune(client, a).await,
-        NetworkCommand::Connect(a) => connect(client, a).await,
-        NetworkCommand::Disconnect(a) => disconnect(client, a).await,
-    }
-}
-
-/// `key=value` list flags (`--label`, `-o`) as a map; a bare key maps to "".
-fn kv_map(values: &[String]) -> BTreeMap<String, String> {
-    values
-        .iter()
-        .map(|v| {
-            let (k, val) = v.split_once('=').unwrap_or((v.as_str(), ""));
-            (k.to_string(), val.to_string())
-        })
-        .collect()
-}
+client_subcommands!(NetworkCommand {
+    Create => create,
+    Ls => ls,
+    Inspect => inspect,
+    Rm => rm,
+    Prune => prune,
+    Connect => connect,
+    Disconnect => disconnect,
+});
 
 /// An IPv4 CIDR as (network address, prefix), host bits cleared.
 fn parse_cidr(s: &str) -> Option<(u32, u8)> {
@@ -446,43 +434,10 @@ async fn ls(client: &Client, a: &LsArgs) -> CliResult {
 }
 
 async fn inspect(client: &Client, a: &InspectArgs) -> CliResult {
-    let template = match a.format.as_deref() {
-        Some(f) if !f.is_empty() && f != "json" => Some(Template::parse(f)?),
-        _ => None,
-    };
-    let mut raws = Vec::new();
-    let mut errs = Vec::new();
-    let mut text = String::new();
-    for name in &a.networks {
-        match client.network_inspect_raw(name).await {
-            Ok(raw) => {
-                if let Some(t) = &template {
-                    let v: Val =
-                        serde_json::from_str(&raw).map_err(berth_client::ClientError::Json)?;
-                    text.push_str(&t.execute(&v)?);
-                    text.push('\n');
-                } else {
-                    raws.push(raw);
-                }
-            }
-            Err(e) if e.is_not_found() => errs.push(format!("Error: No such network: {name}")),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if template.is_none() {
-        if raws.is_empty() {
-            text = "[]\n".into();
-        } else {
-            text = indent_json(&format!("[{}]", raws.join(",")), "    ");
-            text.push('\n');
-        }
-    }
-    out(&text)?;
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::msg(errs.join("\n")))
-    }
+    print_inspect(&a.networks, a.format.as_deref(), "network", async |name| {
+        found(client.network_inspect_raw(name).await)
+    })
+    .await
 }
 
 async fn rm(client: &Client, a: &RmArgs) -> CliResult {

@@ -1,8 +1,6 @@
 //! `berth volume ...`: create, ls, inspect, rm and prune, with the docker
 //! CLI's flags, output and errors.
 
-use std::collections::BTreeMap;
-
 use berth_client::Client;
 use berth_spec::volume_api::{Volume, VolumeCreateRequest};
 use clap::{Args, Subcommand};
@@ -10,8 +8,10 @@ use clap::{Args, Subcommand};
 use super::error::{not_found_as, CliError, CliResult};
 use super::format::render;
 use super::format::row;
+use super::inspect::{found, print_inspect};
+use super::manage::{client_subcommands, kv_map};
 use super::output::{confirm, out, outln};
-use super::template::{indent_json, Template, Val, ECHO_KEY};
+use super::template::{Val, ECHO_KEY};
 
 /// `berth volume ...`.
 #[derive(Debug, Subcommand)]
@@ -102,27 +102,13 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-/// Run one `berth volume` subcommand.
-pub async fn volume(client: &Client, cmd: &VolumeCommand) -> CliResult {
-    match cmd {
-        VolumeCommand::Create(a) => create(client, a).await,
-        VolumeCommand::Ls(a) => ls(client, a).await,
-        VolumeCommand::Inspect(a) => inspect(client, a).await,
-        VolumeCommand::Rm(a) => rm(client, a).await,
-        VolumeCommand::Prune(a) => prune(client, a).await,
-    }
-}
-
-/// `key=value` list flags as a map; a bare key maps to "".
-fn kv_map(values: &[String]) -> BTreeMap<String, String> {
-    values
-        .iter()
-        .map(|v| {
-            let (k, val) = v.split_once('=').unwrap_or((v.as_str(), ""));
-            (k.to_string(), val.to_string())
-        })
-        .collect()
-}
+client_subcommands!(VolumeCommand {
+    Create => create,
+    Ls => ls,
+    Inspect => inspect,
+    Rm => rm,
+    Prune => prune,
+});
 
 /// The create request the docker CLI sends for these flags.
 pub fn create_request(a: &CreateArgs) -> Result<VolumeCreateRequest, String> {
@@ -209,43 +195,10 @@ async fn ls(client: &Client, a: &LsArgs) -> CliResult {
 }
 
 async fn inspect(client: &Client, a: &InspectArgs) -> CliResult {
-    let template = match a.format.as_deref() {
-        Some(f) if !f.is_empty() && f != "json" => Some(Template::parse(f)?),
-        _ => None,
-    };
-    let mut raws = Vec::new();
-    let mut errs = Vec::new();
-    let mut text = String::new();
-    for name in &a.volumes {
-        match client.volume_inspect_raw(name).await {
-            Ok(raw) => {
-                if let Some(t) = &template {
-                    let v: Val =
-                        serde_json::from_value(raw).map_err(berth_client::ClientError::Json)?;
-                    text.push_str(&t.execute(&v)?);
-                    text.push('\n');
-                } else {
-                    raws.push(raw.to_string());
-                }
-            }
-            Err(e) if e.is_not_found() => errs.push(not_found_as(e, "volume", name).to_string()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if template.is_none() {
-        if raws.is_empty() {
-            text = "[]\n".into();
-        } else {
-            text = indent_json(&format!("[{}]", raws.join(",")), "    ");
-            text.push('\n');
-        }
-    }
-    out(&text)?;
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::msg(errs.join("\n")))
-    }
+    print_inspect(&a.volumes, a.format.as_deref(), "volume", async |name| {
+        Ok(found(client.volume_inspect_raw(name).await)?.map(|raw| raw.to_string()))
+    })
+    .await
 }
 
 async fn rm(client: &Client, a: &RmArgs) -> CliResult {

@@ -113,13 +113,7 @@ impl Engine {
     }
 
     fn all_networks(&self, with_containers: bool) -> Vec<Network> {
-        let cfgs: Vec<NetworkConfig> = self
-            .net
-            .lock()
-            .nets
-            .values()
-            .map(|n| n.cfg.clone())
-            .collect();
+        let cfgs = self.net.configs();
         let mut out: Vec<Network> = cfgs
             .iter()
             .map(|n| self.network_view(n, with_containers))
@@ -231,7 +225,9 @@ impl Engine {
             ));
         }
         let _op = self.net.op.lock().await;
-        self.ensure_net_ready().await;
+        // Failures are logged and retried at the next use; a new network
+        // does not depend on the others.
+        let _ = self.ensure_net_ready().await;
         if PREDEFINED.contains(&name.as_str())
             || self.net.lock().nets.values().any(|n| n.cfg.name == name)
         {
@@ -287,11 +283,27 @@ impl Engine {
         };
         let id = super::random_id();
         let options = req.options.clone().unwrap_or_default();
-        let bridge = options
+        let (bridge, adopted_bridge) = match options
             .get("com.docker.network.bridge.name")
-            .filter(|b| !b.is_empty() && b.len() <= 15)
-            .cloned()
-            .unwrap_or_else(|| names::user_bridge(&self.net.data_root, &id));
+            .filter(|b| !b.is_empty())
+        {
+            Some(b) => (b.clone(), self.check_bridge_name(&id, b).await?),
+            None => (names::user_bridge(&self.net.data_root, &id), false),
+        };
+        let ip_range = pool
+            .as_ref()
+            .map(|p| p.ip_range.clone())
+            .unwrap_or_default();
+        if !ip_range.is_empty() {
+            let r: Subnet = ip_range
+                .parse()
+                .map_err(|_| EngineError::invalid(format!("invalid CIDR address: {ip_range}")))?;
+            if Pool::with_range(subnet, gateway, r).is_err() {
+                return Err(EngineError::invalid(format!(
+                    "no matching subnet for range {ip_range}"
+                )));
+            }
+        }
         let cfg = NetworkConfig {
             id: id.clone(),
             name: name.clone(),
@@ -300,20 +312,18 @@ impl Engine {
             subnet,
             gateway,
             user_subnet,
-            ip_range: pool
-                .as_ref()
-                .map(|p| p.ip_range.clone())
-                .unwrap_or_default(),
+            ip_range,
             user_gateway,
             internal: req.internal,
             attachable: req.attachable,
             options,
             labels: req.labels.clone().unwrap_or_default(),
             default_bridge: false,
+            adopted_bridge,
         };
         berth_network::link::ensure_bridge(&cfg.bridge, cfg.subnet, cfg.gateway).await?;
         let res = async {
-            if self.net.fw_enabled {
+            if self.net.fw_enabled() {
                 let fw = Arc::clone(&self.net.fw);
                 let rules = rules_of(&cfg);
                 blocking(move || Ok(fw.add_network(&rules)?)).await?;
@@ -324,11 +334,12 @@ impl Engine {
         }
         .await;
         if let Err(e) = res {
-            let _ = berth_network::link::delete_bridge(&cfg.bridge).await;
+            if !cfg.adopted_bridge {
+                let _ = berth_network::link::delete_bridge(&cfg.bridge).await;
+            }
             return Err(e);
         }
-        let mut pool = Pool::new(cfg.subnet, cfg.gateway);
-        pool.last = None;
+        let pool = cfg.new_pool();
         self.net.lock().nets.insert(
             id.clone(),
             NetEntry {
@@ -336,12 +347,40 @@ impl Engine {
                 pool,
             },
         );
-        self.start_dns(&cfg).await;
+        // Logged; retried by the next `ensure_net_ready` of a container start.
+        if self.start_dns(&cfg).await.is_err() {
+            *self.net.ready.lock().await = false;
+        }
         self.network_event("create", &cfg, None);
         Ok(NetworkCreateResponse {
             id,
             warning: String::new(),
         })
+    }
+
+    /// Check a bridge name given with `com.docker.network.bridge.name` for
+    /// a new network `id`, as dockerd does: at most 15 characters, not the
+    /// bridge of another network, not an existing link of another kind.
+    /// Returns whether it names an existing bridge (used, never deleted).
+    async fn check_bridge_name(&self, id: &str, bridge: &str) -> Result<bool> {
+        if bridge.len() > 15 || bridge.contains(['/', ' ']) || bridge == "." || bridge == ".." {
+            return Err(EngineError::invalid(format!(
+                "invalid bridge name {bridge:?}: at most 15 characters, no '/' or spaces"
+            )));
+        }
+        if let Some(other) = self.net.configs().into_iter().find(|n| n.bridge == bridge) {
+            return Err(forbidden(format!(
+                "cannot create network {id} ({bridge}): conflicts with network {} ({}): networks have same bridge name",
+                other.id, other.bridge
+            )));
+        }
+        match berth_network::link::link_is_bridge(bridge).await? {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(EngineError::system(format!(
+                "existing interface {bridge} is not a bridge"
+            ))),
+        }
     }
 
     pub(crate) fn network_event(&self, action: &str, n: &NetworkConfig, container: Option<&str>) {
@@ -390,10 +429,12 @@ impl Engine {
             g.nets.remove(&n.id);
             g.dns.remove(&n.id);
         }
-        if let Err(e) = berth_network::link::delete_bridge(&n.bridge).await {
-            tracing::warn!("deleting bridge {}: {e}", n.bridge);
+        if !n.adopted_bridge {
+            if let Err(e) = berth_network::link::delete_bridge(&n.bridge).await {
+                tracing::warn!("deleting bridge {}: {e}", n.bridge);
+            }
         }
-        if self.net.fw_enabled {
+        if self.net.fw_enabled() {
             let fw = Arc::clone(&self.net.fw);
             let rules = rules_of(&n);
             blocking(move || {
@@ -494,7 +535,7 @@ impl Engine {
         let mut ep = endpoint_config(&n, &req.endpoint_config.unwrap_or_default(), 1)?;
         let running = rec.state.status == Status::Running && !rec.network.sandbox_key.is_empty();
         if running {
-            self.ensure_net_ready().await;
+            self.ensure_nets_ready(&[n.id.as_str()]).await?;
             let index = rec
                 .network
                 .endpoints

@@ -49,6 +49,25 @@ pub struct NetworkConfig {
     /// The default `bridge` network (no DNS, links allowed).
     #[serde(default)]
     pub default_bridge: bool,
+    /// The bridge existed before the network (`-o com.docker.network.bridge.name`
+    /// naming a bridge berth did not create): it is used, never deleted.
+    #[serde(default)]
+    pub adopted_bridge: bool,
+}
+
+impl NetworkConfig {
+    /// A fresh address pool of this network (inside `--ip-range` when given).
+    pub fn new_pool(&self) -> berth_network::ipam::Pool {
+        use berth_network::ipam::Pool;
+        match self.ip_range.parse::<Subnet>() {
+            Ok(r) if !self.ip_range.is_empty() => Pool::with_range(self.subnet, self.gateway, r)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("network {}: {e}; using the whole subnet", self.name);
+                    Pool::new(self.subnet, self.gateway)
+                }),
+            _ => Pool::new(self.subnet, self.gateway),
+        }
+    }
 }
 
 /// `<data_root>/network`.
@@ -127,6 +146,7 @@ mod tests {
             gateway: Ipv4Addr::new(10, 5, 0, 1),
             user_subnet: true,
             ip_range: String::new(),
+            adopted_bridge: false,
             user_gateway: false,
             internal: false,
             attachable: false,

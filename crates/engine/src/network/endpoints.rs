@@ -25,6 +25,16 @@ pub(crate) fn is_bridge_mode(mode: &str) -> bool {
     !(mode == "host" || mode == "none" || mode.starts_with("container:"))
 }
 
+/// Warnings of `POST /containers/create` about networking: published ports
+/// are dropped in host mode (dockerd keeps them in the config, unused).
+pub(crate) fn create_warnings(hc: &HostConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if hc.network_mode == "host" && hc.port_bindings.as_ref().is_some_and(|b| !b.is_empty()) {
+        out.push("Published ports are discarded when using host network mode".to_string());
+    }
+    out
+}
+
 /// The network name a bridge mode stands for (`default` is `bridge`).
 pub(crate) fn mode_network(mode: &str) -> &str {
     if mode.is_empty() || mode == "default" {
@@ -56,6 +66,13 @@ impl Engine {
     ) -> Result<ContainerNet> {
         let mode = hc.network_mode.as_str();
         let mut out = ContainerNet::default();
+        let publishes =
+            hc.publish_all_ports || hc.port_bindings.as_ref().is_some_and(|b| !b.is_empty());
+        if mode.starts_with("container:") && publishes {
+            return Err(EngineError::invalid(
+                "conflicting options: port publishing and the container type network mode",
+            ));
+        }
         let links = hc.links.clone().unwrap_or_default();
         if !links.is_empty() && mode == "host" {
             return Err(EngineError::invalid(
@@ -116,7 +133,9 @@ impl Engine {
             return self.join_container(c, target, spec).await;
         }
         let primary = self.find_network(mode_network(mode))?;
-        self.ensure_net_ready().await;
+        let mut ids: Vec<&str> = rec.network.endpoints.keys().map(String::as_str).collect();
+        ids.push(&primary.id);
+        self.ensure_nets_ready(&ids).await?;
         let mut eps: Vec<EndpointRec> = Vec::new();
         let mut state = rec.network.clone();
         state
@@ -171,9 +190,14 @@ impl Engine {
             self.release_net(&c.id, &state).await;
             return Err(e);
         }
-        // Persisted with the start's record update right after the spawn; a
-        // crash in between leaves only the netns file, swept at the next open.
-        c.modify(|r| r.network = state.clone());
+        // Persisted before the shim is spawned: a daemon that dies between
+        // the spawn and the start's record update finds the endpoints and
+        // ports at the next open (kept while the shim lives, else released).
+        if let Err(e) = c.update(|r| r.network = state.clone()) {
+            // The in-memory record holds the state: release it from there.
+            self.net_release(c).await;
+            return Err(e);
+        }
         tracing::debug!(id = %c.id, "network set up in {:?} (netns {t_ns:?})", t0.elapsed());
         for ep in state.endpoints.values().filter(|e| e.ip.is_some()) {
             if let Some(n) = self.net.find(&ep.network_id) {
@@ -451,7 +475,7 @@ impl Engine {
             g.reservations.remove(id)
         };
         drop(reservations);
-        let fw = (self.net.fw_enabled && !rules.is_empty()).then(|| Arc::clone(&self.net.fw));
+        let fw = (self.net.fw_enabled() && !rules.is_empty()).then(|| Arc::clone(&self.net.fw));
         let netns = (!state.sandbox_key.is_empty()).then(|| PathBuf::from(&state.sandbox_key));
         let id2 = id.to_string();
         let _ = blocking(move || {

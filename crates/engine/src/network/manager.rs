@@ -7,14 +7,23 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use berth_network::firewall::{NetworkRules, PortRule, Proto};
-use berth_network::ipam::{self, Pool, Subnet};
+use berth_network::ipam::{self, Subnet};
 use chrono::Utc;
 
 use super::config::{self, NetworkConfig};
 use super::{names, NetEntry};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::record::Status;
 use crate::{blocking, Engine};
+
+/// What [`Engine::ensure_net_ready`] could not set up (each already logged).
+#[derive(Debug, Default)]
+pub(crate) struct NotReady {
+    /// IP forwarding / firewall failure (affects every network).
+    pub global: Option<String>,
+    /// Bridge or DNS failures by network ID.
+    pub nets: BTreeMap<String, String>,
+}
 
 /// Docker's options of the default bridge network.
 fn default_bridge_options(bridge: &str) -> BTreeMap<String, String> {
@@ -85,6 +94,8 @@ impl Engine {
     /// address pools and port reservations of running containers.
     pub(crate) async fn network_open(self: &Arc<Self>) -> Result<()> {
         let net = &self.net;
+        let usable = blocking(|| Ok(berth_network::firewall::Firewall::available())).await?;
+        net.set_fw_enabled(usable);
         let root = net.data_root.clone();
         let mut nets = blocking(move || config::load_all(&root)).await?;
         if !nets.iter().any(|n| n.default_bridge) {
@@ -109,6 +120,7 @@ impl Engine {
                 options: default_bridge_options(&bridge),
                 labels: BTreeMap::new(),
                 default_bridge: true,
+                adopted_bridge: false,
             };
             let root = net.data_root.clone();
             let c2 = cfg.clone();
@@ -125,7 +137,7 @@ impl Engine {
         {
             let mut g = net.lock();
             for n in &nets {
-                let mut pool = Pool::new(n.subnet, n.gateway);
+                let mut pool = n.new_pool();
                 for r in &running {
                     if let Some(ip) = r.network.endpoints.get(&n.id).and_then(|e| e.ip) {
                         pool.allocated.insert(ip);
@@ -160,8 +172,8 @@ impl Engine {
         // the first use (an engine that never runs a bridge container
         // leaves no trace on the host).
         let in_use = running.iter().any(|r| r.network.is_active());
-        if in_use {
-            self.ensure_net_ready().await;
+        if in_use && self.ensure_net_ready().await.is_err() {
+            tracing::warn!("networking not fully set up (retried at the next use)");
         }
         // Leftovers of starts interrupted by a crash.
         let stale: Vec<_> = self
@@ -206,24 +218,22 @@ impl Engine {
 
     /// Bring up (once) every network's bridge, IP forwarding, this daemon's
     /// firewall chains with the rules of all networks and running
-    /// containers, and the DNS servers of user networks. Failures are logged:
-    /// a missing piece shows at the first container that needs it.
-    pub(crate) async fn ensure_net_ready(self: &Arc<Self>) {
+    /// containers, and the DNS servers of user networks. Only a complete
+    /// success marks the networking ready; after a failure the next use
+    /// retries (every step is idempotent) and the failures are returned.
+    pub(crate) async fn ensure_net_ready(self: &Arc<Self>) -> std::result::Result<(), NotReady> {
         let mut ready = self.net.ready.lock().await;
         if *ready {
-            return;
+            return Ok(());
         }
-        let nets: Vec<NetworkConfig> = self
-            .net
-            .lock()
-            .nets
-            .values()
-            .map(|n| n.cfg.clone())
-            .collect();
+        let mut failed = NotReady::default();
+        let nets = self.net.configs();
         for n in &nets {
             if let Err(e) = berth_network::link::ensure_bridge(&n.bridge, n.subnet, n.gateway).await
             {
-                tracing::warn!("bringing up bridge {} of network {}: {e}", n.bridge, n.name);
+                let msg = format!("bringing up bridge {} of network {}: {e}", n.bridge, n.name);
+                tracing::warn!("{msg}");
+                failed.nets.entry(n.id.clone()).or_insert(msg);
             }
         }
         let rules: Vec<_> = nets.iter().map(rules_of).collect();
@@ -240,7 +250,7 @@ impl Engine {
                     .collect::<Vec<_>>()
             })
             .collect();
-        if self.net.fw_enabled {
+        if self.net.fw_enabled() {
             let fw = Arc::clone(&self.net.fw);
             let res = blocking(move || {
                 if let Err(e) = berth_network::firewall::enable_ip_forward() {
@@ -251,26 +261,64 @@ impl Engine {
             })
             .await;
             if let Err(e) = res {
-                tracing::warn!("setting up the firewall: {e}");
+                let msg = format!("setting up the firewall: {}", e.message);
+                tracing::warn!("{msg}");
+                failed.global = Some(msg);
             }
         } else {
             tracing::warn!("iptables is not usable: no NAT or published ports");
         }
         for n in nets.iter().filter(|n| !n.default_bridge) {
-            self.start_dns(n).await;
+            if let Err(e) = self.start_dns(n).await {
+                failed.nets.entry(n.id.clone()).or_insert(e.message);
+            }
         }
-        *ready = true;
+        if failed.global.is_none() && failed.nets.is_empty() {
+            *ready = true;
+            return Ok(());
+        }
+        Err(failed)
     }
 
-    /// Start the embedded DNS server of a user network (logged on failure).
-    pub(crate) async fn start_dns(self: &Arc<Self>, n: &NetworkConfig) {
-        let lookup = Arc::new(super::dns::EngineLookup::new(self));
+    /// [`Engine::ensure_net_ready`] for a container attaching to the
+    /// networks `ids`: an error (500) when the firewall or one of these
+    /// networks could not be set up; failures of other networks are only logged.
+    pub(crate) async fn ensure_nets_ready(self: &Arc<Self>, ids: &[&str]) -> Result<()> {
+        let Err(failed) = self.ensure_net_ready().await else {
+            return Ok(());
+        };
+        let mut msgs: Vec<&str> = failed.global.as_deref().into_iter().collect();
+        msgs.extend(
+            ids.iter()
+                .filter_map(|id| failed.nets.get(*id).map(String::as_str)),
+        );
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::system(format!(
+            "failed to set up container networking: {}",
+            msgs.join("; ")
+        )))
+    }
+
+    /// Start the embedded DNS server of a user network unless it runs
+    /// (failures are logged and returned).
+    pub(crate) async fn start_dns(self: &Arc<Self>, n: &NetworkConfig) -> Result<()> {
+        if self.net.lock().dns.contains_key(&n.id) {
+            return Ok(());
+        }
+        let lookup = Arc::new(super::dns::EngineLookup::new(self, &n.id));
         let listen = SocketAddr::new(n.gateway.into(), 53);
         match berth_dns::DnsServer::start(listen, lookup, upstreams()).await {
             Ok(s) => {
                 self.net.lock().dns.insert(n.id.clone(), s);
+                Ok(())
             }
-            Err(e) => tracing::warn!("DNS server of network {} on {listen}: {e}", n.name),
+            Err(e) => {
+                let msg = format!("DNS server of network {} on {listen}: {e}", n.name);
+                tracing::warn!("{msg}");
+                Err(EngineError::system(msg))
+            }
         }
     }
 
@@ -289,7 +337,11 @@ impl Engine {
                 return;
             }
             g.reservations.clear();
-            g.nets.values().map(|n| n.cfg.bridge.clone()).collect()
+            g.nets
+                .values()
+                .filter(|n| !n.cfg.adopted_bridge)
+                .map(|n| n.cfg.bridge.clone())
+                .collect()
         };
         *ready = false;
         for b in bridges {
@@ -297,7 +349,7 @@ impl Engine {
                 tracing::warn!("deleting bridge {b}: {e}");
             }
         }
-        if self.net.fw_enabled {
+        if self.net.fw_enabled() {
             let fw = self.net.fw.clone();
             let _ = blocking(move || {
                 if let Err(e) = fw.teardown() {

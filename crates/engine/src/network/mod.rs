@@ -29,6 +29,7 @@ use berth_network::ports::Reservation;
 
 pub use api::NetworkListOptions;
 pub(crate) use config::NetworkConfig;
+pub(crate) use endpoints::create_warnings;
 
 use crate::error::EngineError;
 
@@ -72,8 +73,9 @@ pub(crate) struct NetState {
     pub netns_dir: PathBuf,
     /// This daemon's firewall chains.
     pub fw: Arc<Firewall>,
-    /// Whether iptables is usable here.
-    pub fw_enabled: bool,
+    /// Whether iptables is usable here (probed off the async runtime by
+    /// [`crate::Engine::network_open`]; unset = not usable).
+    fw_usable: std::sync::OnceLock<bool>,
     inner: Mutex<Inner>,
     /// Serialises network create/remove/prune.
     pub op: tokio::sync::Mutex<()>,
@@ -89,11 +91,21 @@ impl NetState {
             data_root: data_root.to_path_buf(),
             netns_dir: exec_root.join("netns"),
             fw: Arc::new(Firewall::new(&names::firewall_prefix(data_root))),
-            fw_enabled: Firewall::available(),
+            fw_usable: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner::default()),
             op: tokio::sync::Mutex::new(()),
             ready: tokio::sync::Mutex::new(false),
         }
+    }
+
+    /// Whether iptables is usable here.
+    pub fn fw_enabled(&self) -> bool {
+        self.fw_usable.get().copied().unwrap_or(false)
+    }
+
+    /// Record the result of the iptables probe (the first one wins).
+    pub fn set_fw_enabled(&self, usable: bool) {
+        let _ = self.fw_usable.set(usable);
     }
 
     /// Lock the mutable state (never across `.await`).
@@ -107,6 +119,11 @@ impl NetState {
     /// The netns file of a container.
     pub fn netns_path(&self, container_id: &str) -> PathBuf {
         self.netns_dir.join(container_id)
+    }
+
+    /// The records of all networks.
+    pub fn configs(&self) -> Vec<NetworkConfig> {
+        self.lock().nets.values().map(|n| n.cfg.clone()).collect()
     }
 
     /// The default bridge network's record.
@@ -180,8 +197,13 @@ impl Drop for NetState {
         }
         inner.dns.clear();
         inner.reservations.clear();
-        let bridges: Vec<String> = inner.nets.values().map(|n| n.cfg.bridge.clone()).collect();
-        let fw = self.fw_enabled.then(|| Arc::clone(&self.fw));
+        let bridges: Vec<String> = inner
+            .nets
+            .values()
+            .filter(|n| !n.cfg.adopted_bridge)
+            .map(|n| n.cfg.bridge.clone())
+            .collect();
+        let fw = self.fw_enabled().then(|| Arc::clone(&self.fw));
         // Netlink needs a runtime; this may run inside one (or none): a thread of its own.
         let cleanup = std::thread::spawn(move || {
             match tokio::runtime::Builder::new_current_thread()

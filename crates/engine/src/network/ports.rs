@@ -38,7 +38,8 @@ pub(crate) fn parse_port_key(key: &str) -> Option<(u16, Proto)> {
 
 fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>> {
     let s = s.trim();
-    if s.is_empty() {
+    // `-p 0:80` asks for any free port, as an empty host port does.
+    if s.is_empty() || s == "0" {
         return Ok(None);
     }
     let bad = || EngineError::invalid(format!("invalid port specification: \"{s}\""));
@@ -144,7 +145,12 @@ impl Engine {
         };
         let mut new = Vec::new();
         for w in wanted {
-            let (port, res) = self.reserve(&w).map_err(fail)?;
+            // Up to thousands of bind attempts: on the blocking pool.
+            let engine = Arc::clone(self);
+            let w2 = w.clone();
+            let (port, res) = blocking(move || Ok(engine.reserve(&w2)))
+                .await?
+                .map_err(fail)?;
             let key = (w.proto, w.host_ip, port);
             self.net
                 .lock()
@@ -163,7 +169,7 @@ impl Engine {
             out.push(p.clone());
             new.push(p);
         }
-        if self.net.fw_enabled {
+        if self.net.fw_enabled() {
             let rules: Vec<_> = new.iter().filter_map(port_rule).collect();
             let fw = Arc::clone(&self.net.fw);
             blocking(move || Ok(fw.add_ports(&rules)?))
@@ -271,5 +277,12 @@ mod tests {
             &(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), 80)
         ));
         assert!(!overlaps(&(Proto::Tcp, None, 80), &(Proto::Udp, None, 80)));
+    }
+
+    #[test]
+    fn host_port_zero_means_any_free_port() {
+        assert_eq!(parse_host_ports("0").unwrap(), None);
+        assert_eq!(parse_host_ports("").unwrap(), None);
+        assert_eq!(parse_host_ports("8080").unwrap(), Some((8080, 8080)));
     }
 }

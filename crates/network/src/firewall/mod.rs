@@ -207,16 +207,31 @@ impl Firewall {
         if restore(&self.chains.render_ports(p, "-D").to_restore()).is_ok() {
             return Ok(());
         }
-        // Some rule was missing, which fails the whole batch: delete one by one.
+        // Some rule was missing, which fails the whole batch: delete one by
+        // one; a rule already gone is fine, any other failure is returned.
+        let mut first_err = None;
         for rule in p {
-            let _ = restore(
+            let res = restore(
                 &self
                     .chains
                     .render_ports(std::slice::from_ref(rule), "-D")
                     .to_restore(),
             );
+            match res {
+                Ok(()) => {}
+                Err(e) if is_missing_rule(&e) => {}
+                Err(e) => {
+                    first_err.get_or_insert(NetError::Iptables(format!(
+                        "deleting the rules of port {}/{}: {e}",
+                        rule.host_port, rule.proto
+                    )));
+                }
+            }
         }
-        Ok(())
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Removes this prefix's jumps and chains.
@@ -231,6 +246,16 @@ impl Firewall {
         st.nets.clear();
         Ok(())
     }
+}
+
+/// Whether an iptables failure says the rule (or its chain) to delete is
+/// already gone.
+fn is_missing_rule(e: &NetError) -> bool {
+    let m = e.to_string();
+    m.contains("does a matching rule exist")
+        || m.contains("No chain/target/match")
+        || m.contains("Bad rule")
+        || m.contains("doesn't exist")
 }
 
 /// Runs `iptables-save` (all tables) and returns its output.
@@ -287,4 +312,27 @@ pub fn enable_ip_forward() -> Result<()> {
         return Ok(());
     }
     std::fs::write(p, "1").map_err(|e| NetError::io(format!("writing {p}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_rules_are_told_from_real_failures() {
+        // What iptables-restore (nft backend) prints for a rule or chain already gone.
+        let gone = NetError::Iptables(
+            "iptables-restore failed: iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?).".into(),
+        );
+        assert!(is_missing_rule(&gone));
+        let broken = NetError::io(
+            "running iptables-restore",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert!(!is_missing_rule(&broken));
+        let locked = NetError::Iptables(
+            "iptables-restore failed: Another app is currently holding the xtables lock.".into(),
+        );
+        assert!(!is_missing_rule(&locked));
+    }
 }
