@@ -239,6 +239,9 @@ impl Engine {
             .ipam
             .as_ref()
             .and_then(|i| i.config.iter().find(|c| !c.subnet.is_empty()).cloned());
+        // Held until the bridge carries the chosen subnet: other daemons
+        // may be choosing at the same time.
+        let _host = super::hostlock::acquire().await?;
         let own: Vec<Subnet> = self
             .net
             .lock()
@@ -414,7 +417,7 @@ impl Engine {
                 n.name
             )));
         }
-        {
+        let dns = {
             let mut g = self.net.lock();
             let busy = g
                 .nets
@@ -427,7 +430,11 @@ impl Engine {
                 )));
             }
             g.nets.remove(&n.id);
-            g.dns.remove(&n.id);
+            g.dns.remove(&n.id)
+        };
+        // Free its port 53 now, before a new network can get the same gateway.
+        if let Some(server) = dns {
+            server.stop().await;
         }
         if !n.adopted_bridge {
             if let Err(e) = berth_network::link::delete_bridge(&n.bridge).await {

@@ -61,15 +61,30 @@ pub(crate) fn port_rule(p: &super::record::PublishedPort) -> Option<PortRule> {
     })
 }
 
-/// The host's IPv4 subnets minus those of our own bridges.
+/// The host's IPv4 subnets minus those of our own bridges, plus the
+/// host's nameservers (a bridge over a resolver's address would cut the
+/// host and every container off from DNS).
 pub(crate) async fn host_subnets(own: &[Subnet]) -> Vec<Subnet> {
-    match berth_network::link::host_subnets().await {
+    let mut v = match berth_network::link::host_subnets().await {
         Ok(v) => v.into_iter().filter(|s| !own.contains(s)).collect(),
         Err(e) => {
             tracing::warn!("listing the host's routes: {e}");
             Vec::new()
         }
-    }
+    };
+    v.extend(nameserver_subnets());
+    v
+}
+
+/// The host's IPv4 nameservers as /32 subnets.
+fn nameserver_subnets() -> Vec<Subnet> {
+    upstreams()
+        .into_iter()
+        .filter_map(|a| match a.ip() {
+            std::net::IpAddr::V4(ip) => Some(Subnet::new(ip, 32)),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
 }
 
 /// Candidate subnets of new networks: Docker's default pools, then (where
@@ -227,7 +242,20 @@ impl Engine {
             return Ok(());
         }
         let mut failed = NotReady::default();
-        let nets = self.net.configs();
+        // Other daemons may be choosing subnets and making bridges now.
+        let _host = match super::hostlock::acquire().await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        };
+        let mut nets = self.net.configs();
+        for n in nets.iter_mut() {
+            if let Err(e) = self.move_off_taken_subnet(n).await {
+                tracing::warn!("network {}: {e}", n.name);
+            }
+        }
         for n in &nets {
             if let Err(e) = berth_network::link::ensure_bridge(&n.bridge, n.subnet, n.gateway).await
             {
@@ -278,6 +306,61 @@ impl Engine {
             return Ok(());
         }
         Err(failed)
+    }
+
+    /// Move a network whose bridge is not up yet off a subnet that another
+    /// interface of the host took since it was chosen (another daemon,
+    /// Docker), unless the user chose the subnet or addresses are in use.
+    /// The caller holds the host-wide network lock.
+    async fn move_off_taken_subnet(self: &Arc<Self>, n: &mut NetworkConfig) -> Result<()> {
+        if n.user_subnet || n.adopted_bridge {
+            return Ok(());
+        }
+        let busy = self
+            .net
+            .lock()
+            .nets
+            .get(&n.id)
+            .is_some_and(|e| !e.pool.allocated.is_empty());
+        if busy {
+            return Ok(());
+        }
+        let mut taken =
+            berth_network::link::host_subnets_except(std::slice::from_ref(&n.bridge)).await?;
+        taken.extend(nameserver_subnets());
+        if !taken.iter().any(|s| s.overlaps(&n.subnet)) {
+            return Ok(());
+        }
+        taken.extend(
+            self.net
+                .configs()
+                .iter()
+                .filter(|c| c.id != n.id)
+                .map(|c| c.subnet),
+        );
+        let subnet = ipam::choose_subnet(&candidate_pools(), &taken).ok_or_else(|| {
+            EngineError::system(format!(
+                "subnet {} is now used elsewhere on the host and no other pool is free",
+                n.subnet
+            ))
+        })?;
+        tracing::info!(
+            "network {}: subnet {} is now used elsewhere on the host; moving to {subnet}",
+            n.name,
+            n.subnet
+        );
+        // Our bridge may still carry the old address.
+        berth_network::link::delete_bridge(&n.bridge).await?;
+        n.subnet = subnet;
+        n.gateway = subnet.gateway();
+        let root = self.net.data_root.clone();
+        let saved = n.clone();
+        blocking(move || config::save(&root, &saved)).await?;
+        if let Some(e) = self.net.lock().nets.get_mut(&n.id) {
+            e.pool = n.new_pool();
+            e.cfg = n.clone();
+        }
+        Ok(())
     }
 
     /// [`Engine::ensure_net_ready`] for a container attaching to the

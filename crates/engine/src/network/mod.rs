@@ -11,6 +11,7 @@ mod api;
 pub(crate) mod config;
 mod dns;
 mod endpoints;
+mod hostlock;
 mod hostsfile;
 mod links;
 mod manager;
