@@ -774,3 +774,77 @@ fn crash_between_spawn_and_record_update_releases_the_network_of_a_dead_containe
         curl(&url).is_some_and(|b| b.trim() == "again")
     });
 }
+
+/// `ip ARGS...`, asserting success.
+fn ip_cmd(args: &[&str]) {
+    let o = run_cmd(
+        &PathBuf::from("ip"),
+        args,
+        &[],
+        None,
+        Duration::from_secs(10),
+    );
+    assert_eq!(o.code, 0, "ip {args:?}: {o:?}");
+}
+
+#[test]
+fn an_idle_network_moves_off_a_subnet_another_interface_took() {
+    let d = private_daemon("netmoved");
+    let subnet_of = |d: &Daemon| {
+        d.run(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Subnet}}",
+            "bridge",
+        ])
+        .ok()
+        .out()
+    };
+    run_d(&d, "first", &[], &["sleep", "1000"]).ok();
+    let old_ip: std::net::Ipv4Addr = ip_on(&d, "first", "bridge").parse().unwrap();
+    let old_subnet = subnet_of(&d);
+    d.run(&["rm", "-f", "first"]).ok();
+    // A graceful stop with no container running takes the bridge down.
+    d.terminate();
+    // Another interface (a bridge of this test, not berth's) takes the subnet meanwhile.
+    let dummy = LinkGuard::bridge(&format!("btdm{}", std::process::id() % 1_000_000));
+    assert!(link_exists(&dummy.0));
+    let [a, b, _, _] = old_ip.octets();
+    ip_cmd(&[
+        "addr",
+        "add",
+        &format!("{a}.{b}.255.254/16"),
+        "dev",
+        &dummy.0,
+    ]);
+    ip_cmd(&["link", "set", &dummy.0, "up"]);
+    d.start();
+    run_d(&d, "second", &[], &["sleep", "1000"]).ok();
+    let new_ip: std::net::Ipv4Addr = ip_on(&d, "second", "bridge").parse().unwrap();
+    let new_subnet = subnet_of(&d);
+    assert_ne!(
+        new_subnet, old_subnet,
+        "the default bridge kept a taken subnet"
+    );
+    assert_ne!(
+        new_ip.octets()[..2],
+        old_ip.octets()[..2],
+        "{new_ip} in {old_subnet}"
+    );
+    // The moved bridge works: the container reaches its gateway.
+    let gw = d
+        .run(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            "bridge",
+        ])
+        .ok()
+        .out();
+    assert!(new_subnet.starts_with(&format!("{}.{}.", new_ip.octets()[0], new_ip.octets()[1])));
+    d.run(&["exec", "second", "ping", "-c", "1", "-W", "5", &gw])
+        .ok();
+    d.shutdown();
+}
