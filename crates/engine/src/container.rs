@@ -75,6 +75,15 @@ impl Container {
         Ok(out)
     }
 
+    /// [`Container::update`] saved without an fsync (see
+    /// [`ContainerRecord::save_unsynced`]).
+    pub fn update_unsynced<R>(&self, f: impl FnOnce(&mut ContainerRecord) -> R) -> Result<R> {
+        let mut rec = self.rec();
+        let out = f(&mut rec);
+        rec.save_unsynced(&self.dir)?;
+        Ok(out)
+    }
+
     /// Modify the record in memory only, for a change that need not survive
     /// a crash (restore re-derives it).
     pub fn modify<R>(&self, f: impl FnOnce(&mut ContainerRecord) -> R) -> R {

@@ -137,13 +137,20 @@ impl ContainerRecord {
     /// the durable `exit.json` and whether the shim lives). That saves a
     /// directory fsync (milliseconds) on every start and exit.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_with(dir, berth_runtime::Durability::FileSynced)
+    }
+
+    /// Persist the record atomically against a crash of the daemon, without
+    /// an fsync: for run state that a reboot makes meaningless anyway (the
+    /// network namespaces and veths of a start live in `/run` and the kernel).
+    pub fn save_unsynced(&self, dir: &Path) -> Result<()> {
+        self.save_with(dir, berth_runtime::Durability::Atomic)
+    }
+
+    fn save_with(&self, dir: &Path, durability: berth_runtime::Durability) -> Result<()> {
         let bytes = serde_json::to_vec(self)
             .map_err(|e| EngineError::system(format!("serialize container record: {e}")))?;
-        berth_runtime::write_file(
-            &dir.join(RECORD_FILE),
-            &bytes,
-            berth_runtime::Durability::FileSynced,
-        )?;
+        berth_runtime::write_file(&dir.join(RECORD_FILE), &bytes, durability)?;
         Ok(())
     }
 

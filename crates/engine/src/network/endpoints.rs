@@ -193,7 +193,8 @@ impl Engine {
         // Persisted before the shim is spawned: a daemon that dies between
         // the spawn and the start's record update finds the endpoints and
         // ports at the next open (kept while the shim lives, else released).
-        if let Err(e) = c.update(|r| r.network = state.clone()) {
+        // No fsync: after a power loss there is no netns or veth to find.
+        if let Err(e) = c.update_unsynced(|r| r.network = state.clone()) {
             // The in-memory record holds the state: release it from there.
             self.net_release(c).await;
             return Err(e);
