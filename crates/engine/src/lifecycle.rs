@@ -207,9 +207,11 @@ impl Engine {
         user: bool,
     ) -> Result<()> {
         let rec = c.snapshot();
+        let t0 = std::time::Instant::now();
         let store = self.store();
         let image_id = rec.image_id.clone();
         let layers = blocking(move || Ok(store.layer_dirs(&image_id)?)).await?;
+        let t_layers = t0.elapsed();
         let mounts = match self.prepare_mounts(c, &layers).await {
             Ok(m) => m,
             Err(err) => {
@@ -217,12 +219,14 @@ impl Engine {
                 return self.start_failed(c, &rec, err, 128, user).await;
             }
         };
+        let t_mounts = t0.elapsed();
         let mut spec = self.build_spec(c, &rec, layers);
         spec.mounts.extend(mounts);
         if let Err(err) = self.net_setup(c, &rec, &mut spec).await {
             self.release_volumes(c).await;
             return self.start_failed(c, &rec, err, 128, user).await;
         }
+        let t_net = t0.elapsed();
         let exe = self.cfg.shim_exe.clone();
         let exec_root = self.cfg.exec_root.clone();
         let dir = c.dir.clone();
@@ -241,6 +245,7 @@ impl Engine {
             }
         })
         .await;
+        tracing::debug!(id = %c.id, ?t_layers, ?t_mounts, ?t_net, spawned = ?t0.elapsed(), "start timings");
         let spawned = match spawned {
             Ok(s) => s,
             Err(err) => {
