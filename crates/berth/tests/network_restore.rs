@@ -48,18 +48,6 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out after 20 s waiting for: {what}");
 }
 
-/// GET `url` from the host with curl (2 s limit); body on success.
-fn curl(url: &str) -> Option<String> {
-    let o = run_cmd(
-        &PathBuf::from("curl"),
-        &["-s", "--max-time", "2", url],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    (o.code == 0).then_some(o.stdout)
-}
-
 /// `exec C timeout 5 wget -qO- URL` polled until it prints `want`.
 #[track_caller]
 fn wait_fetch(d: &Daemon, container: &str, url: &str, want: &str) {
@@ -86,38 +74,6 @@ fn wait_resolves(d: &Daemon, container: &str, name: &str, ip: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("{name} did not resolve to {ip} in {container}; last: {last}");
-}
-
-/// A TCP port nothing listens on right now (on all addresses and loopback).
-fn free_port() -> u16 {
-    for _ in 0..100 {
-        let l = TcpListener::bind(("0.0.0.0", 0)).expect("bind an ephemeral port");
-        let p = l.local_addr().expect("local addr").port();
-        drop(l);
-        if (20000..32768).contains(&p) || p > 40000 {
-            return p;
-        }
-    }
-    panic!("no free TCP port");
-}
-
-/// The host's own non-loopback IPv4 address (source of its default route).
-fn host_ip() -> String {
-    let o = run_cmd(
-        &PathBuf::from("ip"),
-        &["-4", "route", "get", "1.1.1.1"],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    o.ok();
-    let words: Vec<&str> = o.stdout.split_whitespace().collect();
-    words
-        .iter()
-        .position(|w| *w == "src")
-        .and_then(|i| words.get(i + 1))
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| panic!("no src in `ip route get`: {}", o.stdout))
 }
 
 /// The container's address on network `net`.

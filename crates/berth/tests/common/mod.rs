@@ -818,3 +818,54 @@ pub fn tar_file(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
     }
     None
 }
+
+/// A TCP port in 20000..30000 that nothing listens on right now (per-process start, so that
+/// parallel test processes and other daemons on this host do not collide).
+pub fn free_port() -> u16 {
+    static NEXT: Mutex<u16> = Mutex::new(0);
+    let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    if *next == 0 {
+        *next = 20000 + (std::process::id() % 500) as u16 * 20;
+    }
+    for _ in 0..10000 {
+        let p = *next;
+        *next = if p >= 29999 { 20000 } else { p + 1 };
+        if std::net::TcpListener::bind(("0.0.0.0", p)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        {
+            return p;
+        }
+    }
+    panic!("no free TCP port in 20000..30000");
+}
+
+/// GET `url` from the host with curl (2 s limit); body on success.
+pub fn curl(url: &str) -> Option<String> {
+    let o = run_cmd(
+        &PathBuf::from("curl"),
+        &["-s", "--max-time", "2", url],
+        &[],
+        None,
+        Duration::from_secs(10),
+    );
+    (o.code == 0).then_some(o.stdout)
+}
+
+/// The host's own non-loopback IPv4 address (source of its default route).
+pub fn host_ip() -> String {
+    let o = run_cmd(
+        &PathBuf::from("ip"),
+        &["-4", "route", "get", "1.1.1.1"],
+        &[],
+        None,
+        Duration::from_secs(10),
+    );
+    o.ok();
+    let words: Vec<&str> = o.stdout.split_whitespace().collect();
+    words
+        .iter()
+        .position(|w| *w == "src")
+        .and_then(|i| words.get(i + 1))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| panic!("no src in `ip route get`: {}", o.stdout))
+}
