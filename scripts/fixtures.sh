@@ -66,22 +66,26 @@ debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-if [ "$want_debian" = 1 ] && [ ! -s "$CACHE/debian-bookworm.tar" ]; then
+# mmdeb OUT DESC [EXTRA...]: a minbase bookworm rootfs tarball $CACHE/OUT built by mmdebstrap
+# (EXTRA: more mmdebstrap options, e.g. --include=PKG); DESC names it in the progress line.
+# Kept as is when OUT already exists.
+mmdeb() {
+  local out=$1 desc=$2 mirror
+  shift 2
+  [ -s "$CACHE/$out" ] && return 0
   command -v mmdebstrap >/dev/null || { echo "fixtures.sh: mmdebstrap missing (scripts/install-deps.sh)" >&2; exit 1; }
   mirror=$(debian_mirror)
-  echo "fixtures.sh: mmdebstrap bookworm from $mirror (about 20 s)"
-  rm -f "$CACHE/debian-bookworm.tar.tmp"
-  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$CACHE/debian-bookworm.tar.tmp" "$mirror"
-  mv "$CACHE/debian-bookworm.tar.tmp" "$CACHE/debian-bookworm.tar"
-  echo "fixtures.sh: built $CACHE/debian-bookworm.tar"
+  echo "fixtures.sh: mmdebstrap $desc from $mirror"
+  rm -f "$CACHE/$out.tmp"
+  mmdebstrap --quiet --variant=minbase "$@" --format=tar bookworm "$CACHE/$out.tmp" "$mirror"
+  mv "$CACHE/$out.tmp" "$CACHE/$out"
+  echo "fixtures.sh: built $CACHE/$out"
+}
+
+if [ "$want_debian" = 1 ]; then
+  mmdeb debian-bookworm.tar "bookworm (about 20 s)"
 fi
-if [ "$want_redis" = 1 ] && [ ! -s "$CACHE/debian-redis.tar" ]; then
-  command -v mmdebstrap >/dev/null || { echo "fixtures.sh: mmdebstrap missing (scripts/install-deps.sh)" >&2; exit 1; }
-  mirror=$(debian_mirror)
-  echo "fixtures.sh: mmdebstrap bookworm with redis-server from $mirror"
-  rm -f "$CACHE/debian-redis.tar.tmp"
-  mmdebstrap --quiet --variant=minbase --include=redis-server --format=tar bookworm "$CACHE/debian-redis.tar.tmp" "$mirror"
-  mv "$CACHE/debian-redis.tar.tmp" "$CACHE/debian-redis.tar"
-  echo "fixtures.sh: built $CACHE/debian-redis.tar"
+if [ "$want_redis" = 1 ]; then
+  mmdeb debian-redis.tar "bookworm with redis-server" --include=redis-server
 fi
 echo "fixtures.sh: fixtures ready in $CACHE"

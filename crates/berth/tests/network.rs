@@ -91,47 +91,6 @@ fn wait_fetch(h: &Harness, container: &str, url: &str, want: &str) {
     panic!("{container} could not fetch {url} (want {want:?}); last: {last}");
 }
 
-/// Polls curl until it returns `want` (20 s).
-#[track_caller]
-fn wait_curl(h: &Harness, url: &str, want: &str) {
-    h.wait_until(
-        &format!("{url} answers {want:?}"),
-        Duration::from_secs(20),
-        || curl(url).is_some_and(|b| b.trim() == want),
-    );
-}
-
-/// Links whose master is the bridge holding `gateway` (the network's veths on the host).
-fn veths_on_bridge_of(gateway: &str) -> Vec<String> {
-    let addrs = run_cmd(
-        &PathBuf::from("ip"),
-        &["-4", "-o", "addr", "show"],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    let dev = addrs
-        .stdout
-        .lines()
-        .find(|l| l.contains(&format!(" {gateway}/")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_else(|| panic!("no bridge holds {gateway}: {}", addrs.stdout))
-        .to_string();
-    let links = run_cmd(
-        &PathBuf::from("ip"),
-        &["-o", "link", "show", "master", &dev],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    links
-        .stdout
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .collect()
-}
-
 #[test]
 fn user_network_names_and_aliases_resolve_other_networks_do_not() {
     let h = h();
@@ -380,8 +339,8 @@ fn published_ports_reach_the_host_and_show_in_port_and_ps() {
     let p = free_port();
     let spec = format!("{p}:80");
     run_server(h, &web, &["--network", &n, "-p", &spec], "hello");
-    wait_curl(h, &format!("http://127.0.0.1:{p}/"), "hello");
-    wait_curl(h, &format!("http://{}:{p}/", host_ip()), "hello");
+    wait_curl(&format!("http://127.0.0.1:{p}/"), "hello");
+    wait_curl(&format!("http://{}:{p}/", host_ip()), "hello");
     // (dockerd also binds [::]; the order of the lines is not specified.)
     let port = h.run(&["port", &web]).ok().stdout.clone();
     assert!(
@@ -409,7 +368,7 @@ fn published_ports_reach_the_host_and_show_in_port_and_ps() {
         &web,
         &format!("{{{{(index .NetworkSettings.Networks \"{n}\").Gateway}}}}"),
     );
-    let before = veths_on_bridge_of(&gw);
+    let before = links_on(&bridge_holding(&gw));
     assert_eq!(before.len(), 1, "{before:?}");
     let o = h.run(&[
         "run",
@@ -428,8 +387,8 @@ fn published_ports_reach_the_host_and_show_in_port_and_ps() {
         "Bind for 0.0.0.0:{p} failed: port is already allocated"
     ));
     assert_eq!(h.status_of(&dup).as_deref(), Some("created"));
-    assert_eq!(veths_on_bridge_of(&gw), before);
-    wait_curl(h, &format!("http://127.0.0.1:{p}/"), "hello");
+    assert_eq!(links_on(&bridge_holding(&gw)), before);
+    wait_curl(&format!("http://127.0.0.1:{p}/"), "hello");
 
     // -P publishes the exposed port on a free port.
     let cmd = serve("auto", 80);
@@ -442,7 +401,7 @@ fn published_ports_reach_the_host_and_show_in_port_and_ps() {
         .and_then(|x| x.parse().ok())
         .unwrap_or_else(|| panic!("port printed {line:?}"));
     assert!(hp >= 1024, "{hp}");
-    wait_curl(h, &format!("http://127.0.0.1:{hp}/"), "auto");
+    wait_curl(&format!("http://127.0.0.1:{hp}/"), "auto");
     h.run(&[
         "ps",
         "-f",
@@ -786,7 +745,7 @@ fn docker_cli_drives_berth_networks_and_ports() {
     .ok();
     wait_fetch(h, &cli, "http://www/", "viadocker");
     wait_fetch(h, &cli, &format!("http://{srv}/"), "viadocker");
-    wait_curl(h, &format!("http://127.0.0.1:{p}/"), "viadocker");
+    wait_curl(&format!("http://127.0.0.1:{p}/"), "viadocker");
     d(&["port", &srv])
         .ok()
         .stdout_has(&format!("80/tcp -> 0.0.0.0:{p}"));

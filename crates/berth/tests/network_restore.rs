@@ -14,50 +14,27 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A private daemon (these tests kill it) with busybox imported.
-fn private_daemon(tag: &str) -> Daemon {
-    let d = Daemon::new(&unique_tmp_dir(tag));
-    d.start();
-    d.run(&["import", path_str(&fixture("busybox.tar")), "busybox:e2e"])
-        .ok();
-    d
-}
-
-/// `run -d --name NAME [OPTS...] busybox:e2e CMD...`.
-fn run_d(d: &Daemon, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
-    d.run(&run_d_args(name, opts, "busybox:e2e", cmd))
-}
-
 /// A busybox httpd serving `text` on port 80.
 fn run_server(d: &Daemon, name: &str, opts: &[&str], text: &str) {
     let script =
         format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www");
-    run_d(d, name, opts, &["sh", "-c", &script]).ok();
-}
-
-/// Polls `f` every 50 ms until it is true; panics with `what` after 20 s.
-#[track_caller]
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after 20 s waiting for: {what}");
+    d.run_d(name, opts, &["sh", "-c", &script]).ok();
 }
 
 /// `exec C timeout 5 wget -qO- URL` polled until it prints `want`.
 #[track_caller]
 fn wait_fetch(d: &Daemon, container: &str, url: &str, want: &str) {
     let mut last = String::new();
-    wait_for(&format!("{container} fetches {url}"), || {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
         let o = d.run(&["exec", container, "timeout", "5", "wget", "-qO-", url]);
+        if o.code == 0 && o.stdout.trim() == want {
+            return;
+        }
         last = format!("{o:?}");
-        o.code == 0 && o.stdout.trim() == want
-    });
-    let _ = last;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{container} could not fetch {url} (want {want:?}) in 20 s; last: {last}");
 }
 
 /// `nslookup NAME` inside `container` polled until its output names `ip`.
@@ -104,36 +81,7 @@ fn bridge_of(d: &Daemon, net: &str) -> String {
         ])
         .ok()
         .out();
-    let addrs = run_cmd(
-        &PathBuf::from("ip"),
-        &["-4", "-o", "addr", "show"],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    addrs
-        .stdout
-        .lines()
-        .find(|l| l.contains(&format!(" {gw}/")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_else(|| panic!("no link holds {gw}: {}", addrs.stdout))
-        .to_string()
-}
-
-/// The links enslaved to bridge `br` (the veths of its containers).
-fn links_on(br: &str) -> Vec<String> {
-    let o = run_cmd(
-        &PathBuf::from("ip"),
-        &["-o", "link", "show", "master", br],
-        &[],
-        None,
-        Duration::from_secs(10),
-    );
-    o.stdout
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .collect()
+    bridge_holding(&gw)
 }
 
 /// Whether a link named `name` exists on the host.
@@ -143,7 +91,7 @@ fn link_exists(name: &str) -> bool {
 
 #[test]
 fn kill9_and_restart_keep_published_ports_names_and_addresses() {
-    let d = private_daemon("netkill");
+    let d = Daemon::with_busybox("netkill");
     let p = free_port();
     d.run(&["network", "create", "n1"]).ok();
     run_server(
@@ -152,11 +100,10 @@ fn kill9_and_restart_keep_published_ports_names_and_addresses() {
         &["--network", "n1", "-p", &format!("{p}:80")],
         "hello",
     );
-    run_d(&d, "cli", &["--network", "n1"], &["sleep", "1000"]).ok();
+    d.run_d("cli", &["--network", "n1"], &["sleep", "1000"])
+        .ok();
     let url = format!("http://127.0.0.1:{p}/");
-    wait_for(&format!("{url} answers"), || {
-        curl(&url).is_some_and(|b| b.trim() == "hello")
-    });
+    wait_curl(&url, "hello");
     let srv_ip = ip_on(&d, "srv", "n1");
     let cli_ip = ip_on(&d, "cli", "n1");
     wait_resolves(&d, "cli", "srv", &srv_ip);
@@ -170,20 +117,18 @@ fn kill9_and_restart_keep_published_ports_names_and_addresses() {
             .out(),
         "running"
     );
-    wait_for(&format!("{url} answers after the restart"), || {
-        curl(&url).is_some_and(|b| b.trim() == "hello")
-    });
+    wait_curl(&url, "hello");
     wait_resolves(&d, "cli", "srv", &srv_ip);
     wait_fetch(&d, "cli", "http://srv/", "hello");
     // The port is still held by berth: another container can't take it.
-    let o = run_d(&d, "thief", &["-p", &format!("{p}:80")], &["sleep", "1000"]);
+    let o = d.run_d("thief", &["-p", &format!("{p}:80")], &["sleep", "1000"]);
     assert!(
         o.code != 0 && o.stderr.contains("port is already allocated"),
         "{o:?}"
     );
     // New containers get addresses no running container holds.
     for name in ["new1", "new2", "new3"] {
-        run_d(&d, name, &["--network", "n1"], &["sleep", "1000"]).ok();
+        d.run_d(name, &["--network", "n1"], &["sleep", "1000"]).ok();
         let ip = ip_on(&d, name, "n1");
         assert!(
             ip != srv_ip && ip != cli_ip,
@@ -197,12 +142,11 @@ fn kill9_and_restart_keep_published_ports_names_and_addresses() {
 
 #[test]
 fn port_held_by_another_process_fails_the_start_and_leaves_nothing() {
-    let d = private_daemon("netbusy");
+    let d = Daemon::with_busybox("netbusy");
     let holder = TcpListener::bind(("0.0.0.0", 0)).expect("bind");
     let p = holder.local_addr().expect("addr").port();
     d.run(&["network", "create", "n1"]).ok();
-    let o = run_d(
-        &d,
+    let o = d.run_d(
         "busy",
         &["--network", "n1", "-p", &format!("{p}:80")],
         &["sleep", "1000"],
@@ -219,9 +163,11 @@ fn port_held_by_another_process_fails_the_start_and_leaves_nothing() {
     let br = bridge_of(&d, "n1");
     assert!(link_exists(&br), "bridge {br} of n1 is up");
     // The kernel destroys a namespace (and the veth peer in it) asynchronously: poll.
-    wait_for(&format!("no veth left on {br}"), || {
-        links_on(&br).is_empty()
-    });
+    wait_until(
+        &format!("no veth left on {br}"),
+        Duration::from_secs(20),
+        || links_on(&br).is_empty(),
+    );
     let id = d.run(&["inspect", "-f", "{{.Id}}", "busy"]).ok().out();
     assert!(
         !d.exec_root.join("netns").join(&id).exists(),
@@ -230,14 +176,15 @@ fn port_held_by_another_process_fails_the_start_and_leaves_nothing() {
     // Its address went back: once the port is free, it starts and the next one is not shared.
     drop(holder);
     d.run(&["start", "busy"]).ok();
-    run_d(&d, "other", &["--network", "n1"], &["sleep", "1000"]).ok();
+    d.run_d("other", &["--network", "n1"], &["sleep", "1000"])
+        .ok();
     assert_ne!(ip_on(&d, "busy", "n1"), ip_on(&d, "other", "n1"));
     assert_eq!(links_on(&br).len(), 2, "{:?}", links_on(&br));
 }
 
 #[test]
 fn container_on_two_user_networks_resolves_names_on_both() {
-    let d = private_daemon("nettwo");
+    let d = Daemon::with_busybox("nettwo");
     d.run(&["network", "create", "na"]).ok();
     d.run(&["network", "create", "nb"]).ok();
     run_server(&d, "on-a", &["--network", "na"], "a");
@@ -247,7 +194,8 @@ fn container_on_two_user_networks_resolves_names_on_both() {
         &["--network", "nb", "--network-alias", "bee"],
         "b",
     );
-    run_d(&d, "both", &["--network", "na"], &["sleep", "1000"]).ok();
+    d.run_d("both", &["--network", "na"], &["sleep", "1000"])
+        .ok();
     d.run(&["network", "connect", "nb", "both"]).ok();
     let (a_ip, b_ip) = (ip_on(&d, "on-a", "na"), ip_on(&d, "on-b", "nb"));
     wait_resolves(&d, "both", "on-a", &a_ip);
@@ -264,14 +212,12 @@ fn container_on_two_user_networks_resolves_names_on_both() {
 
 #[test]
 fn containers_reach_published_ports_through_the_host_address() {
-    let d = private_daemon("nethair");
+    let d = Daemon::with_busybox("nethair");
     let p = free_port();
     run_server(&d, "web", &["-p", &format!("{p}:80")], "hairpin");
-    run_d(&d, "client", &[], &["sleep", "1000"]).ok();
+    d.run_d("client", &[], &["sleep", "1000"]).ok();
     let url = format!("http://{}:{p}/", host_ip());
-    wait_for(&format!("{url} answers on the host"), || {
-        curl(&url).is_some_and(|b| b.trim() == "hairpin")
-    });
+    wait_curl(&url, "hairpin");
     wait_fetch(&d, "client", &url, "hairpin");
     // Its own published port, through the host (hairpin NAT).
     wait_fetch(&d, "web", &url, "hairpin");
@@ -324,15 +270,15 @@ fn fake_dns(sock: UdpSocket, answer: [u8; 4]) -> std::thread::JoinHandle<Vec<Str
 
 #[test]
 fn dns_option_on_a_user_network_is_the_embedded_servers_upstream() {
-    let d = private_daemon("netdns");
+    let d = Daemon::with_busybox("netdns");
     // The container's own server: on a loopback address of the host, where the embedded
     // DNS server (host network namespace) forwards to.
     let sock = UdpSocket::bind("127.0.77.53:53").expect("bind 127.0.77.53:53");
     let server = fake_dns(sock, [10, 1, 2, 3]);
     d.run(&["network", "create", "n1"]).ok();
-    run_d(&d, "peer", &["--network", "n1"], &["sleep", "1000"]).ok();
-    run_d(
-        &d,
+    d.run_d("peer", &["--network", "n1"], &["sleep", "1000"])
+        .ok();
+    d.run_d(
         "asker",
         &["--network", "n1", "--dns", "127.0.77.53"],
         &["sleep", "1000"],
@@ -351,7 +297,7 @@ fn dns_option_on_a_user_network_is_the_embedded_servers_upstream() {
 
 #[test]
 fn bridge_name_option_refuses_other_links_and_never_deletes_them() {
-    let d = private_daemon("netbr");
+    let d = Daemon::with_busybox("netbr");
     // A link of another kind is refused and left alone.
     let o = d.run(&[
         "network",
@@ -437,7 +383,7 @@ impl Drop for LinkGuard {
 
 #[test]
 fn ip_range_bounds_the_addresses_of_containers() {
-    let d = private_daemon("netrange");
+    let d = Daemon::with_busybox("netrange");
     let b = 100 + std::process::id() % 100;
     let subnet = format!("10.{b}.0.0/16");
     let o = d.run(&[
@@ -464,7 +410,8 @@ fn ip_range_bounds_the_addresses_of_containers() {
     ])
     .ok();
     for name in ["r1", "r2"] {
-        run_d(&d, name, &["--network", "ranged"], &["sleep", "1000"]).ok();
+        d.run_d(name, &["--network", "ranged"], &["sleep", "1000"])
+            .ok();
         let ip = ip_on(&d, name, "ranged");
         assert!(ip.starts_with(&format!("10.{b}.7.")), "{name} got {ip}");
     }
@@ -472,7 +419,7 @@ fn ip_range_bounds_the_addresses_of_containers() {
 
 #[test]
 fn publish_port_zero_host_and_container_modes_as_dockerd() {
-    let d = private_daemon("netpub");
+    let d = Daemon::with_busybox("netpub");
     // -p 0:80 is any free port.
     run_server(&d, "zero", &["-p", "0:80"], "zero");
     let o = d.run(&["port", "zero", "80"]);
@@ -485,16 +432,9 @@ fn publish_port_zero_host_and_container_modes_as_dockerd() {
         .unwrap_or_else(|| panic!("port output {o:?}"));
     assert_ne!(port, 0);
     let url = format!("http://127.0.0.1:{port}/");
-    wait_for(&format!("{url} answers"), || {
-        curl(&url).is_some_and(|b| b.trim() == "zero")
-    });
+    wait_curl(&url, "zero");
     // Host network: the bindings are dropped with dockerd's warning.
-    let o = run_d(
-        &d,
-        "hostnet",
-        &["--network", "host", "-p", "80:80"],
-        &["true"],
-    );
+    let o = d.run_d("hostnet", &["--network", "host", "-p", "80:80"], &["true"]);
     o.ok();
     assert!(
         o.stderr
@@ -524,9 +464,10 @@ fn publish_port_zero_host_and_container_modes_as_dockerd() {
 
 #[test]
 fn network_setup_failure_fails_the_start_and_is_retried_at_the_next_one() {
-    let d = private_daemon("netretry");
+    let d = Daemon::with_busybox("netretry");
     d.run(&["network", "create", "n1"]).ok();
-    run_d(&d, "peer", &["--network", "n1"], &["sleep", "1000"]).ok();
+    d.run_d("peer", &["--network", "n1"], &["sleep", "1000"])
+        .ok();
     d.run(&["rm", "-f", "peer"]).ok();
     let gw = d
         .run(&[
@@ -543,7 +484,7 @@ fn network_setup_failure_fails_the_start_and_is_retried_at_the_next_one() {
     d.kill9();
     let squatter = UdpSocket::bind((gw.as_str(), 53)).expect("bind the gateway's DNS port");
     d.start();
-    let o = run_d(&d, "c1", &["--network", "n1"], &["sleep", "1000"]);
+    let o = d.run_d("c1", &["--network", "n1"], &["sleep", "1000"]);
     assert!(
         o.code != 0
             && o.stderr.contains("failed to set up container networking")
@@ -559,7 +500,7 @@ fn network_setup_failure_fails_the_start_and_is_retried_at_the_next_one() {
     // Once the port is free, the next start sets the network up: names resolve.
     drop(squatter);
     d.run(&["start", "c1"]).ok();
-    run_d(&d, "c2", &["--network", "n1"], &["sleep", "1000"]).ok();
+    d.run_d("c2", &["--network", "n1"], &["sleep", "1000"]).ok();
     let c2 = ip_on(&d, "c2", "n1");
     wait_resolves(&d, "c1", "c2", &c2);
 }
@@ -573,7 +514,7 @@ fn mounted_at(path: &Path) -> bool {
 
 #[test]
 fn failed_network_setup_unmounts_the_volumes_it_mounted() {
-    let d = private_daemon("netvol");
+    let d = Daemon::with_busybox("netvol");
     let holder = TcpListener::bind(("0.0.0.0", 0)).expect("bind");
     let p = holder.local_addr().expect("addr").port();
     d.run(&[
@@ -587,8 +528,7 @@ fn failed_network_setup_unmounts_the_volumes_it_mounted() {
     ])
     .ok();
     let data = d.data_root.join("volumes").join("tv").join("_data");
-    let o = run_d(
-        &d,
+    let o = d.run_d(
         "withvol",
         &["-v", "tv:/data", "-p", &format!("{p}:80")],
         &["sleep", "1000"],
@@ -634,7 +574,7 @@ fn forget_start(d: &Daemon, id: &str) {
 
 #[test]
 fn crash_between_spawn_and_record_update_keeps_the_network_of_a_live_container() {
-    let d = private_daemon("netwin");
+    let d = Daemon::with_busybox("netwin");
     let p = free_port();
     d.run(&["network", "create", "n1"]).ok();
     run_server(
@@ -655,22 +595,21 @@ fn crash_between_spawn_and_record_update_keeps_the_network_of_a_live_container()
         "running"
     );
     let url = format!("http://127.0.0.1:{p}/");
-    wait_for(&format!("{url} answers after the restart"), || {
-        curl(&url).is_some_and(|b| b.trim() == "win")
-    });
-    let o = run_d(&d, "thief", &["-p", &format!("{p}:80")], &["sleep", "1000"]);
+    wait_curl(&url, "win");
+    let o = d.run_d("thief", &["-p", &format!("{p}:80")], &["sleep", "1000"]);
     assert!(
         o.code != 0 && o.stderr.contains("port is already allocated"),
         "{o:?}"
     );
-    run_d(&d, "next", &["--network", "n1"], &["sleep", "1000"]).ok();
+    d.run_d("next", &["--network", "n1"], &["sleep", "1000"])
+        .ok();
     assert_ne!(ip_on(&d, "next", "n1"), srv_ip);
     wait_resolves(&d, "next", "srv", &srv_ip);
 }
 
 #[test]
 fn crash_between_spawn_and_record_update_releases_the_network_of_a_dead_container() {
-    let d = private_daemon("netdead");
+    let d = Daemon::with_busybox("netdead");
     let p = free_port();
     d.run(&["network", "create", "n1"]).ok();
     run_server(
@@ -698,7 +637,7 @@ fn crash_between_spawn_and_record_update_releases_the_network_of_a_dead_containe
     unsafe {
         libc::kill(pid, libc::SIGKILL);
     }
-    wait_for("the shim exits", || {
+    wait_until("the shim exits", Duration::from_secs(20), || {
         !Path::new(&format!("/proc/{shim}")).exists()
             || std::fs::read_to_string(format!("/proc/{shim}/stat"))
                 .unwrap_or_default()
@@ -726,9 +665,7 @@ fn crash_between_spawn_and_record_update_releases_the_network_of_a_dead_containe
     // Its host port is free again: berth itself can publish it.
     run_server(&d, "again", &["-p", &format!("{p}:80")], "again");
     let url = format!("http://127.0.0.1:{p}/");
-    wait_for(&format!("{url} answers"), || {
-        curl(&url).is_some_and(|b| b.trim() == "again")
-    });
+    wait_curl(&url, "again");
 }
 
 /// `ip ARGS...`, asserting success.
@@ -745,7 +682,7 @@ fn ip_cmd(args: &[&str]) {
 
 #[test]
 fn an_idle_network_moves_off_a_subnet_another_interface_took() {
-    let d = private_daemon("netmoved");
+    let d = Daemon::with_busybox("netmoved");
     let subnet_of = |d: &Daemon| {
         d.run(&[
             "network",
@@ -757,7 +694,7 @@ fn an_idle_network_moves_off_a_subnet_another_interface_took() {
         .ok()
         .out()
     };
-    run_d(&d, "first", &[], &["sleep", "1000"]).ok();
+    d.run_d("first", &[], &["sleep", "1000"]).ok();
     let old_ip: std::net::Ipv4Addr = ip_on(&d, "first", "bridge").parse().unwrap();
     let old_subnet = subnet_of(&d);
     d.run(&["rm", "-f", "first"]).ok();
@@ -776,7 +713,7 @@ fn an_idle_network_moves_off_a_subnet_another_interface_took() {
     ]);
     ip_cmd(&["link", "set", &dummy.0, "up"]);
     d.start();
-    run_d(&d, "second", &[], &["sleep", "1000"]).ok();
+    d.run_d("second", &[], &["sleep", "1000"]).ok();
     let new_ip: std::net::Ipv4Addr = ip_on(&d, "second", "bridge").parse().unwrap();
     let new_subnet = subnet_of(&d);
     assert_ne!(

@@ -5,20 +5,6 @@ use common::*;
 use std::path::Path;
 use std::time::Duration;
 
-/// A private daemon (these tests kill it) with busybox imported.
-fn private_daemon(tag: &str) -> Daemon {
-    let d = Daemon::new(&unique_tmp_dir(tag));
-    d.start();
-    d.run(&["import", path_str(&fixture("busybox.tar")), "busybox:e2e"])
-        .ok();
-    d
-}
-
-/// `run -d --name NAME [OPTS...] busybox:e2e CMD...` on a private daemon.
-fn run_d(d: &Daemon, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
-    d.run(&run_d_args(name, opts, "busybox:e2e", cmd))
-}
-
 fn pid_of(d: &Daemon, name: &str) -> i64 {
     let o = d.run(&["inspect", "-f", "{{.State.Pid}}", name]);
     o.ok()
@@ -63,10 +49,12 @@ fn daemon_kill9_keeps_containers_running_and_records_exits() {
     if h.berth_only("daemon_kill9") {
         return;
     }
-    let d = private_daemon("kill9");
-    run_d(&d, "one", &[], &["sh", "-c", "echo one-before; sleep 1000"]).ok();
-    run_d(&d, "two", &[], &["sh", "-c", "echo two-before; sleep 1000"]).ok();
-    run_d(&d, "three", &[], &["sh", "-c", "sleep 2; exit 7"]).ok();
+    let d = Daemon::with_busybox("kill9");
+    d.run_d("one", &[], &["sh", "-c", "echo one-before; sleep 1000"])
+        .ok();
+    d.run_d("two", &[], &["sh", "-c", "echo two-before; sleep 1000"])
+        .ok();
+    d.run_d("three", &[], &["sh", "-c", "sleep 2; exit 7"]).ok();
     let (p1, p2, p3) = (pid_of(&d, "one"), pid_of(&d, "two"), pid_of(&d, "three"));
     wait_for(&d, "logs written", Duration::from_secs(10), |d| {
         d.run(&["logs", "two"]).stdout == "two-before\n"
@@ -179,9 +167,10 @@ fn restart_always_comes_back_after_daemon_restart() {
     if h.berth_only("restart_always_after_daemon_restart") {
         return;
     }
-    let d = private_daemon("always");
-    run_d(&d, "svc", &["--restart", "always"], &["sleep", "1000"]).ok();
-    run_d(&d, "plain", &[], &["sleep", "1000"]).ok();
+    let d = Daemon::with_busybox("always");
+    d.run_d("svc", &["--restart", "always"], &["sleep", "1000"])
+        .ok();
+    d.run_d("plain", &[], &["sleep", "1000"]).ok();
     let (p, q) = (pid_of(&d, "svc"), pid_of(&d, "plain"));
     assert_eq!(
         d.run(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "svc"])

@@ -593,10 +593,7 @@ fn failed_create_leaves_no_anonymous_volume() {
     if h().berth_only("failed_create_leaves_no_anonymous_volume") {
         return;
     }
-    let d = Daemon::new(&unique_tmp_dir("volleak"));
-    d.start();
-    d.run(&["import", path_str(&fixture("busybox.tar")), "busybox:e2e"])
-        .ok();
+    let d = Daemon::with_busybox("volleak");
     d.run(&[
         "create",
         "--name",

@@ -4,6 +4,8 @@
 //! leading `/` removed), a pattern matching a parent directory excludes
 //! everything below it, `#` comment lines and blank lines are ignored.
 
+use berth_spec::mounts::clean_path;
+
 use crate::error::Error;
 use crate::glob::{compile, match_toks, Tok};
 use crate::quote::go_quote;
@@ -21,34 +23,6 @@ struct Pattern {
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreMatcher {
     patterns: Vec<Pattern>,
-}
-
-/// Go `filepath.Clean` for slash-separated paths.
-pub(crate) fn clean_path(path: &str) -> String {
-    if path.is_empty() {
-        return ".".into();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
 }
 
 fn matches(p: &Pattern, path: &str) -> bool {

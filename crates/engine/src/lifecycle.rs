@@ -214,16 +214,12 @@ impl Engine {
         let t_layers = t0.elapsed();
         let mounts = match self.prepare_mounts(c, &layers).await {
             Ok(m) => m,
-            Err(err) => {
-                self.release_volumes(c).await;
-                return self.start_failed(c, &rec, err, 128, user).await;
-            }
+            Err(err) => return self.start_failed(c, &rec, err, 128, user).await,
         };
         let t_mounts = t0.elapsed();
         let mut spec = self.build_spec(c, &rec, layers);
         spec.mounts.extend(mounts);
         if let Err(err) = self.net_setup(c, &rec, &mut spec).await {
-            self.release_volumes(c).await;
             return self.start_failed(c, &rec, err, 128, user).await;
         }
         let t_net = t0.elapsed();
@@ -248,11 +244,7 @@ impl Engine {
         tracing::debug!(id = %c.id, ?t_layers, ?t_mounts, ?t_net, spawned = ?t0.elapsed(), "start timings");
         let spawned = match spawned {
             Ok(s) => s,
-            Err(err) => {
-                self.net_teardown(c).await;
-                self.release_volumes(c).await;
-                return self.start_failed(c, &rec, err, 128, user).await;
-            }
+            Err(err) => return self.start_failed(c, &rec, err, 128, user).await,
         };
         match spawned {
             Ok(started) => {
@@ -277,15 +269,15 @@ impl Engine {
             }
             Err(msg) => {
                 tracing::info!(id = %c.id, "container start failed: {msg}");
-                self.net_teardown(c).await;
-                self.release_volumes(c).await;
                 let (err, code) = start_error(&msg, &rec.path);
                 self.start_failed(c, &rec, err, code, user).await
             }
         }
     }
 
-    /// Record a failed start (exit code `code`), auto-remove if asked
+    /// Record a failed start (exit code `code`) after tearing down whatever
+    /// network and volume file systems the start set up (both no-ops when
+    /// nothing is held), auto-remove if asked
     /// (before answering, as dockerd does, so that a `removed` waiter is
     /// answered first), return `err`. The caller holds `c.op`.
     async fn start_failed(
@@ -296,6 +288,8 @@ impl Engine {
         code: i64,
         user: bool,
     ) -> Result<()> {
+        self.net_teardown(c).await;
+        self.release_volumes(c).await;
         c.update(|r| {
             r.state.error = err.message.clone();
             r.state.exit_code = code;

@@ -1,7 +1,7 @@
 //! Volume operations of the API (`/volumes`): create, list with filters,
 //! inspect, remove (refused while in use) and prune, with `volume` events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use berth_spec::volume_api::{
@@ -9,6 +9,7 @@ use berth_spec::volume_api::{
 };
 
 use crate::error::{EngineError, Result};
+use crate::list::{label_matches, labels_match};
 use crate::mounts::volume_error;
 use crate::{blocking, Engine};
 
@@ -24,14 +25,6 @@ fn check_filters(filters: &BTreeMap<String, Vec<String>>, allowed: &[&str]) -> R
         }
     }
     Ok(())
-}
-
-/// `label` filter values: `key` or `key=value`.
-fn label_matches(want: &str, labels: &BTreeMap<String, String>) -> bool {
-    match want.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-        None => labels.contains_key(want),
-    }
 }
 
 fn parse_bool_filter(v: &str) -> Result<bool> {
@@ -126,11 +119,27 @@ impl Engine {
         };
         let store = Arc::clone(&self.volumes);
         let all = blocking(move || store.list().map_err(volume_error)).await?;
+        // Names of the volumes some container's mounts use, scanned once.
+        let in_use: HashSet<String> = if dangling.is_some() {
+            self.map()
+                .values()
+                .flat_map(|c| {
+                    c.rec()
+                        .mounts
+                        .iter()
+                        .filter(|m| m.kind == "volume")
+                        .map(|m| m.name.clone())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        } else {
+            HashSet::new()
+        };
         let mut volumes = Vec::new();
         for v in all {
             let name = v.meta.name.as_str();
             if let Some(d) = dangling {
-                if self.volume_users(name).is_empty() != d {
+                if in_use.contains(name) == d {
                     continue;
                 }
             }
@@ -145,10 +154,7 @@ impl Engine {
                 }
             }
             if let Some(labels) = filters.get("label") {
-                if !labels
-                    .iter()
-                    .all(|l| label_matches(l, v.meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
-                {
+                if !labels_match(labels, v.meta.labels.as_ref()) {
                     continue;
                 }
             }
@@ -199,10 +205,7 @@ impl Engine {
                 continue;
             }
             if let Some(want) = filters.get("label") {
-                if !want
-                    .iter()
-                    .all(|l| label_matches(l, v.meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
-                {
+                if !labels_match(want, v.meta.labels.as_ref()) {
                     continue;
                 }
             }

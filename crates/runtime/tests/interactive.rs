@@ -267,8 +267,8 @@ fn wait_exec(f: &Fixture, id: &str) -> ExitInfo {
     }
 }
 
-/// Run an exec attached; returns (stdout, stderr, exit code from exit.json).
-fn exec(f: &Fixture, spec: &ExecSpec) -> (String, String, i32) {
+/// Starts an exec of `spec` with stdin, stdout and stderr attached; its attach connection.
+fn exec_attached(f: &Fixture, spec: &ExecSpec) -> attach::AttachConn {
     let (_, conn) = spawn_exec_shim(
         Path::new(SHIM),
         &f.dir,
@@ -277,7 +277,12 @@ fn exec(f: &Fixture, spec: &ExecSpec) -> (String, String, i32) {
         Some(AttachOptions::all()),
     )
     .unwrap_or_else(|e| panic!("exec failed: {e}"));
-    let (out, err, code) = conn.unwrap().collect_until(T, |_| false).unwrap();
+    conn.expect("an attached exec has a connection")
+}
+
+/// Run an exec attached; returns (stdout, stderr, exit code from exit.json).
+fn exec(f: &Fixture, spec: &ExecSpec) -> (String, String, i32) {
+    let (out, err, code) = exec_attached(f, spec).collect_until(T, |_| false).unwrap();
     let exit = wait_exec(f, &spec.id);
     assert_eq!(code, Some(exit.exit_code));
     (
@@ -412,15 +417,7 @@ fn exec_stdin_and_tty() {
     let f = running(&["sleep", "100"]);
     let mut s = exec_spec(&["sh", "-c", "read x; echo \"x=$x\"; cat"]);
     s.open_stdin = true;
-    let (_, conn) = spawn_exec_shim(
-        Path::new(SHIM),
-        &f.dir,
-        &f.exec_root,
-        &s,
-        Some(AttachOptions::all()),
-    )
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = exec_attached(&f, &s);
     conn.send_stdin(b"42\nrest\n").unwrap();
     conn.close_stdin().unwrap();
     let (out, _, code) = conn.collect_until(T, |_| false).unwrap();
@@ -431,15 +428,7 @@ fn exec_stdin_and_tty() {
     s.open_stdin = true;
     s.tty = true;
     s.console_size = Some((20, 60));
-    let (_, conn) = spawn_exec_shim(
-        Path::new(SHIM),
-        &f.dir,
-        &f.exec_root,
-        &s,
-        Some(AttachOptions::all()),
-    )
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = exec_attached(&f, &s);
     conn.send_stdin(b"stty size; echo $((6*7))\n").unwrap();
     let (out, _, _) = conn.collect_until(T, |o| contains(o, "42")).unwrap();
     assert!(contains(&out, "20 60"), "{out:?}");
@@ -525,6 +514,3 @@ fn old_spec_json_loads() {
     assert!(!s.tty && !s.open_stdin && s.ulimits.is_empty() && s.console_size.is_none());
     assert_eq!(s.memory, 5);
 }
-
-#[allow(dead_code)]
-fn unused(_: Output) {}

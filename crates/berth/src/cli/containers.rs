@@ -358,18 +358,10 @@ pub async fn prune(client: &Client, args: &PruneArgs) -> CliResult {
         return Ok(());
     }
     let report = client.containers_prune(&filters).await?;
-    let mut text = String::new();
-    if let Some(ids) = report.containers_deleted.as_ref().filter(|d| !d.is_empty()) {
-        text.push_str("Deleted Containers:\n");
-        for id in ids {
-            text.push_str(id);
-            text.push('\n');
-        }
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        berth_spec::units::human_size(report.space_reclaimed, 4)
-    ));
-    super::output::out(&text)
+    let deleted = report.containers_deleted.unwrap_or_default();
+    super::output::out(&super::output::prune_report(
+        "Deleted Containers:",
+        &deleted,
+        Some(report.space_reclaimed),
+    ))
 }

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Component, Path, PathBuf};
 
 use berth_client::{channel_body, Client, RawStream};
+use berth_spec::mounts::clean_path;
 use bytes::Bytes;
 use clap::Args;
 
@@ -66,7 +67,7 @@ fn split_cp_arg(arg: &str) -> (Option<&str>, &str) {
 
 /// Docker's `SplitPathDirEntry`: clean the path, keeping a trailing `/.`.
 fn split_dir_entry(path: &str) -> (String, String) {
-    let cleaned = clean(path);
+    let cleaned = clean_path(path);
     let cleaned = if path.ends_with("/.") || path == "." {
         if cleaned == "/" {
             "/.".to_string()
@@ -80,31 +81,6 @@ fn split_dir_entry(path: &str) -> (String, String) {
         Some(("", base)) => ("/".into(), base.into()),
         Some((dir, base)) => (dir.into(), base.into()),
         None => (".".into(), cleaned),
-    }
-}
-
-/// Lexical path cleaning like Go's `filepath.Clean`.
-fn clean(path: &str) -> String {
-    let abs = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !abs {
-                    parts.push("..");
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (abs, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
     }
 }
 
@@ -525,7 +501,7 @@ mod tests {
         assert_eq!(split_dir_entry("/etc/"), ("/".into(), "etc".into()));
         assert_eq!(split_dir_entry("/etc/."), ("/etc".into(), ".".into()));
         assert_eq!(split_dir_entry("a"), (".".into(), "a".into()));
-        assert_eq!(clean("/a/../../b//c/."), "/b/c");
+        assert_eq!(clean_path("/a/../../b//c/."), "/b/c");
         assert!(asserts_directory("/x/"));
         assert!(!asserts_directory("/x"));
     }

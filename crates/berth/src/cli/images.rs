@@ -195,7 +195,7 @@ pub fn image_rows(images: &[ImageSummary], trunc: bool, now: DateTime<Utc>) -> V
             let created_at = Utc
                 .timestamp_opt(img.created, 0)
                 .single()
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string())
+                .map(super::timefmt::go_time_string)
                 .unwrap_or_default();
             rows.push(row(
                 vec![

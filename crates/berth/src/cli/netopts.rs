@@ -8,7 +8,7 @@ use berth_spec::api::EndpointSettings;
 use berth_spec::network_api::{EndpointIpamConfig, NetworkingConfig};
 
 /// docker's `opts.ParseLink` validation of `name[:alias]`.
-pub fn validate_link(val: &str) -> Result<(), String> {
+fn validate_link(val: &str) -> Result<(), String> {
     if val.is_empty() {
         return Err("empty string specified for links".into());
     }

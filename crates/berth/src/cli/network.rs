@@ -18,6 +18,7 @@ use super::inspect::{found, print_inspect};
 use super::manage::{client_subcommands, kv_map};
 use super::output::{confirm, out, outln};
 use super::template::{Val, ECHO_KEY};
+use super::timefmt::go_time_string;
 
 /// `berth network ...`.
 #[derive(Debug, Subcommand)]
@@ -202,17 +203,21 @@ client_subcommands!(NetworkCommand {
     Disconnect => disconnect,
 });
 
+/// The IPv4 netmask of a prefix length (0..=32).
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    }
+}
+
 /// An IPv4 CIDR as (network address, prefix), host bits cleared.
 fn parse_cidr(s: &str) -> Option<(u32, u8)> {
     let (ip, prefix) = s.split_once('/')?;
     let ip: Ipv4Addr = ip.parse().ok()?;
     let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    Some((u32::from(ip) & mask, prefix))
+    Some((u32::from(ip) & mask(prefix), prefix))
 }
 
 /// docker's `subnetMatches`: whether `data` (an address or a CIDR) lies in
@@ -229,12 +234,7 @@ fn subnet_matches(subnet: &str, data: &str) -> Result<bool, String> {
                 .map_err(|_| format!("Invalid address {data}"))?,
         ),
     };
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    Ok(ip & mask == net)
+    Ok(ip & mask(prefix) == net)
 }
 
 /// docker's `consolidateIpam`: one pool per subnet, with the ranges and
@@ -354,26 +354,6 @@ async fn create(client: &Client, a: &CreateArgs) -> CliResult {
 
 const LS_FORMAT: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
 
-/// Go's `time.Time.String()` of an RFC 3339 UTC timestamp
-/// (`2024-01-02 03:04:05.123 +0000 UTC`).
-fn go_time_string(rfc3339: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => {
-            let t = t.with_timezone(&chrono::Utc);
-            let mut s = t.format("%Y-%m-%d %H:%M:%S").to_string();
-            let nanos = t.timestamp_subsec_nanos();
-            if nanos > 0 {
-                let frac = format!("{nanos:09}");
-                s.push('.');
-                s.push_str(frac.trim_end_matches('0'));
-            }
-            s.push_str(" +0000 UTC");
-            s
-        }
-        Err(_) => rfc3339.to_string(),
-    }
-}
-
 /// The template value of one `network ls` row.
 pub fn network_row(n: &Network, trunc: bool) -> Val {
     let id = if trunc {
@@ -397,7 +377,12 @@ pub fn network_row(n: &Network, trunc: bool) -> Val {
             ("IPv6", n.enable_ipv6.to_string()),
             ("Internal", n.internal.to_string()),
             ("Labels", labels.join(",")),
-            ("CreatedAt", go_time_string(&n.created)),
+            (
+                "CreatedAt",
+                chrono::DateTime::parse_from_rfc3339(&n.created)
+                    .map(|t| go_time_string(t.with_timezone(&chrono::Utc)))
+                    .unwrap_or_else(|_| n.created.clone()),
+            ),
         ],
         vec![("Label", label_map)],
     )
@@ -472,21 +457,16 @@ async fn prune(client: &Client, a: &PruneArgs) -> CliResult {
     if deleted.is_empty() {
         return Ok(());
     }
-    let mut text = String::from("Deleted Networks:\n");
-    for n in deleted {
-        text.push_str(&n);
-        text.push('\n');
-    }
-    text.push('\n');
-    out(&text)
+    out(&super::output::prune_report(
+        "Deleted Networks:",
+        &deleted,
+        None,
+    ))
 }
 
 /// The endpoint settings `network connect` sends.
 pub fn connect_request(a: &ConnectArgs) -> Result<NetworkConnectRequest, String> {
-    for l in &a.link {
-        super::netopts::validate_link(l)
-            .map_err(|e| format!("invalid argument \"{l}\" for \"--link\" flag: {e}"))?;
-    }
+    let links = super::netopts::parse_links(&a.link)?;
     let driver_opts = if a.driver_opt.is_empty() {
         None
     } else {
@@ -500,7 +480,7 @@ pub fn connect_request(a: &ConnectArgs) -> Result<NetworkConnectRequest, String>
                 ipv6_address: a.ip6.clone().unwrap_or_default(),
                 link_local_ips: (!a.link_local_ip.is_empty()).then(|| a.link_local_ip.clone()),
             }),
-            links: (!a.link.is_empty()).then(|| a.link.clone()),
+            links,
             aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
             driver_opts,
             ..Default::default()

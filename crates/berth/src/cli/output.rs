@@ -120,9 +120,55 @@ pub fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
 }
 
+/// Go's `net.JoinHostPort`: brackets around IPv6 hosts.
+pub fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The text of a prune report: a `Deleted <what>:` block listing `deleted`
+/// (omitted when none), then `Total reclaimed space: …` when `reclaimed`
+/// is given.
+pub fn prune_report(heading: &str, deleted: &[String], reclaimed: Option<u64>) -> String {
+    let mut text = String::new();
+    if !deleted.is_empty() {
+        text.push_str(heading);
+        text.push('\n');
+        for n in deleted {
+            text.push_str(n);
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    if let Some(bytes) = reclaimed {
+        text.push_str(&format!(
+            "Total reclaimed space: {}\n",
+            berth_spec::units::human_size(bytes, 4)
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use super::go_quote;
+    use super::{go_quote, prune_report};
+
+    #[test]
+    fn prune_report_lists_deleted_then_total() {
+        let ids = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(
+            prune_report("Deleted Volumes:", &ids, Some(0)),
+            "Deleted Volumes:\na\nb\n\nTotal reclaimed space: 0B\n"
+        );
+        assert_eq!(prune_report("Deleted Networks:", &[], None), "");
+        assert_eq!(
+            prune_report("Deleted Networks:", &ids, None),
+            "Deleted Networks:\na\nb\n\n"
+        );
+    }
 
     #[test]
     fn quotes_like_go() {

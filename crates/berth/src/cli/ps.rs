@@ -8,10 +8,10 @@ use clap::Args;
 
 use super::error::CliResult;
 use super::format::{ellipsis, render, row};
+use super::output::join_host_port;
 use super::output::{go_quote, out};
 use super::template::{Val, ECHO_KEY};
 use super::timefmt::ago;
-use super::update::join_host_port;
 
 /// `berth ps`.
 #[derive(Debug, Args)]
@@ -154,7 +154,7 @@ pub fn container_row(c: &ContainerSummary, trunc: bool, now: DateTime<Utc>) -> V
     let created_at = Utc
         .timestamp_opt(c.created, 0)
         .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string())
+        .map(super::timefmt::go_time_string)
         .unwrap_or_default();
     let networks: Vec<String> = c.network_settings.networks.keys().cloned().collect();
     let mounts: Vec<String> = c

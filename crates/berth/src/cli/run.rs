@@ -377,17 +377,13 @@ pub fn build_request(
     for e in &o.env {
         env.push(resolve_env_flag(e, lookup)?);
     }
-    let mut labels = BTreeMap::new();
     let mut label_lines: Vec<String> = Vec::new();
     for f in &o.label_file {
         // Docker drops a bare `KEY` line from label files.
         label_lines.extend(parse_env_file(&read_file(f)?, |_| None)?);
     }
     label_lines.extend(o.label.iter().cloned());
-    for l in label_lines {
-        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = super::manage::kv_map(&label_lines);
     let restart_policy = parse_restart(&o.restart)?;
     if o.rm && !(restart_policy.name.is_empty() || restart_policy.name == "no") {
         return Err("Conflicting options: --restart and --rm".into());

@@ -11,6 +11,20 @@ pub fn ago(then_unix: i64, now: DateTime<Utc>) -> String {
     format!("{} ago", human_duration(secs))
 }
 
+/// Go's `time.Time.String()` of a UTC time
+/// (`2024-01-02 03:04:05.123 +0000 UTC`; no fraction on whole seconds).
+pub fn go_time_string(t: DateTime<Utc>) -> String {
+    let mut s = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = t.timestamp_subsec_nanos();
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s.push_str(" +0000 UTC");
+    s
+}
+
 /// A Go duration (`300ms`, `1.5h`, `2h45m`) in nanoseconds (see
 /// [`berth_spec::goduration::parse_go_duration`]).
 pub fn parse_go_duration(s: &str) -> Option<i128> {

@@ -5,7 +5,7 @@ use berth_client::{Client, UpdateConfig};
 use clap::Args;
 
 use super::error::{CliError, CliResult};
-use super::output::outln;
+use super::output::{join_host_port, outln};
 use super::run::{memory_swap_flag, parse_cpus, parse_restart, size_flag};
 
 /// `berth update`.
@@ -139,15 +139,6 @@ pub async fn pause(client: &Client, args: &PauseArgs, pause: bool) -> CliResult 
         Ok(())
     } else {
         Err(CliError::msg(errs.join("\n")))
-    }
-}
-
-/// Go's `net.JoinHostPort`: brackets around IPv6 hosts.
-pub fn join_host_port(host: &str, port: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }
 

@@ -228,20 +228,11 @@ async fn prune(client: &Client, a: &PruneArgs) -> CliResult {
     }
     let report = client.volumes_prune(&filters).await?;
     let deleted = report.volumes_deleted.unwrap_or_default();
-    let mut text = String::new();
-    if !deleted.is_empty() {
-        text.push_str("Deleted Volumes:\n");
-        for n in deleted {
-            text.push_str(&n);
-            text.push('\n');
-        }
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        berth_spec::units::human_size(report.space_reclaimed, 4)
-    ));
-    out(&text)
+    out(&super::output::prune_report(
+        "Deleted Volumes:",
+        &deleted,
+        Some(report.space_reclaimed),
+    ))
 }
 
 #[cfg(test)]

@@ -367,6 +367,19 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
     }
 }
 
+/// Polls `f` every 50 ms until it returns true or `timeout` passes; panics with `what`.
+#[track_caller]
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for: {what}");
+}
+
 /// Arguments of `run -d --name NAME [OPTS...] IMAGE [CMD...]`.
 pub fn run_d_args<'a>(
     name: &'a str,
@@ -459,15 +472,8 @@ impl Harness {
     }
     /// Polls `f` every 50 ms until it returns true or `timeout` passes; panics with `what`.
     #[track_caller]
-    pub fn wait_until(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if f() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out after {timeout:?} waiting for: {what}");
+    pub fn wait_until(&self, what: &str, timeout: Duration, f: impl FnMut() -> bool) {
+        wait_until(what, timeout, f);
     }
     /// `inspect -f {{.State.Status}}` (None if the command fails).
     pub fn status_of(&self, target: &str) -> Option<String> {
@@ -582,6 +588,21 @@ impl Daemon {
         }
     }
 
+    /// A started private daemon in a fresh directory tagged `tag`, with the busybox fixture
+    /// imported as `busybox:e2e` (the image [`Daemon::run_d`] runs).
+    pub fn with_busybox(tag: &str) -> Daemon {
+        let d = Daemon::new(&unique_tmp_dir(tag));
+        d.start();
+        d.run(&["import", path_str(&fixture("busybox.tar")), "busybox:e2e"])
+            .ok();
+        d
+    }
+
+    /// `run -d --name NAME [OPTS...] busybox:e2e CMD...` on this daemon.
+    pub fn run_d(&self, name: &str, opts: &[&str], cmd: &[&str]) -> Out {
+        self.run(&run_d_args(name, opts, "busybox:e2e", cmd))
+    }
+
     /// Starts the daemon and waits (up to 20 s) until `/_ping` answers.
     pub fn start(&self) {
         let log = std::fs::OpenOptions::new()
@@ -683,15 +704,10 @@ impl Daemon {
         unsafe {
             libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = c.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if wait_timeout(&mut c, Duration::from_secs(10)).is_none() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
-        let _ = c.kill();
-        let _ = c.wait();
     }
 }
 
@@ -868,4 +884,48 @@ pub fn host_ip() -> String {
         .and_then(|i| words.get(i + 1))
         .map(|s| s.to_string())
         .unwrap_or_else(|| panic!("no src in `ip route get`: {}", o.stdout))
+}
+
+/// Polls [`curl`] on `url` until the trimmed body is `want`; panics after 20 s.
+#[track_caller]
+pub fn wait_curl(url: &str, want: &str) {
+    wait_until(
+        &format!("{url} answers {want:?}"),
+        Duration::from_secs(20),
+        || curl(url).is_some_and(|b| b.trim() == want),
+    );
+}
+
+/// The host link holding address `gateway` (a network's bridge); panics if none does.
+pub fn bridge_holding(gateway: &str) -> String {
+    let addrs = run_cmd(
+        &PathBuf::from("ip"),
+        &["-4", "-o", "addr", "show"],
+        &[],
+        None,
+        Duration::from_secs(10),
+    );
+    addrs
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!(" {gateway}/")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no link holds {gateway}: {}", addrs.stdout))
+        .to_string()
+}
+
+/// The links enslaved to bridge `bridge` (the veths of its containers).
+pub fn links_on(bridge: &str) -> Vec<String> {
+    let o = run_cmd(
+        &PathBuf::from("ip"),
+        &["-o", "link", "show", "master", bridge],
+        &[],
+        None,
+        Duration::from_secs(10),
+    );
+    o.stdout
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
 }

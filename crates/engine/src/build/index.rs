@@ -50,21 +50,6 @@ pub(crate) struct ContextIndex {
     extracted: Mutex<HashSet<String>>,
 }
 
-/// Clean a tar entry name; `None` when it climbs above the root.
-fn clean(name: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in name.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            n => parts.push(n),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 fn dir_node(mode: u32) -> Node {
     Node {
         kind: NodeKind::Dir,
@@ -111,7 +96,7 @@ impl ContextIndex {
             let Ok(name) = entry.path() else {
                 return Ok(None);
             };
-            let Some(name) = name.to_str().and_then(clean) else {
+            let Some(name) = name.to_str().and_then(super::sources::clean_rel) else {
                 return Ok(None);
             };
             let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
@@ -145,7 +130,7 @@ impl ContextIndex {
                     None,
                 ),
                 T::Link => {
-                    let Some(target) = clean(&link) else {
+                    let Some(target) = super::sources::clean_rel(&link) else {
                         return Ok(None);
                     };
                     match ix.entries.get(&target) {

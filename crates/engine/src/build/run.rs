@@ -129,12 +129,8 @@ impl Builder {
         config.attach_stdout = true;
         config.attach_stderr = true;
         config.hostname = String::new();
-        let mode = network.unwrap_or_else(|| self.opts.network_mode.clone());
-        let network_mode = match mode.as_str() {
-            // The default bridge, as dockerd's classic builder.
-            "" => "default".to_string(),
-            other => other.to_string(),
-        };
+        // `Engine::create` maps "" to the default bridge, as dockerd's classic builder.
+        let network_mode = network.unwrap_or_else(|| self.opts.network_mode.clone());
         let req = ContainerCreateRequest {
             config,
             host_config: HostConfig {

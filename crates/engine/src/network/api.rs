@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{self, NetworkConfig};
 use super::endpoints::{endpoint_config, is_bridge_mode};
-use super::manager::{host_subnets, port_rule, rules_of};
+use super::manager::{host_subnets, port_rule, rules_of, upstreams};
 use super::{names, NetEntry};
 use crate::error::{EngineError, Result};
 use crate::list::labels_match;
@@ -351,7 +351,7 @@ impl Engine {
             },
         );
         // Logged; retried by the next `ensure_net_ready` of a container start.
-        if self.start_dns(&cfg).await.is_err() {
+        if self.start_dns(&cfg, &upstreams()).await.is_err() {
             *self.net.ready.lock().await = false;
         }
         self.network_event("create", &cfg, None);

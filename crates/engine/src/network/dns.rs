@@ -99,9 +99,10 @@ impl EngineLookup {
         let peers: Vec<Peer> = engine
             .map()
             .values()
-            .map(|c| c.snapshot())
-            .filter(|r| r.state.status == Status::Running)
-            .map(|r| Peer::of(&r, &user_nets))
+            .filter_map(|c| {
+                let r = c.rec();
+                (r.state.status == Status::Running).then(|| Peer::of(&r, &user_nets))
+            })
             .filter(|p| !p.ips.is_empty())
             .collect();
         // The asker: its address on this server's network, else on any of its networks.

@@ -12,9 +12,9 @@ use berth_spec::network_api::NetworkingConfig;
 
 use super::config::NetworkConfig;
 use super::hostsfile::{self, DnsOverrides, HostEntry};
+use super::links;
 use super::manager::port_rule;
 use super::record::{ContainerNet, EndpointRec};
-use super::{links, veth_name};
 use crate::container::Container;
 use crate::error::{EngineError, Result};
 use crate::record::{ContainerRecord, Status};
@@ -42,6 +42,29 @@ pub(crate) fn mode_network(mode: &str) -> &str {
     } else {
         mode
     }
+}
+
+impl DnsOverrides {
+    /// The `--dns`, `--dns-search` and `--dns-option` of `hc`.
+    pub(crate) fn of(hc: &HostConfig) -> DnsOverrides {
+        DnsOverrides {
+            servers: hc.dns.clone().unwrap_or_default(),
+            search: hc.dns_search.clone().unwrap_or_default(),
+            options: hc.dns_options.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Write `dir/resolv.conf` from the host's /etc/resolv.conf, the embedded DNS
+/// server `embedded` and `overrides`. Written in place, not renamed over: the
+/// file is bind-mounted into the running container.
+fn write_resolv(dir: &Path, embedded: Option<Ipv4Addr>, overrides: &DnsOverrides) -> Result<()> {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write_file(
+        dir,
+        "resolv.conf",
+        &hostsfile::resolv_conf(&host, embedded, overrides),
+    )
 }
 
 fn write_file(dir: &Path, name: &str, content: &str) -> Result<()> {
@@ -255,21 +278,12 @@ impl Engine {
             &rec.config.domainname,
             &extra,
         );
-        let overrides = DnsOverrides {
-            servers: hc.dns.clone().unwrap_or_default(),
-            search: hc.dns_search.clone().unwrap_or_default(),
-            options: hc.dns_options.clone().unwrap_or_default(),
-        };
+        let overrides = DnsOverrides::of(hc);
         let embedded = (!primary.default_bridge).then_some(primary.gateway);
         let dir = c.dir.clone();
         blocking(move || {
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             write_file(&dir, "hosts", &hosts)?;
-            write_file(
-                &dir,
-                "resolv.conf",
-                &hostsfile::resolv_conf(&host, embedded, &overrides),
-            )
+            write_resolv(&dir, embedded, &overrides)
         })
         .await
     }
@@ -302,7 +316,7 @@ impl Engine {
         ep.prefix = n.subnet.prefix;
         ep.gateway = Some(n.gateway);
         ep.mac = berth_network::ipam::mac_from_ip(ip);
-        ep.host_ifname = veth_name();
+        ep.host_ifname = berth_network::link::random_veth_name();
         ep.ifname = format!("eth{index}");
         let link = berth_network::link::Endpoint {
             bridge: n.bridge.clone(),
@@ -584,21 +598,8 @@ impl Engine {
             let n = self.net.find(&e.network_id)?;
             (!n.default_bridge).then_some(n.gateway)
         });
-        let hc = &rec.host_config;
-        let overrides = DnsOverrides {
-            servers: hc.dns.clone().unwrap_or_default(),
-            search: hc.dns_search.clone().unwrap_or_default(),
-            options: hc.dns_options.clone().unwrap_or_default(),
-        };
+        let overrides = DnsOverrides::of(&rec.host_config);
         let dir = c.dir.clone();
-        blocking(move || {
-            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            write_file(
-                &dir,
-                "resolv.conf",
-                &hostsfile::resolv_conf(&host, embedded, &overrides),
-            )
-        })
-        .await
+        blocking(move || write_resolv(&dir, embedded, &overrides)).await
     }
 }

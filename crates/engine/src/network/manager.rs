@@ -72,14 +72,14 @@ pub(crate) async fn host_subnets(own: &[Subnet]) -> Vec<Subnet> {
             Vec::new()
         }
     };
-    v.extend(nameserver_subnets());
+    v.extend(nameserver_subnets(&upstreams()));
     v
 }
 
-/// The host's IPv4 nameservers as /32 subnets.
-fn nameserver_subnets() -> Vec<Subnet> {
-    upstreams()
-        .into_iter()
+/// The IPv4 nameservers among `upstreams` (the host's) as /32 subnets.
+fn nameserver_subnets(upstreams: &[SocketAddr]) -> Vec<Subnet> {
+    upstreams
+        .iter()
         .filter_map(|a| match a.ip() {
             std::net::IpAddr::V4(ip) => Some(Subnet::new(ip, 32)),
             std::net::IpAddr::V6(_) => None,
@@ -143,18 +143,22 @@ impl Engine {
             nets.push(cfg);
         }
         // Pools and reservations from the running containers.
-        let running: Vec<crate::record::ContainerRecord> = self
+        // (ID, network state) of each: only the network part is cloned.
+        let running: Vec<(String, super::record::ContainerNet)> = self
             .map()
             .values()
-            .map(|c| c.snapshot())
-            .filter(|r| matches!(r.state.status, Status::Running | Status::Restarting))
+            .filter_map(|c| {
+                let r = c.rec();
+                matches!(r.state.status, Status::Running | Status::Restarting)
+                    .then(|| (c.id.clone(), r.network.clone()))
+            })
             .collect();
         {
             let mut g = net.lock();
             for n in &nets {
                 let mut pool = n.new_pool();
-                for r in &running {
-                    if let Some(ip) = r.network.endpoints.get(&n.id).and_then(|e| e.ip) {
+                for (_, rn) in &running {
+                    if let Some(ip) = rn.endpoints.get(&n.id).and_then(|e| e.ip) {
                         pool.allocated.insert(ip);
                         pool.last = Some(ip);
                     }
@@ -167,26 +171,26 @@ impl Engine {
                     },
                 );
             }
-            for r in &running {
+            for (id, rn) in &running {
                 let mut held = Vec::new();
-                for p in &r.network.ports {
+                for p in &rn.ports {
                     let Ok(proto) = p.proto.parse::<Proto>() else {
                         continue;
                     };
                     match berth_network::ports::reserve(proto, p.host_ip, p.host_port) {
                         Ok(res) => held.push(((proto, p.host_ip, p.host_port), res)),
                         Err(e) => {
-                            tracing::warn!(id = %r.id, "re-reserving port {}: {e}", p.host_port)
+                            tracing::warn!(id = %id, "re-reserving port {}: {e}", p.host_port)
                         }
                     }
                 }
-                g.reservations.insert(r.id.clone(), held);
+                g.reservations.insert(id.clone(), held);
             }
         }
         // Bridges, firewall and DNS now if containers use them, else at
         // the first use (an engine that never runs a bridge container
         // leaves no trace on the host).
-        let in_use = running.iter().any(|r| r.network.is_active());
+        let in_use = running.iter().any(|(_, rn)| rn.is_active());
         if in_use && self.ensure_net_ready().await.is_err() {
             tracing::warn!("networking not fully set up (retried at the next use)");
         }
@@ -210,8 +214,8 @@ impl Engine {
         // Network namespaces no running container uses (a crash mid-start).
         let keep: Vec<std::path::PathBuf> = running
             .iter()
-            .filter(|r| !r.network.sandbox_key.is_empty())
-            .map(|r| std::path::PathBuf::from(&r.network.sandbox_key))
+            .filter(|(_, rn)| !rn.sandbox_key.is_empty())
+            .map(|(_, rn)| std::path::PathBuf::from(&rn.sandbox_key))
             .collect();
         let dir = net.netns_dir.clone();
         blocking(move || {
@@ -250,9 +254,11 @@ impl Engine {
                 None
             }
         };
+        // The host's nameservers, read once for every network.
+        let upstreams = upstreams();
         let mut nets = self.net.configs();
         for n in nets.iter_mut() {
-            if let Err(e) = self.move_off_taken_subnet(n).await {
+            if let Err(e) = self.move_off_taken_subnet(n, &upstreams).await {
                 tracing::warn!("network {}: {e}", n.name);
             }
         }
@@ -268,9 +274,11 @@ impl Engine {
         let port_rules: Vec<PortRule> = self
             .map()
             .values()
-            .map(|c| c.snapshot())
-            .filter(|r| matches!(r.state.status, Status::Running | Status::Restarting))
-            .flat_map(|r| {
+            .flat_map(|c| {
+                let r = c.rec();
+                if !matches!(r.state.status, Status::Running | Status::Restarting) {
+                    return Vec::new();
+                }
                 r.network
                     .ports
                     .iter()
@@ -297,7 +305,7 @@ impl Engine {
             tracing::warn!("iptables is not usable: no NAT or published ports");
         }
         for n in nets.iter().filter(|n| !n.default_bridge) {
-            if let Err(e) = self.start_dns(n).await {
+            if let Err(e) = self.start_dns(n, &upstreams).await {
                 failed.nets.entry(n.id.clone()).or_insert(e.message);
             }
         }
@@ -311,8 +319,13 @@ impl Engine {
     /// Move a network whose bridge is not up yet off a subnet that another
     /// interface of the host took since it was chosen (another daemon,
     /// Docker), unless the user chose the subnet or addresses are in use.
-    /// The caller holds the host-wide network lock.
-    async fn move_off_taken_subnet(self: &Arc<Self>, n: &mut NetworkConfig) -> Result<()> {
+    /// `upstreams` are the host's nameservers. The caller holds the
+    /// host-wide network lock.
+    async fn move_off_taken_subnet(
+        self: &Arc<Self>,
+        n: &mut NetworkConfig,
+        upstreams: &[SocketAddr],
+    ) -> Result<()> {
         if n.user_subnet || n.adopted_bridge {
             return Ok(());
         }
@@ -327,7 +340,7 @@ impl Engine {
         }
         let mut taken =
             berth_network::link::host_subnets_except(std::slice::from_ref(&n.bridge)).await?;
-        taken.extend(nameserver_subnets());
+        taken.extend(nameserver_subnets(upstreams));
         if !taken.iter().any(|s| s.overlaps(&n.subnet)) {
             return Ok(());
         }
@@ -385,14 +398,18 @@ impl Engine {
     }
 
     /// Start the embedded DNS server of a user network unless it runs
-    /// (failures are logged and returned).
-    pub(crate) async fn start_dns(self: &Arc<Self>, n: &NetworkConfig) -> Result<()> {
+    /// forwarding to `upstreams` (failures are logged and returned).
+    pub(crate) async fn start_dns(
+        self: &Arc<Self>,
+        n: &NetworkConfig,
+        upstreams: &[SocketAddr],
+    ) -> Result<()> {
         if self.net.lock().dns.contains_key(&n.id) {
             return Ok(());
         }
         let lookup = Arc::new(super::dns::EngineLookup::new(self, &n.id));
         let listen = SocketAddr::new(n.gateway.into(), 53);
-        match berth_dns::DnsServer::start(listen, lookup, upstreams()).await {
+        match berth_dns::DnsServer::start(listen, lookup, upstreams.to_vec()).await {
             Ok(s) => {
                 self.net.lock().dns.insert(n.id.clone(), s);
                 Ok(())

@@ -162,11 +162,6 @@ pub(crate) fn random_id() -> String {
     crate::create::new_id()
 }
 
-/// `veth` + 7 random hex.
-pub(crate) fn veth_name() -> String {
-    format!("veth{}", &random_id()[..7])
-}
-
 /// A container's config with the `--link` variables of its current run
 /// before its own (so that its own win), for the environment of an exec.
 pub(crate) fn with_link_env(
