@@ -11,6 +11,8 @@ PACKAGES=(
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
+  docker-registry skopeo apache2-utils   # local registries (distribution 2.8), seeding them, htpasswd
+  docker-compose                 # Compose v1.29, the book's client, for compatibility tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

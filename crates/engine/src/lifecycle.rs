@@ -152,6 +152,7 @@ impl Engine {
             spec.cgroup_parent = rec.host_config.cgroup_parent.clone();
         }
         spec.privileged = rec.host_config.privileged;
+        spec.sysctls = rec.host_config.sysctls.clone().unwrap_or_default();
         spec.cap_add = rec.host_config.cap_add.clone().unwrap_or_default();
         spec.cap_drop = rec.host_config.cap_drop.clone().unwrap_or_default();
         crate::resources::apply_to_spec(&rec.host_config, &mut spec);

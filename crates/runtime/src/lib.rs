@@ -35,6 +35,7 @@ mod atomic;
 pub mod attach;
 pub mod caps;
 pub mod cgroup;
+pub mod cgroupfs;
 mod control;
 mod error;
 pub mod exec;
@@ -51,6 +52,7 @@ pub mod shim;
 mod spec;
 mod state;
 pub mod stats;
+pub mod sysctl;
 pub mod user;
 
 pub use atomic::{write_atomic, write_file, Durability};

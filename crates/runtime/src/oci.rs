@@ -43,6 +43,8 @@ pub struct HostFacts {
     pub nofile_hard: u64,
     /// Whether to give the container a cgroup namespace (pure cgroup v2 hosts).
     pub cgroup_ns: bool,
+    /// The host's cgroup v1 hierarchies under `/sys/fs/cgroup` (empty on pure v2 hosts).
+    pub cgroup_v1: Vec<crate::cgroupfs::V1Hierarchy>,
 }
 
 impl HostFacts {
@@ -53,6 +55,7 @@ impl HostFacts {
                 .map(|(_, hard)| hard)
                 .unwrap_or(0),
             cgroup_ns: crate::cgroup::is_unified(),
+            cgroup_v1: crate::cgroupfs::v1_hierarchies(),
         }
     }
 }
@@ -91,7 +94,7 @@ fn device_rules(privileged: bool) -> Vec<Value> {
     rules
 }
 
-fn mounts(spec: &ContainerSpec) -> Vec<Value> {
+fn mounts(spec: &ContainerSpec, host: &HostFacts) -> Vec<Value> {
     let shm = if spec.shm_size == 0 {
         DEFAULT_SHM_SIZE
     } else {
@@ -110,20 +113,35 @@ fn mounts(spec: &ContainerSpec) -> Vec<Value> {
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    ];
+    if spec.privileged || host.cgroup_v1.is_empty() {
+        // Pure v2 (libcontainer mounts cgroup2 read-only in the container's cgroup namespace),
+        // or privileged (read-write, as Docker).
+        let rw = if spec.privileged { "rw" } else { "ro" };
+        m.push(
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                      "options": ["nosuid", "noexec", "nodev", "relatime", rw]}),
+        );
+    } else {
+        let path = cgroup_path(&spec.cgroup_parent, &spec.id);
+        m.extend(crate::cgroupfs::oci_mounts(&host.cgroup_v1, &path));
+    }
+    m.extend([
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
-    ];
+    ]);
+    // The container's own files and the user's mounts, parents before children: stably sorted
+    // by the depth of their destination, as Docker orders them.
+    let mut tail = Vec::new();
     for (dest, src) in [
         ("/etc/resolv.conf", &spec.resolv_conf_path),
         ("/etc/hostname", &spec.hostname_path),
         ("/etc/hosts", &spec.hosts_path),
     ] {
         if !src.as_os_str().is_empty() && src.exists() {
-            m.push(json!({"destination": dest, "type": "bind", "source": src,
+            tail.push(json!({"destination": dest, "type": "bind", "source": src,
                           "options": ["rbind", "rprivate"]}));
         }
     }
@@ -137,7 +155,7 @@ fn mounts(spec: &ContainerSpec) -> Vec<Value> {
                     opts.push("rprivate".to_string());
                 }
                 opts.extend(extra.options.iter().cloned());
-                m.push(json!({"destination": extra.destination, "type": "bind",
+                tail.push(json!({"destination": extra.destination, "type": "bind",
                               "source": extra.source, "options": opts}));
             }
             MountKind::Tmpfs => {
@@ -147,11 +165,18 @@ fn mounts(spec: &ContainerSpec) -> Vec<Value> {
                     "noexec".to_string(),
                 ];
                 opts.extend(extra.options.iter().cloned());
-                m.push(json!({"destination": extra.destination, "type": "tmpfs",
+                tail.push(json!({"destination": extra.destination, "type": "tmpfs",
                               "source": "tmpfs", "options": opts}));
             }
         }
     }
+    tail.sort_by_key(|v| {
+        v["destination"]
+            .as_str()
+            .map(|d| std::path::Path::new(d).components().count())
+            .unwrap_or(0)
+    });
+    m.extend(tail);
     m
 }
 
@@ -218,6 +243,10 @@ pub fn generate(
         "cgroupsPath": cgroup_path(&spec.cgroup_parent, &spec.id),
         "namespaces": namespaces(spec, host),
     });
+    let sysctl = crate::sysctl::sysctls(spec)?;
+    if !sysctl.is_empty() {
+        linux["sysctl"] = json!(sysctl);
+    }
     if !spec.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -238,7 +267,7 @@ pub fn generate(
         "process": process,
         "root": {"path": spec.rootfs.target, "readonly": spec.rootfs.readonly},
         "hostname": hostname,
-        "mounts": mounts(spec),
+        "mounts": mounts(spec, host),
         "linux": linux,
         "annotations": annotations,
     });
@@ -255,6 +284,7 @@ mod tests {
         HostFacts {
             nofile_hard: hard,
             cgroup_ns: false,
+            cgroup_v1: Vec::new(),
         }
     }
 

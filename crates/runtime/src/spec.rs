@@ -93,6 +93,8 @@ pub struct ContainerSpec {
     /// The container's name (without `/`), used in the messages the shim
     /// writes into the log (OOM kills); the engine rewrites it on rename.
     pub name: String,
+    /// `HostConfig.Sysctls` (Docker's defaults for an own network are added at generation).
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// One `--ulimit name=soft:hard`.
@@ -201,6 +203,7 @@ impl Default for ContainerSpec {
             cpuset_mems: String::new(),
             ulimits: Vec::new(),
             name: String::new(),
+            sysctls: BTreeMap::new(),
         }
     }
 }

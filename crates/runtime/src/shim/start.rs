@@ -287,7 +287,13 @@ fn create_and_start(
         check_executable(root, &spec.args[0], &spec.env, &spec.cwd).map_err(RuntimeError::Start)?;
     }
 
-    let mut oci = generate(spec, &user, &HostFacts::current())?;
+    let host = HostFacts::current();
+    let cgroup_path = cgroup::cgroup_path(&spec.cgroup_parent, &spec.id);
+    if !spec.privileged {
+        crate::cgroupfs::prepare(&host.cgroup_v1, &cgroup_path)
+            .map_err(|e| RuntimeError::io("mkdir", &cgroup_path, e))?;
+    }
+    let mut oci = generate(spec, &user, &host)?;
     let seccomp = take_seccomp(&mut oci, exec_root);
     let bundle = container_dir.join(BUNDLE_DIR);
     std::fs::create_dir_all(&bundle).map_err(|e| RuntimeError::io("mkdir", &bundle, e))?;
@@ -313,11 +319,13 @@ fn create_and_start(
         .with_detach(true)
         .build()
         .map_err(|e| RuntimeError::Start(format!("{e}")))?;
+    let created_pid = container
+        .pid()
+        .ok_or_else(|| RuntimeError::Shim("container has no pid after create".into()))?
+        .as_raw();
+    crate::cgroupfs::join_named(&host.cgroup_v1, &cgroup_path, created_pid);
     if spec.network == NetworkMode::None {
-        let pid = container
-            .pid()
-            .ok_or_else(|| RuntimeError::Shim("container has no pid after create".into()))?;
-        super::netns::loopback_up(pid.as_raw())?;
+        super::netns::loopback_up(created_pid)?;
     }
     // With a TTY the init sent its pty master during the creation.
     let io = stdio.into_io()?;
@@ -345,7 +353,7 @@ fn create_and_start(
         container,
         container_dir: container_dir.to_path_buf(),
         rootfs_target: spec.rootfs.target.clone(),
-        cgroup_path: cgroup::cgroup_path(&spec.cgroup_parent, &spec.id),
+        cgroup_path,
         init_pid,
         io,
         listener: Some(listener),

@@ -1,0 +1,276 @@
+//! The container sandbox: a non-privileged container cannot change its own cgroup limits, and
+//! what a process sees of its sandbox (every line of `/proc/self/mountinfo` with its options,
+//! capabilities, seccomp and no_new_privs, `/dev`, rlimits, network sysctls, masked and
+//! read-only paths) is what dockerd 20.10 gives it, except for the differences documented in
+//! [`KNOWN_DIFFERENCES`].
+mod common;
+use common::*;
+
+/// Writes a new value into every limit file of the container's cgroups that exists (v1 and
+/// v2 names), then prints `TRIED n`, one `WROTE file` line per write that went through, and
+/// the memory limit as the container reads it afterwards.
+const RAISE_LIMITS: &str = r#"
+tried=0
+try() { f=/sys/fs/cgroup/$1; [ -e "$f" ] || return 0; tried=$((tried+1));
+  if echo "$2" > "$f" 2>/dev/null; then echo "WROTE $1"; fi; }
+try memory/memory.memsw.limit_in_bytes 2147483648
+try memory/memory.limit_in_bytes 2147483648
+try memory/memory.soft_limit_in_bytes 2147483648
+try cpu/cpu.cfs_quota_us -1
+try cpu/cpu.shares 4096
+try cpu,cpuacct/cpu.cfs_quota_us -1
+try pids/pids.max max
+try cpuset/cpuset.cpus 0-1
+try blkio/blkio.weight 1000
+try blkio/blkio.throttle.read_bps_device "254:0 0"
+try memory.max max
+try memory.swap.max max
+try cpu.max max
+try cpu.weight 10000
+try pids.max max
+try cpuset.cpus 0-1
+try io.max "254:0 rbps=max"
+mount -o remount,rw /sys/fs/cgroup/memory 2>/dev/null && echo "WROTE remount"
+mount -o remount,rw /sys/fs/cgroup 2>/dev/null && mkdir /sys/fs/cgroup/x 2>/dev/null && echo "WROTE mkdir"
+echo "TRIED $tried"
+for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do
+  [ -e $f ] && cat $f; done; true
+"#;
+
+#[test]
+fn cgroup_limits_cannot_be_changed_from_inside() {
+    let h = h();
+    let out = h.run(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--pids-limit",
+        "64",
+        "--cpuset-cpus",
+        "0",
+        &h.image,
+        "sh",
+        "-c",
+        RAISE_LIMITS,
+    ]);
+    out.ok();
+    let wrote: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("WROTE"))
+        .collect();
+    assert!(
+        wrote.is_empty(),
+        "the container changed its limits: {wrote:?}\n{}",
+        out.stdout
+    );
+    let tried: u32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("TRIED "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no TRIED line in {:?}", out.stdout));
+    // memory, memory+swap or swap, cpu quota, cpu weight, pids, cpuset at the least.
+    assert!(
+        tried >= 5,
+        "only {tried} limit files were visible:\n{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.lines().last().map(str::trim),
+        Some("67108864"),
+        "memory limit after the attempts:\n{}",
+        out.stdout
+    );
+}
+
+/// Prints the sandbox as the container's process sees it, section by section.
+const PROBE: &str = r###"
+echo "## mountinfo"; cat /proc/self/mountinfo
+echo "## status"; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status
+echo "## dev"; for f in /dev/* /dev/pts/* /dev/shm/* /dev/mqueue/*; do
+  [ -e "$f" ] && stat -c '%n %F %a %u:%g %t,%T' "$f"; done
+echo "## ulimit"; ulimit -a
+echo "## sysctl"; for f in net/ipv4/ip_unprivileged_port_start net/ipv4/ping_group_range \
+  net/ipv4/ip_forward kernel/shmmax; do echo "$f=$(cat /proc/sys/$f)"; done
+echo "## masked"; for p in /proc/asound /proc/acpi /proc/kcore /proc/keys /proc/latency_stats \
+  /proc/timer_list /proc/timer_stats /proc/sched_debug /proc/scsi /sys/firmware; do
+  if [ -e $p ]; then echo "$p $(ls -A $p 2>/dev/null | wc -l) $(head -c 64 $p 2>/dev/null | wc -c)";
+  else echo "$p absent"; fi; done
+echo "## readonly"; for p in /proc/bus /proc/fs /proc/irq /proc/sys /sys /sys/fs/cgroup/memory; do
+  if touch $p/x 2>/dev/null; then echo "$p writable"; else echo "$p ro"; fi; done
+for p in /proc/sysrq-trigger /proc/sys/kernel/hostname; do
+  if echo x 2>/dev/null > $p; then echo "$p writable"; else echo "$p ro"; fi; done
+echo "## id"; id
+"###;
+
+/// Differences between dockerd's and berth's sandbox on a cgroup v1/hybrid host, after
+/// normalisation (see [`normalise`]): (what dockerd shows, what berth shows, why).
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[(
+    "/ /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro",
+    "/ /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs rw",
+    "libcontainer makes /sys read-only per mount (the `ro` before ` - `), runc also marks \
+     the superblock read-only; a write fails the same way in both",
+)];
+
+/// Mount IDs, device numbers, container IDs, data roots and the cgroup parent differ by
+/// nature; optional propagation fields depend on the daemon's data root mount; overlay
+/// superblock options name each engine's own layer paths.
+fn normalise(section: &str, line: &str) -> String {
+    let hex64 = |s: &str| {
+        s.split('/')
+            .map(|c| {
+                if c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    "ID"
+                } else {
+                    c
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    match section {
+        "mountinfo" => {
+            let Some((left, right)) = line.split_once(" - ") else {
+                return line.to_string();
+            };
+            let f: Vec<&str> = left.split(' ').collect();
+            if f.len() < 6 {
+                return line.to_string();
+            }
+            let mut root = hex64(f[3]);
+            for parent in ["/docker/", "/berth/"] {
+                if let Some(rest) = root.strip_prefix(parent) {
+                    root = format!("/PARENT/{rest}");
+                }
+            }
+            if root.ends_with("/resolv.conf")
+                || root.ends_with("/hosts")
+                || root.ends_with("/hostname")
+            {
+                root = format!("DATA/{}", root.rsplit('/').next().unwrap_or_default());
+            }
+            let mut r: Vec<&str> = right.split(' ').collect();
+            if r.first() == Some(&"overlay") && r.len() == 3 {
+                r[2] = "LAYERS";
+            }
+            format!("{root} {} {} - {}", f[4], f[5], r.join(" "))
+        }
+        "sysctl" if line.starts_with("kernel/hostname") => "kernel/hostname=ID".into(),
+        _ => line.to_string(),
+    }
+}
+
+/// The probe's output as (section, normalised line) pairs.
+fn sections(out: &str) -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut v = Vec::new();
+    for line in out.lines() {
+        if let Some(s) = line.strip_prefix("## ") {
+            section = s.to_string();
+            continue;
+        }
+        v.push((section.clone(), normalise(&section, line)));
+    }
+    v
+}
+
+fn oracle_host() -> String {
+    std::env::var("BERTH_E2E_ORACLE").unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into())
+}
+
+/// The berth CLI against `host` (berth's daemon or the reference dockerd).
+fn cli_on(host: &str, args: &[&str]) -> Out {
+    let mut full = vec!["-H", host];
+    full.extend_from_slice(args);
+    run_cmd(&berth_exe(), &full, &[], None, CMD_TIMEOUT)
+}
+
+#[test]
+fn sandbox_matches_dockerd() {
+    let h = h();
+    if h.mode == Mode::Docker {
+        eprintln!("sandbox_matches_dockerd: compares berth with dockerd; skipped in docker mode");
+        return;
+    }
+    let oracle = oracle_host();
+    let image = "berth-e2e-sandbox/busybox:1";
+    cli_on(
+        &oracle,
+        &["import", path_str(&fixture("busybox.tar")), image],
+    )
+    .ok();
+    let probe = |host: &str| {
+        let out = cli_on(host, &["run", "--rm", image, "sh", "-c", PROBE]);
+        out.ok();
+        out.stdout
+    };
+    h.run(&["import", path_str(&fixture("busybox.tar")), image])
+        .ok();
+    let theirs = sections(&probe(&oracle));
+    let ours = sections(&probe(&h.host));
+    let _ = cli_on(&oracle, &["rmi", image]);
+    let _ = h.run(&["rmi", image]);
+
+    for s in [
+        "mountinfo",
+        "status",
+        "dev",
+        "ulimit",
+        "sysctl",
+        "masked",
+        "readonly",
+        "id",
+    ] {
+        let d: Vec<&String> = theirs
+            .iter()
+            .filter(|(k, _)| k == s)
+            .map(|(_, l)| l)
+            .collect();
+        let b: Vec<&String> = ours
+            .iter()
+            .filter(|(k, _)| k == s)
+            .map(|(_, l)| l)
+            .collect();
+        assert!(!d.is_empty(), "dockerd printed no {s} section");
+        assert_eq!(
+            d.len(),
+            b.len(),
+            "{s}: dockerd has {} lines, berth {}:\n{d:#?}\n{b:#?}",
+            d.len(),
+            b.len()
+        );
+        for (dl, bl) in d.iter().zip(&b) {
+            if dl == bl {
+                continue;
+            }
+            assert!(
+                KNOWN_DIFFERENCES
+                    .iter()
+                    .any(|(kd, kb, _)| kd == dl && kb == bl),
+                "{s} differs from dockerd:\n  dockerd: {dl}\n  berth:   {bl}"
+            );
+        }
+    }
+    // The cgroup hierarchies are there, each read-only.
+    let cgroup_lines: Vec<&String> = ours
+        .iter()
+        .filter(|(k, l)| k == "mountinfo" && l.contains(" /sys/fs/cgroup/"))
+        .map(|(_, l)| l)
+        .collect();
+    assert!(
+        !cgroup_lines.is_empty()
+            || std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    );
+    for l in cgroup_lines {
+        assert!(
+            l.split(' ').nth(2).is_some_and(|o| o.starts_with("ro,")),
+            "{l}"
+        );
+    }
+}
