@@ -214,3 +214,20 @@ fn unknown_image_on_create_is_404_and_no_command_is_400() {
     assert!(body.contains("No command specified"), "{body}");
     assert_alive();
 }
+
+/// The API socket is `srw-rw----` and belongs to the `docker` group when it exists, as dockerd's.
+#[test]
+fn socket_mode_and_group_as_dockerd() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(sock()).expect("stat the API socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660, "socket mode");
+    assert_eq!(meta.uid(), 0, "socket owner");
+    let docker_gid = std::fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&"docker")).then(|| f.get(2).and_then(|g| g.parse::<u32>().ok()))?
+        });
+    assert_eq!(meta.gid(), docker_gid.unwrap_or(0), "socket group");
+}

@@ -44,8 +44,32 @@ fn bind(socket: &Path) -> Result<UnixListener, DaemonError> {
         UnixListener::bind(socket).map_err(io_err(format!("binding {}", socket.display())))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .map_err(io_err(format!("chmod {}", socket.display())))?;
+    give_to_group(socket);
     Ok(listener)
 }
+
+/// As dockerd: the socket belongs to the `docker` group when it exists (its members may use the
+/// engine without sudo), else to root's group; a failure is logged, not fatal.
+fn give_to_group(socket: &Path) {
+    match nix::unistd::Group::from_name(SOCKET_GROUP) {
+        Ok(Some(group)) => {
+            if let Err(e) = nix::unistd::chown(socket, None, Some(group.gid)) {
+                tracing::warn!(
+                    "could not change group {} to {SOCKET_GROUP}: {e}",
+                    socket.display()
+                );
+            }
+        }
+        Ok(None) => tracing::debug!(
+            "group {SOCKET_GROUP} not found: {} stays root's",
+            socket.display()
+        ),
+        Err(e) => tracing::warn!("looking up group {SOCKET_GROUP}: {e}"),
+    }
+}
+
+/// The group that may use the API socket.
+const SOCKET_GROUP: &str = "docker";
 
 /// Serve the API on `listener` until SIGINT or SIGTERM.
 pub async fn serve(listener: UnixListener, engine: Arc<Engine>) -> Result<(), DaemonError> {
