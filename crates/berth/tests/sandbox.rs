@@ -274,3 +274,40 @@ fn sandbox_matches_dockerd() {
         );
     }
 }
+
+/// Descriptors the daemon inherited (from the shell that started it) reach neither a
+/// container's processes nor exec'd ones (CVE-2024-21626 class): only 0, 1, 2 and the
+/// descriptor `ls` itself opens are there.
+#[test]
+fn inherited_descriptors_reach_no_container() {
+    if h().mode == Mode::Docker {
+        eprintln!("inherited_descriptors_reach_no_container: starts its own berth daemon; skipped");
+        return;
+    }
+    let d = Daemon::new(&unique_tmp_dir("fds"));
+    d.start_through(Some("exec 7</etc/hostname 9>>/dev/null"));
+    d.run(&["import", path_str(&fixture("busybox.tar")), "busybox:e2e"])
+        .ok();
+    let fds =
+        |out: &Out| -> Vec<String> { out.stdout.split_whitespace().map(str::to_string).collect() };
+    let run = d.run(&["run", "--rm", "busybox:e2e", "ls", "/proc/self/fd"]);
+    run.ok();
+    assert_eq!(fds(&run), ["0", "1", "2", "3"], "run: {}", run.stdout);
+    d.run_d("fds", &[], &["sleep", "60"]).ok();
+    for args in [
+        vec!["exec", "fds", "ls", "/proc/self/fd"],
+        vec!["exec", "-t", "fds", "ls", "-1", "/proc/self/fd"],
+        vec!["exec", "fds", "ls", "/proc/1/fd"],
+    ] {
+        let out = d.run(&args);
+        out.ok();
+        let got = fds(&out);
+        let want: &[&str] = if args.contains(&"/proc/1/fd") {
+            &["0", "1", "2"]
+        } else {
+            &["0", "1", "2", "3"]
+        };
+        assert_eq!(got, want, "{args:?}: {}", out.stdout);
+    }
+    d.shutdown();
+}

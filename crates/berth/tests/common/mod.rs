@@ -605,12 +605,27 @@ impl Daemon {
 
     /// Starts the daemon and waits (up to 20 s) until `/_ping` answers.
     pub fn start(&self) {
+        self.start_through(None);
+    }
+
+    /// Starts the daemon from `sh -c "SHELL_PREFIX; exec berth daemon ..."` (e.g. to hand it
+    /// descriptors it inherits, as a user's shell would), or directly when `None`.
+    pub fn start_through(&self, shell_prefix: Option<&str>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("daemon log");
-        let mut cmd = Command::new(berth_exe());
+        let mut cmd = match shell_prefix {
+            Some(prefix) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+                    .arg(berth_exe());
+                c
+            }
+            None => Command::new(berth_exe()),
+        };
         cmd.arg("daemon")
             .arg("--data-root")
             .arg(&self.data_root)
