@@ -42,7 +42,8 @@ fn stderr_log_file() -> Option<PathBuf> {
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     berth_daemon::init_logging(&opts.log_level);
     let socket = socket_path(&opts.host)?;
-    let shim_exe = std::env::current_exe().context("finding the berth executable")?;
+    let exe = std::env::current_exe().context("finding the berth executable")?;
+    let shim_exe = crate::shimexe::read_only_exe(&opts.exec_root, &exe)?;
     let cfg = berth_daemon::DaemonConfig {
         socket,
         data_root: opts.data_root,

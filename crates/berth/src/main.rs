@@ -2,6 +2,7 @@
 
 mod cli;
 mod daemon_cmd;
+mod shimexe;
 
 fn main() {
     mark_inherited_fds_cloexec();

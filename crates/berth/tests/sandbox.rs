@@ -311,3 +311,45 @@ fn inherited_descriptors_reach_no_container() {
     }
     d.shutdown();
 }
+
+/// The berth binary cannot be overwritten through a shim's `/proc/PID/exe` (CVE-2019-5736):
+/// shims run from a read-only bind of it, so the file behind that link lies on a read-only
+/// mount (a write would fail with EROFS even once no berth process runs it).
+#[test]
+fn shim_executable_is_read_only() {
+    let h = h();
+    if h.mode == Mode::Docker {
+        eprintln!("shim_executable_is_read_only: berth's shim only; skipped");
+        return;
+    }
+    let name = uname("exe");
+    let id = h
+        .run(&["run", "-d", "--name", &name, &h.image, "sleep", "60"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let shim = std::fs::read_dir("/proc")
+        .expect("list /proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("\0shim\0") && c.contains(&id)
+                })
+                .unwrap_or(false)
+        })
+        .unwrap_or_else(|| panic!("no shim process for {id}"));
+    let exe = format!("/proc/{shim}/exe");
+    let flags = nix::sys::statvfs::statvfs(exe.as_str())
+        .unwrap_or_else(|e| panic!("statvfs {exe}: {e}"))
+        .flags();
+    let _ = h.run(&["rm", "-f", &name]);
+    assert!(
+        flags.contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
+        "the shim's executable {:?} is on a writable mount",
+        std::fs::read_link(&exe)
+    );
+}
