@@ -48,10 +48,12 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         socket,
         data_root: opts.data_root,
         exec_root: opts.exec_root,
-        shim_exe,
+        shim_exe: shim_exe.clone(),
         daemon_log: stderr_log_file(),
     };
-    berth_daemon::run(cfg)?;
+    let served = berth_daemon::run(cfg);
+    crate::shimexe::release(&shim_exe);
+    served?;
     Ok(())
 }
 

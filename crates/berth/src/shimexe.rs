@@ -43,3 +43,9 @@ pub fn read_only_exe(exec_root: &Path, exe: &Path) -> anyhow::Result<PathBuf> {
     .with_context(|| format!("making {} read-only", target.display()))?;
     Ok(target)
 }
+
+/// Detaches the bind made by [`read_only_exe`] when the daemon stops: shims still running from
+/// it keep it alive until they exit; the next daemon binds it again.
+pub fn release(target: &Path) {
+    let _ = umount2(target, MntFlags::MNT_DETACH);
+}

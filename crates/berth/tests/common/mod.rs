@@ -168,10 +168,18 @@ fn remove_stale_dirs() {
             continue;
         }
         let dir = format!("/tmp/{name}/");
-        if mounts
-            .lines()
-            .any(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&dir)))
-        {
+        // The read-only bind of the berth binary a killed daemon left (shims that still
+        // run from it keep it alive once detached).
+        for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
+            if m.starts_with(&dir) && m.ends_with("/bin/berth") {
+                let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        if mounts.lines().any(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| m.starts_with(&dir) && !m.ends_with("/bin/berth"))
+        }) {
             continue;
         }
         let _ = std::fs::remove_dir_all(e.path());
