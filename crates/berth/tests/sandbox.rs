@@ -5,6 +5,7 @@
 //! [`KNOWN_DIFFERENCES`].
 mod common;
 use common::*;
+use std::time::Duration;
 
 /// Writes a new value into every limit file of the container's cgroups that exists (v1 and
 /// v2 names), then prints `TRIED n`, one `WROTE file` line per write that went through, and
@@ -352,4 +353,60 @@ fn shim_executable_is_read_only() {
         "the shim's executable {:?} is on a writable mount",
         std::fs::read_link(&exe)
     );
+}
+
+/// `cp` out of and into a running container whose processes keep swapping a directory of the
+/// copied path for a symlink to `/` (CVE-2018-15664): the daemon never reads or writes the
+/// host path the symlink would lead to.
+#[test]
+fn cp_is_not_fooled_by_symlink_swaps() {
+    let h = h();
+    let host_dir = unique_tmp_dir("race");
+    std::fs::create_dir_all(&host_dir).expect("mkdir");
+    std::fs::write(host_dir.join("secret.txt"), "HOST SECRET\n").expect("write");
+    let inner = path_str(&host_dir).trim_start_matches('/').to_string();
+    let swapper = format!(
+        "mkdir -p /race/real/{inner} && echo decoy > /race/real/{inner}/secret.txt && \
+         ln -s / /race/sym && touch /race/ready && \
+         while :; do mv /race/real /race/dir; mv /race/dir /race/real; \
+         mv /race/sym /race/dir; mv /race/dir /race/sym; done"
+    );
+    let name = uname("race");
+    h.run(&["run", "-d", "--name", &name, &h.image, "sh", "-c", &swapper])
+        .ok();
+    wait_until("swapper ready", Duration::from_secs(30), || {
+        h.run(&["exec", &name, "test", "-e", "/race/ready"]).code == 0
+    });
+    let src = format!("{name}:/race/dir/{inner}/secret.txt");
+    let upload = host_dir.join("upload.txt");
+    std::fs::write(&upload, "from the host\n").expect("write");
+    let dst = format!("{name}:/race/dir/{inner}/");
+    let (mut reads, mut writes) = (0, 0);
+    for _ in 0..80 {
+        let out = h.run(&["cp", &src, "-"]);
+        if out.code == 0 {
+            reads += 1;
+        }
+        assert!(
+            !out.stdout.contains("HOST SECRET"),
+            "cp read the host's file through a swapped symlink"
+        );
+        if h.run(&["cp", path_str(&upload), &dst]).code == 0 {
+            writes += 1;
+        }
+    }
+    let leaked: Vec<String> = std::fs::read_dir(&host_dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "secret.txt" && n != "upload.txt")
+        .collect();
+    let _ = h.run(&["rm", "-f", &name]);
+    let _ = std::fs::remove_dir_all(&host_dir);
+    assert!(
+        leaked.is_empty(),
+        "cp wrote into the host directory: {leaked:?}"
+    );
+    // The copies themselves went on working on the container's side.
+    eprintln!("cp race: {reads} reads and {writes} writes of 80 succeeded inside the container");
 }

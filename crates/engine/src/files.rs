@@ -353,7 +353,9 @@ pub(crate) fn tar_tree<W: Write>(host: &Path, name: &Path, out: W) -> std::io::R
 }
 
 impl Engine {
-    async fn with_rootfs<T, F>(self: &Arc<Self>, name: &str, f: F) -> Result<T>
+    /// Runs `f` on the container's merged root; with `freeze`, a running container's
+    /// processes are frozen meanwhile (see [`crate::freeze`]).
+    async fn with_rootfs<T, F>(self: &Arc<Self>, name: &str, freeze: bool, f: F) -> Result<T>
     where
         F: FnOnce(&Path) -> Result<T> + Send + 'static,
         T: Send + 'static,
@@ -368,6 +370,11 @@ impl Engine {
         blocking(move || {
             let layers = store.layer_dirs(&rec.image_id)?;
             let guard = ensure_rootfs(&c2, running, layers, false)?;
+            let _frozen = if freeze {
+                Some(crate::freeze::Frozen::for_copy(&c2.dir, running)?)
+            } else {
+                None
+            };
             f(&guard.target)
         })
         .await
@@ -397,7 +404,7 @@ impl Engine {
         let id = c.id.clone();
         tokio::spawn(async move {
             let res = engine
-                .with_rootfs(&id, move |root| {
+                .with_rootfs(&id, false, move |root| {
                     let mut tx = tx;
                     match tar_tree(root, Path::new(""), &mut tx) {
                         Ok(()) => Ok(()),
@@ -419,7 +426,7 @@ impl Engine {
     /// `HEAD /containers/{id}/archive`: stat a path inside the container.
     pub async fn archive_stat(self: &Arc<Self>, name: &str, path: &str) -> Result<ArchiveStat> {
         let path = path.to_string();
-        self.with_rootfs(name, move |root| Ok(stat_path(root, &path)?.0))
+        self.with_rootfs(name, true, move |root| Ok(stat_path(root, &path)?.0))
             .await
     }
 
@@ -437,7 +444,7 @@ impl Engine {
         let path = path.to_string();
         tokio::spawn(async move {
             let res = engine
-                .with_rootfs(&name, move |root| {
+                .with_rootfs(&name, true, move |root| {
                     let (stat, host) = match stat_path(root, &path) {
                         Ok(v) => v,
                         Err(e) => {
@@ -491,7 +498,7 @@ impl Engine {
             ));
         }
         let path = path.to_string();
-        self.with_rootfs(name, move |root| {
+        self.with_rootfs(name, true, move |root| {
             let (host, inner) = scoped_resolve(root, &path, true)?;
             let md = std::fs::metadata(&host).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {

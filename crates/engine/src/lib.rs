@@ -15,6 +15,7 @@ mod events;
 mod exec;
 mod exitwatch;
 mod files;
+mod freeze;
 mod images;
 mod init;
 mod inspect;

@@ -126,6 +126,7 @@ impl Engine {
                     r.state.shim_pid = shim.shim_pid;
                     r.state.started_at = Some(shim.started_at);
                 })?;
+                crate::freeze::thaw_if_not_paused(&c.dir, c.rec().state.paused);
                 tracing::info!(id = %c.id, "re-attached to running container");
                 engine.spawn_watcher(Arc::clone(&c), shim.shim_pid, true);
             } else if was_running {
