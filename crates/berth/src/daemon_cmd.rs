@@ -42,6 +42,8 @@ fn stderr_log_file() -> Option<PathBuf> {
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     berth_daemon::init_logging(&opts.log_level);
     let socket = socket_path(&opts.host)?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let _locks = crate::daemon_lock::acquire(&socket, &opts.data_root, &args)?;
     let exe = std::env::current_exe().context("finding the berth executable")?;
     let shim_exe = crate::shimexe::read_only_exe(&opts.exec_root, &exe)?;
     let cfg = berth_daemon::DaemonConfig {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod daemon_cmd;
+mod daemon_lock;
 mod shimexe;
 
 fn main() {

@@ -49,10 +49,23 @@ fn start_daemon(host: &str) -> CliResult {
         .try_clone()
         .map_err(|e| CliError::io(format!("open {}", log_path.display()), e))?;
     let mut cmd = Command::new(exe);
-    cmd.args(["daemon", "-H", host])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
+    // The daemon that served this socket before is restarted as it was started (its data
+    // root, exec root and other options); a socket never served gets the defaults.
+    let record = crate::daemon_cmd::socket_path(host)
+        .ok()
+        .and_then(|s| crate::daemon_lock::recorded(&s));
+    match record {
+        Some(r) => {
+            cmd.args(&r.args);
+            if r.cwd.is_dir() {
+                cmd.current_dir(&r.cwd);
+            }
+        }
+        None => {
+            cmd.args(["daemon", "-H", host]);
+        }
+    }
+    cmd.stdin(Stdio::null()).stdout(log).stderr(log_err);
     // SAFETY: the closure runs in the forked child before exec and only
     // calls setsid(2), which is async-signal-safe and touches no memory
     // shared with the parent.

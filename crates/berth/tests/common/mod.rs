@@ -237,7 +237,7 @@ pub struct Out {
 }
 
 impl Out {
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         format!(
             "`{}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.cmd, self.code, self.stdout, self.stderr
