@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 use nix::fcntl::{Flock, FlockArg};
 
 /// The locks a running daemon holds (released when dropped, or when the process dies).
+#[derive(Debug)]
 pub struct DaemonLocks {
     _socket: Flock<File>,
     _data_root: Flock<File>,
