@@ -114,6 +114,7 @@ impl Engine {
         });
         let mut to_exit = Vec::new();
         let mut to_start = Vec::new();
+        let mut to_clean = Vec::new();
         for f in found {
             let was_running = matches!(f.rec.state.status, Status::Running | Status::Restarting);
             let c = Arc::new(Container::new(f.rec, f.dir));
@@ -132,6 +133,11 @@ impl Engine {
             } else if was_running {
                 to_exit.push((c, f.exit));
             } else {
+                // A shim killed while it started the container (with the daemon dead too)
+                // leaves its mounts and cgroups behind: nobody else would release them.
+                if rootfs_mounted(&c.dir) {
+                    to_clean.push(c.dir.clone());
+                }
                 let rec = c.snapshot();
                 let policy = &rec.host_config.restart_policy;
                 let started_before = rec.state.started_at.is_some();
@@ -151,6 +157,20 @@ impl Engine {
         }
         if let Err(e) = engine.network_open().await {
             tracing::error!("setting up networking: {e}");
+        }
+        if !to_clean.is_empty() {
+            let exec_root = engine.cfg.exec_root.clone();
+            blocking(move || {
+                for dir in to_clean {
+                    tracing::warn!(
+                        "releasing what an interrupted start left in {}",
+                        dir.display()
+                    );
+                    berth_runtime::cleanup(&dir, &exec_root);
+                }
+                Ok(())
+            })
+            .await?;
         }
         for (c, exit) in to_exit {
             engine.net_teardown(&c).await;
@@ -180,5 +200,18 @@ impl Engine {
             });
         }
         Ok(engine)
+    }
+}
+
+/// Whether the container's root filesystem is still mounted (on another device than its
+/// directory).
+fn rootfs_mounted(container_dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(container_dir),
+        std::fs::metadata(container_dir.join("rootfs")),
+    ) {
+        (Ok(dir), Ok(root)) => dir.dev() != root.dev(),
+        _ => false,
     }
 }

@@ -195,7 +195,8 @@ fn finish_start(
             started_at,
         },
     )?;
-    report_started(shim_pid, pid, started_at);
+    // An exec nobody waits for any more still runs to its end (as with Docker).
+    let _ = report_started(shim_pid, pid, started_at);
     Ok(ExecStarted {
         exec_dir: exec_dir.to_path_buf(),
         pid,

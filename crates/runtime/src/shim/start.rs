@@ -199,33 +199,42 @@ impl Executor for ValidatedExecutor {
 
 /// Write the readiness line to stdout (the pipe `spawn_shim` reads), then point
 /// stdout at /dev/null so later writes cannot block or fail.
-fn report(r: &Readiness) {
+/// Whether the daemon's end of the pipe was still open (a write to a pipe nobody reads fails
+/// with EPIPE: SIGPIPE is ignored).
+fn report(r: &Readiness) -> bool {
     let mut line = serde_json::to_string(r).unwrap_or_else(|_| {
         "{\"failed\":{\"message\":\"shim: cannot encode readiness\"}}".to_string()
     });
     line.push('\n');
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(line.as_bytes());
-    let _ = out.flush();
+    let delivered = out
+        .write_all(line.as_bytes())
+        .and_then(|_| out.flush())
+        .is_ok();
     drop(out);
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
     }
+    delivered
 }
 
-/// Report that the process runs.
-pub(super) fn report_started(shim_pid: i32, init_pid: i32, started_at: chrono::DateTime<Utc>) {
+/// Report that the process runs; false when the daemon that asked is gone.
+pub(super) fn report_started(
+    shim_pid: i32,
+    init_pid: i32,
+    started_at: chrono::DateTime<Utc>,
+) -> bool {
     report(&Readiness::Started {
         shim_pid,
         init_pid,
         started_at,
-    });
+    })
 }
 
 /// Report a failure to start (also logged to the shim's stderr).
 pub fn report_failure(message: &str) {
     eprintln!("berth shim: {message}");
-    report(&Readiness::Failed {
+    let _ = report(&Readiness::Failed {
         message: message.to_string(),
     });
 }
@@ -348,7 +357,15 @@ fn create_and_start(
             started_at,
         },
     )?;
-    report_started(shim_pid, init_pid, started_at);
+    // The start counts once the daemon heard of it, or once a restarted daemon finds
+    // `state.json` (written above). A daemon killed in between may already have scanned the
+    // containers without seeing it: nobody would ever know this container runs, so undo it.
+    if !report_started(shim_pid, init_pid, started_at) {
+        let _ = std::fs::remove_file(container_dir.join(crate::state::STATE_FILE));
+        return Err(RuntimeError::Shim(
+            "the daemon went away before the start was recorded".into(),
+        ));
+    }
     Ok(Started {
         container,
         container_dir: container_dir.to_path_buf(),
