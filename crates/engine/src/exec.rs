@@ -122,6 +122,12 @@ pub(crate) fn forget_execs(container_id: &str) {
     execs().retain(|_, e| e.container_id != container_id);
 }
 
+/// Forget exec instance `id` (a finished health probe: dockerd's probes do
+/// not pile up in the exec list).
+pub(crate) fn forget_exec(id: &str) {
+    execs().remove(id);
+}
+
 /// Remove an exec's directory, if it is there.
 fn remove_exec_dir(dir: &std::path::Path) {
     match std::fs::remove_dir_all(dir) {

@@ -15,6 +15,7 @@ mod events;
 mod exec;
 mod exitwatch;
 mod files;
+mod health;
 mod images;
 mod init;
 mod inspect;
@@ -54,6 +55,7 @@ pub use events::{
 };
 pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStarted};
 pub use files::{ArchiveStat, ByteSender};
+pub use health::{HealthState, HealthStatus, ProbeResult};
 pub use lifecycle::{parse_signal, WaitCondition};
 pub use list::ListOptions;
 pub use logs::{LogChunk, LogOptions, LogStream};

@@ -262,6 +262,7 @@ impl Engine {
                     }
                 })?;
                 c.events.send_modify(|e| e.starts += 1);
+                self.health_started(c);
                 self.container_event(c, "start", &[]);
                 tracing::info!(id = %c.id, pid = started.init_pid, "container started");
                 self.spawn_watcher(Arc::clone(c), started.shim_pid, false);
@@ -368,7 +369,13 @@ impl Engine {
                 "shim died without recording an exit status".to_string(),
             ),
         };
+        self.health_close(c);
         let apply = |r: &mut ContainerRecord| {
+            if let Some(h) = r.state.health.as_mut() {
+                // Monitoring stopped: unhealthy, as dockerd says (also when
+                // it exited while the daemon was down).
+                h.status = crate::health::HealthStatus::Unhealthy;
+            }
             r.state.status = Status::Exited;
             r.state.pid = 0;
             r.state.shim_pid = 0;
@@ -607,6 +614,7 @@ impl Engine {
             let mut r = c.rec();
             r.state.status = Status::Removing;
         }
+        self.health_close(c);
         self.net_teardown(c).await;
         let dir = c.dir.clone();
         let c_id = c.id.clone();

@@ -128,6 +128,8 @@ impl Engine {
                 })?;
                 tracing::info!(id = %c.id, "re-attached to running container");
                 engine.spawn_watcher(Arc::clone(&c), shim.shim_pid, true);
+                // Probing goes on where it was; the health state is kept.
+                engine.health_open(&c);
             } else if was_running {
                 to_exit.push((c, f.exit));
             } else {

@@ -16,7 +16,14 @@ pub fn status_string(state: &RunState, now: DateTime<Utc>) -> String {
         Status::Running if state.paused => {
             format!("Up {} (Paused)", human_duration(since(&state.started_at)))
         }
-        Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
+        Status::Running => match &state.health {
+            Some(h) => format!(
+                "Up {} ({})",
+                human_duration(since(&state.started_at)),
+                h.status.ps_str()
+            ),
+            None => format!("Up {}", human_duration(since(&state.started_at))),
+        },
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             state.exit_code,
