@@ -58,6 +58,18 @@ mod tests {
         st.status = Status::Running;
         st.started_at = Some(now - Duration::seconds(3));
         assert_eq!(status_string(&st, now), "Up 3 seconds");
+        let mut h = crate::health::HealthState::default();
+        st.health = Some(h.clone());
+        assert_eq!(status_string(&st, now), "Up 3 seconds (health: starting)");
+        h.status = crate::health::HealthStatus::Healthy;
+        st.health = Some(h.clone());
+        assert_eq!(status_string(&st, now), "Up 3 seconds (healthy)");
+        h.status = crate::health::HealthStatus::Unhealthy;
+        st.health = Some(h);
+        assert_eq!(status_string(&st, now), "Up 3 seconds (unhealthy)");
+        st.paused = true;
+        assert_eq!(status_string(&st, now), "Up 3 seconds (Paused)");
+        st.paused = false;
         st.status = Status::Exited;
         st.exit_code = 0;
         st.finished_at = Some(now - Duration::seconds(150));

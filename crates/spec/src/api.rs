@@ -806,6 +806,24 @@ mod tests {
     }
 
     #[test]
+    fn healthcheck_null_fields_mean_unset() {
+        let body = r#"{"Image":"busybox","Healthcheck":{"Test":null,"Interval":null,"Timeout":null,"Retries":null,"StartPeriod":null}}"#;
+        let req: ContainerCreateRequest = serde_json::from_str(body).unwrap();
+        let h = req.config.healthcheck.unwrap();
+        assert_eq!(h, HealthConfig::default());
+        assert_eq!(serde_json::to_string(&h).unwrap(), "{}");
+        let h: HealthConfig =
+            serde_json::from_str(r#"{"Test":["CMD","true"],"Interval":5000000,"Retries":2}"#)
+                .unwrap();
+        assert_eq!((h.interval, h.retries, h.timeout), (5_000_000, 2, 0));
+        let empty = HealthConfig {
+            test: Some(vec![]),
+            ..HealthConfig::default()
+        };
+        assert_eq!(serde_json::to_string(&empty).unwrap(), "{}");
+    }
+
+    #[test]
     fn create_request_reads_flattened_config() {
         let body = r#"{"Image":"busybox","Cmd":["echo","hi"],"HostConfig":{"AutoRemove":true}}"#;
         let req: ContainerCreateRequest = serde_json::from_str(body).unwrap();
