@@ -77,6 +77,7 @@ fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
             .flatten()
             .filter(berth_runtime::shim_alive);
         let exit = berth_runtime::read_exit(&dir).ok().flatten();
+        crate::exec::remove_finished_exec_dirs(&dir);
         out.push(Found {
             rec,
             dir,

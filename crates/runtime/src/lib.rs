@@ -60,7 +60,7 @@ pub use control::{
 };
 pub use error::RuntimeError;
 pub use exec::{
-    exec_dir, kill_exec_group, read_exec_exit, read_exec_state, spawn_exec_shim, ExecSpec,
+    exec_dir, kill_exec_group, read_exec_exit, read_exec_state, spawn_exec_shim, ExecSpec, EXEC_DIR,
 };
 pub use pause::{is_paused, pause, unpause};
 pub use resources::{update_resources, Resources};
