@@ -248,7 +248,9 @@ impl Engine {
         };
         match spawned {
             Ok(started) => {
+                self.health_close(c);
                 c.update(|r| {
+                    crate::health::reset_for_start(r);
                     r.state.status = Status::Running;
                     r.state.pid = started.init_pid;
                     r.state.shim_pid = started.shim_pid;
@@ -262,7 +264,7 @@ impl Engine {
                     }
                 })?;
                 c.events.send_modify(|e| e.starts += 1);
-                self.health_started(c);
+                self.health_open(c);
                 self.container_event(c, "start", &[]);
                 tracing::info!(id = %c.id, pid = started.init_pid, "container started");
                 self.spawn_watcher(Arc::clone(c), started.shim_pid, false);

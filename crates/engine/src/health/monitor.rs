@@ -32,17 +32,6 @@ impl MonitorSlot {
 }
 
 impl Engine {
-    /// A (re)start of `c`: status `starting`, streak 0, then monitor it
-    /// (nothing when it has no healthcheck). Call once the record says running.
-    pub(crate) fn health_started(self: &Arc<Self>, c: &Arc<Container>) {
-        self.health_close(c);
-        if probe_of(&c.rec().config).is_none() {
-            return;
-        }
-        c.modify(|r| r.state.health.get_or_insert_with(Default::default).reset());
-        self.health_open(c);
-    }
-
     /// Monitor `c` if it runs, is not paused, has a healthcheck and no
     /// monitor yet (unpause, daemon restart: the health state is kept).
     pub(crate) fn health_open(self: &Arc<Self>, c: &Arc<Container>) {
