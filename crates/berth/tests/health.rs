@@ -733,3 +733,74 @@ fn berth_and_dockerd_agree_on_the_same_probes() {
     assert_eq!(berth.created_health, Value::Null);
     assert_eq!(berth.created_health, dockerd.created_health);
 }
+
+/// docker-py (Debian's python3-docker) drives healthchecks as its integration tests do: a
+/// shell-string test, an exec-form test, probes that pass, fail, and pass only after the start
+/// period; the `Healthcheck` it sends leaves unset fields out or `null`.
+#[test]
+fn docker_py_healthchecks() {
+    let h = h();
+    let dir = unique_tmp_dir("hpy");
+    let script = dir.join("healthcheck.py");
+    std::fs::write(
+        &script,
+        r#"
+import sys, time
+import docker
+
+api = docker.APIClient(base_url=sys.argv[1], version="1.41")
+image = sys.argv[2]
+SECOND = 1000000000
+made = []
+
+def create(**hc):
+    c = api.create_container(image, "sleep 1000", healthcheck=hc)
+    made.append(c)
+    return c
+
+def wait_for(c, want):
+    status = None
+    for _ in range(300):
+        status = api.inspect_container(c)["State"].get("Health", {}).get("Status")
+        if status == want:
+            return
+        time.sleep(0.1)
+    raise SystemExit("expected %s, got %s" % (want, status))
+
+try:
+    c = create(test='echo "hello world"')
+    got = api.inspect_container(c)["Config"]["Healthcheck"]["Test"]
+    assert got == ["CMD-SHELL", 'echo "hello world"'], got
+    c = create(test=["CMD", "echo", "hello", "world"])
+    got = api.inspect_container(c)["Config"]["Healthcheck"]["Test"]
+    assert got == ["CMD", "echo", "hello", "world"], got
+    ok = create(test="true", interval=SECOND // 5, timeout=SECOND, retries=1)
+    bad = create(test="false", interval=SECOND // 5, timeout=SECOND, retries=1)
+    late = create(
+        test="echo x >> /counter && test $(wc -l < /counter) -ge 3",
+        interval=SECOND // 5, timeout=SECOND, retries=1, start_period=3 * SECOND,
+    )
+    for c in (ok, bad, late):
+        api.start(c)
+    wait_for(ok, "healthy")
+    wait_for(bad, "unhealthy")
+    wait_for(late, "healthy")
+    print("docker-py healthchecks ok")
+finally:
+    for c in made:
+        api.remove_container(c, force=True)
+"#,
+    )
+    .expect("write the script");
+    // BERTH_E2E_PYTHON picks another interpreter (and with it another docker-py).
+    let python = std::env::var("BERTH_E2E_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = run_cmd(
+        std::path::Path::new(&python),
+        &[path_str(&script), &h.host, &h.image],
+        &[],
+        None,
+        CMD_TIMEOUT,
+    );
+    out.ok().stdout_has("docker-py healthchecks ok");
+    let _ = std::fs::remove_dir_all(dir);
+}
