@@ -506,6 +506,8 @@ impl Engine {
         berth_runtime::signal(&state, sig)?;
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
         crate::pause::thaw_after_signal(c, sig, &rec.config.stop_signal).await;
+        // Thawed and still running: probing resumes (dockerd's resume event).
+        self.health_open(c);
         let limit = if grace < 0 {
             None
         } else {
@@ -544,6 +546,7 @@ impl Engine {
         berth_runtime::signal(&Self::shim_state(&c, &rec), sig)?;
         self.container_event(&c, "kill", &[("signal", sig.to_string())]);
         crate::pause::thaw_after_signal(&c, sig, &rec.config.stop_signal).await;
+        self.health_open(&c);
         if sig == libc::SIGKILL {
             // Docker returns once a SIGKILLed container is gone.
             Self::wait_exit(&c, before, Some(Duration::from_secs(10))).await;
