@@ -283,6 +283,32 @@ fn output_is_cut_at_4096_bytes_and_invalid_utf8_replaced() {
 }
 
 #[test]
+fn probes_run_as_the_containers_user_environment_and_workdir() {
+    let h = h();
+    let name = uname("hident");
+    let _g = h.guard(&[&name]);
+    h.run_d(
+        &name,
+        &[
+            "-u",
+            "1000",
+            "-w",
+            "/tmp",
+            "-e",
+            "FOO=bar",
+            "--health-cmd",
+            "id -u; pwd; echo $FOO",
+            "--health-interval",
+            "200ms",
+        ],
+        &["sleep", "1000"],
+    )
+    .ok();
+    h.wait_until("healthy", WAIT, || status(h, &name) == "healthy");
+    assert_eq!(health(h, &name)["Log"][0]["Output"], "1000\n/tmp\nbar\n");
+}
+
+#[test]
 fn image_healthcheck_is_inherited_merged_or_disabled() {
     let h = h();
     let img = uname("himg");
