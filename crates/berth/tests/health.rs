@@ -309,6 +309,43 @@ fn probes_run_as_the_containers_user_environment_and_workdir() {
 }
 
 #[test]
+fn start_period_failures_do_not_count_until_a_success() {
+    let h = h();
+    let name = uname("hperiod");
+    let _g = h.guard(&[&name]);
+    h.run_d(
+        &name,
+        &[
+            "--health-cmd",
+            "test -f /tmp/ready",
+            "--health-interval",
+            "200ms",
+            "--health-retries",
+            "1",
+            "--health-start-period",
+            "60s",
+        ],
+        &["sleep", "1000"],
+    )
+    .ok();
+    h.wait_until("two failed probes", WAIT, || {
+        log_len(&health(h, &name)) >= 2
+    });
+    let hv = health(h, &name);
+    // Failures within the start period are logged, not counted.
+    assert_eq!(hv["Status"], "starting", "{hv}");
+    assert_eq!(hv["FailingStreak"], 0, "{hv}");
+    assert_eq!(hv["Log"][0]["ExitCode"], 1, "{hv}");
+    h.run(&["exec", &name, "touch", "/tmp/ready"]).ok();
+    h.wait_until("healthy", WAIT, || status(h, &name) == "healthy");
+    // A success ended the start period: the next failure counts (retries 1).
+    h.run(&["exec", &name, "rm", "/tmp/ready"]).ok();
+    h.wait_until("unhealthy", WAIT, || status(h, &name) == "unhealthy");
+    let streak = health(h, &name)["FailingStreak"].as_i64().unwrap_or(0);
+    assert!(streak >= 1, "streak {streak}");
+}
+
+#[test]
 fn image_healthcheck_is_inherited_merged_or_disabled() {
     let h = h();
     let img = uname("himg");
