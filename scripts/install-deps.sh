@@ -10,6 +10,7 @@ PACKAGES=(
   mmdebstrap                     # the Debian test/quick-start image
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
+  python3-docker                 # docker-py, the Python client the healthcheck tests drive
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
   docker-registry skopeo apache2-utils   # local registries (distribution 2.8), seeding them, htpasswd
   docker-compose                 # Compose v1.29, the book's client, for compatibility tests

@@ -38,6 +38,8 @@ pub(crate) struct Container {
     pub generation: AtomicU64,
     /// Restart-policy bookkeeping: restarts since the last user start, last back-off delay.
     policy: Mutex<(i64, Option<Duration>)>,
+    /// The health monitor, while one runs.
+    pub health: crate::health::MonitorSlot,
 }
 
 impl Container {
@@ -56,6 +58,7 @@ impl Container {
             events: tx,
             generation: AtomicU64::new(0),
             policy: Mutex::new((restarts, None)),
+            health: Default::default(),
         }
     }
 

@@ -140,6 +140,7 @@ impl Engine {
             }
             None => None,
         };
+        crate::health::config::validate(req.config.healthcheck.as_ref())?;
         let mut host_config = req.host_config;
         crate::restart::validate(&host_config.restart_policy)?;
         crate::resources::validate(&host_config, false)?;

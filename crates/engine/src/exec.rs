@@ -122,6 +122,30 @@ pub(crate) fn forget_execs(container_id: &str) {
     execs().retain(|_, e| e.container_id != container_id);
 }
 
+/// Forget exec instance `id` (a finished health probe: dockerd's probes do
+/// not pile up in the exec list).
+pub(crate) fn forget_exec(id: &str) {
+    execs().remove(id);
+}
+
+/// At daemon start, when no exec is known any more: remove the directories
+/// of the container's finished execs (those that ended while the daemon was
+/// down, health probes included). Running ones are left to their shims.
+pub(crate) fn remove_finished_exec_dirs(container_dir: &std::path::Path) {
+    let Ok(rd) = std::fs::read_dir(container_dir.join(berth_runtime::EXEC_DIR)) else {
+        return;
+    };
+    for entry in rd.flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if matches!(
+            berth_runtime::read_exec_exit(container_dir, &id),
+            Ok(Some(_))
+        ) {
+            remove_exec_dir(&entry.path());
+        }
+    }
+}
+
 /// Remove an exec's directory, if it is there.
 fn remove_exec_dir(dir: &std::path::Path) {
     match std::fs::remove_dir_all(dir) {

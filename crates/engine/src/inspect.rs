@@ -25,6 +25,7 @@ pub(crate) fn state_of(rec: &ContainerRecord) -> ContainerState {
         error: st.error.clone(),
         started_at: opt_rfc3339_nano(&st.started_at),
         finished_at: opt_rfc3339_nano(&st.finished_at),
+        health: st.health.as_ref().map(|h| h.to_api()),
     }
 }
 

@@ -16,6 +16,7 @@ mod exec;
 mod exitwatch;
 mod files;
 mod freeze;
+mod health;
 mod images;
 mod init;
 mod inspect;
@@ -55,6 +56,7 @@ pub use events::{
 };
 pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStarted};
 pub use files::{ArchiveStat, ByteSender};
+pub use health::{HealthState, HealthStatus, ProbeResult};
 pub use lifecycle::{parse_signal, WaitCondition};
 pub use list::ListOptions;
 pub use logs::{LogChunk, LogOptions, LogStream};

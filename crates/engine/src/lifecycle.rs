@@ -249,7 +249,9 @@ impl Engine {
         };
         match spawned {
             Ok(started) => {
+                self.health_close(c);
                 c.update(|r| {
+                    crate::health::reset_for_start(r);
                     r.state.status = Status::Running;
                     r.state.pid = started.init_pid;
                     r.state.shim_pid = started.shim_pid;
@@ -263,6 +265,7 @@ impl Engine {
                     }
                 })?;
                 c.events.send_modify(|e| e.starts += 1);
+                self.health_open(c);
                 self.container_event(c, "start", &[]);
                 tracing::info!(id = %c.id, pid = started.init_pid, "container started");
                 self.spawn_watcher(Arc::clone(c), started.shim_pid, false);
@@ -369,7 +372,13 @@ impl Engine {
                 "shim died without recording an exit status".to_string(),
             ),
         };
+        self.health_close(c);
         let apply = |r: &mut ContainerRecord| {
+            if let Some(h) = r.state.health.as_mut() {
+                // Monitoring stopped: unhealthy, as dockerd says (also when
+                // it exited while the daemon was down).
+                h.status = crate::health::HealthStatus::Unhealthy;
+            }
             r.state.status = Status::Exited;
             r.state.pid = 0;
             r.state.shim_pid = 0;
@@ -498,6 +507,8 @@ impl Engine {
         berth_runtime::signal(&state, sig)?;
         self.container_event(c, "kill", &[("signal", sig.to_string())]);
         crate::pause::thaw_after_signal(c, sig, &rec.config.stop_signal).await;
+        // Thawed and still running: probing resumes (dockerd's resume event).
+        self.health_open(c);
         let limit = if grace < 0 {
             None
         } else {
@@ -536,6 +547,7 @@ impl Engine {
         berth_runtime::signal(&Self::shim_state(&c, &rec), sig)?;
         self.container_event(&c, "kill", &[("signal", sig.to_string())]);
         crate::pause::thaw_after_signal(&c, sig, &rec.config.stop_signal).await;
+        self.health_open(&c);
         if sig == libc::SIGKILL {
             // Docker returns once a SIGKILLed container is gone.
             Self::wait_exit(&c, before, Some(Duration::from_secs(10))).await;
@@ -608,6 +620,7 @@ impl Engine {
             let mut r = c.rec();
             r.state.status = Status::Removing;
         }
+        self.health_close(c);
         self.net_teardown(c).await;
         let dir = c.dir.clone();
         let c_id = c.id.clone();

@@ -53,6 +53,17 @@ const STATUSES: &[&str] = &[
     "dead",
 ];
 
+/// Values of the `health` filter (`none`: no healthcheck).
+const HEALTH_VALUES: &[&str] = &["starting", "healthy", "unhealthy", "none"];
+
+/// A container's value for the `health` filter.
+fn health_value(rec: &ContainerRecord) -> &'static str {
+    rec.state
+        .health
+        .as_ref()
+        .map_or("none", |h| h.status.as_str())
+}
+
 /// Whether a Docker label filter (`key` or `key=value`) matches `labels`.
 pub(crate) fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
     match filter.split_once('=') {
@@ -98,6 +109,15 @@ pub(crate) fn validate_filters(filters: &BTreeMap<String, Vec<String>>) -> Resul
             for v in vals {
                 if !STATUSES.contains(&v.as_str()) {
                     return Err(EngineError::invalid(format!("Invalid filter 'status={v}'")));
+                }
+            }
+        }
+        if k == "health" {
+            for v in vals {
+                if !HEALTH_VALUES.contains(&v.as_str()) {
+                    return Err(EngineError::invalid(format!(
+                        "Unrecognised filter value for health: {v}"
+                    )));
                 }
             }
         }
@@ -169,6 +189,11 @@ impl Engine {
             }
             if let Some(statuses) = f.get("status") {
                 if !statuses.iter().any(|s| s == rec.state.status_str()) {
+                    continue;
+                }
+            }
+            if let Some(values) = f.get("health") {
+                if !values.iter().any(|v| v == health_value(&rec)) {
                     continue;
                 }
             }

@@ -68,9 +68,7 @@ pub fn merge_config(user: &mut ContainerConfig, image: &ContainerConfig) {
     if user.stop_signal.is_empty() {
         user.stop_signal = image.stop_signal.clone();
     }
-    if user.healthcheck.is_none() {
-        user.healthcheck = image.healthcheck.clone();
-    }
+    crate::health::config::merge(&mut user.healthcheck, image.healthcheck.as_ref());
     if user.on_build.is_none() {
         user.on_build = image.on_build.clone();
     }

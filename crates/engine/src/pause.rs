@@ -75,7 +75,14 @@ impl Engine {
             })
         })
         .await?;
+        if op == Op::Pause {
+            // dockerd stops probing a paused container (and calls it unhealthy).
+            self.health_close(&c);
+        }
         c.update(|r| r.state.paused = op == Op::Pause)?;
+        if op == Op::Unpause {
+            self.health_open(&c);
+        }
         let logged = match op {
             Op::Pause => self.log_pause(&c.id),
             Op::Unpause => self.log_unpause(&c.id),

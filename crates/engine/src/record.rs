@@ -70,6 +70,9 @@ pub struct RunState {
     pub restart_count: i64,
     /// Its processes are frozen (`docker pause`); meaningful while running.
     pub paused: bool,
+    /// Health of a container with a healthcheck, once started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::HealthState>,
 }
 
 impl RunState {

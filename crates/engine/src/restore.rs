@@ -77,6 +77,7 @@ fn scan(containers_dir: &Path, exec_root: &Path) -> Result<Vec<Found>> {
             .flatten()
             .filter(berth_runtime::shim_alive);
         let exit = berth_runtime::read_exit(&dir).ok().flatten();
+        crate::exec::remove_finished_exec_dirs(&dir);
         out.push(Found {
             rec,
             dir,
@@ -130,6 +131,8 @@ impl Engine {
                 crate::freeze::thaw_if_not_paused(&c.dir, c.rec().state.paused);
                 tracing::info!(id = %c.id, "re-attached to running container");
                 engine.spawn_watcher(Arc::clone(&c), shim.shim_pid, true);
+                // Probing goes on where it was; the health state is kept.
+                engine.health_open(&c);
             } else if was_running {
                 to_exit.push((c, f.exit));
             } else {

@@ -16,7 +16,14 @@ pub fn status_string(state: &RunState, now: DateTime<Utc>) -> String {
         Status::Running if state.paused => {
             format!("Up {} (Paused)", human_duration(since(&state.started_at)))
         }
-        Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
+        Status::Running => match &state.health {
+            Some(h) => format!(
+                "Up {} ({})",
+                human_duration(since(&state.started_at)),
+                h.status.ps_str()
+            ),
+            None => format!("Up {}", human_duration(since(&state.started_at))),
+        },
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             state.exit_code,
@@ -51,6 +58,18 @@ mod tests {
         st.status = Status::Running;
         st.started_at = Some(now - Duration::seconds(3));
         assert_eq!(status_string(&st, now), "Up 3 seconds");
+        let mut h = crate::health::HealthState::default();
+        st.health = Some(h.clone());
+        assert_eq!(status_string(&st, now), "Up 3 seconds (health: starting)");
+        h.status = crate::health::HealthStatus::Healthy;
+        st.health = Some(h.clone());
+        assert_eq!(status_string(&st, now), "Up 3 seconds (healthy)");
+        h.status = crate::health::HealthStatus::Unhealthy;
+        st.health = Some(h);
+        assert_eq!(status_string(&st, now), "Up 3 seconds (unhealthy)");
+        st.paused = true;
+        assert_eq!(status_string(&st, now), "Up 3 seconds (Paused)");
+        st.paused = false;
         st.status = Status::Exited;
         st.exit_code = 0;
         st.finished_at = Some(now - Duration::seconds(150));

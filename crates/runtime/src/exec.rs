@@ -127,6 +127,35 @@ pub fn read_exec_state(
     crate::state::read_state(&exec_dir(container_dir, exec_id))
 }
 
+/// Send `sig` to the process group of a running exec (the exec'd process
+/// leads its own session, so this also reaches the children a shell
+/// forked; without a session of its own, the process alone). Nothing is sent once the exec's `exit.json` exists (its pid may
+/// be reused by then), or before it started; `ESRCH` counts as success.
+pub fn kill_exec_group(container_dir: &Path, exec_id: &str, sig: i32) -> Result<(), RuntimeError> {
+    let Some(state) = read_exec_state(container_dir, exec_id)? else {
+        return Ok(());
+    };
+    if state.init_pid <= 0 || read_exec_exit(container_dir, exec_id)?.is_some() {
+        return Ok(());
+    }
+    let signal = nix::sys::signal::Signal::try_from(sig)
+        .map_err(|e| RuntimeError::sys(format!("signal {sig}"), e))?;
+    let pid = nix::unistd::Pid::from_raw(state.init_pid);
+    // A process started without its own session (the libcontainer path)
+    // leads no group: signal it alone.
+    let sent = match nix::sys::signal::killpg(pid, signal) {
+        Err(nix::errno::Errno::ESRCH) => nix::sys::signal::kill(pid, signal),
+        other => other,
+    };
+    match sent {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(RuntimeError::sys(
+            format!("kill process group {} {}", state.init_pid, signal.as_str()),
+            e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

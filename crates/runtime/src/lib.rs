@@ -61,7 +61,9 @@ pub use control::{
     spawn_shim_attached, sweep_exec_root, RUNTIME_STATE_DIR, SHIM_LOG_FILE,
 };
 pub use error::RuntimeError;
-pub use exec::{exec_dir, read_exec_exit, read_exec_state, spawn_exec_shim, ExecSpec};
+pub use exec::{
+    exec_dir, kill_exec_group, read_exec_exit, read_exec_state, spawn_exec_shim, ExecSpec, EXEC_DIR,
+};
 pub use pause::{is_paused, pause, unpause};
 pub use resources::{update_resources, Resources};
 pub use spec::{

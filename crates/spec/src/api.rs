@@ -57,24 +57,63 @@ pub struct ContainerConfig {
     pub shell: Option<Vec<String>>,
 }
 
-/// HEALTHCHECK configuration.
+/// HEALTHCHECK configuration (`Config.Healthcheck`). Durations are in
+/// nanoseconds; 0 (or `null`, as docker-py sends absent fields) means
+/// "inherit from the image, else the default". `Test` is `["NONE"]`,
+/// `["CMD", args...]`, `["CMD-SHELL", command]`, or empty to inherit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "is_empty_test")]
     pub test: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
     pub interval: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
     pub timeout: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
     pub start_period: i64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
     pub retries: i64,
 }
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
+}
+
+/// dockerd omits an empty `Test` (`omitempty`), as it omits a null one.
+fn is_empty_test(v: &Option<Vec<String>>) -> bool {
+    v.as_ref().is_none_or(|t| t.is_empty())
+}
+
+/// A number that may be `null` (Go decodes `null` into an int as "leave it 0").
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or(0))
+}
+
+/// `State.Health` in container inspect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    /// Consecutive failed probes.
+    pub failing_streak: i64,
+    /// The last (at most 5) probe results, oldest first.
+    pub log: Vec<HealthcheckResult>,
+}
+
+/// One probe in `State.Health.Log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthcheckResult {
+    /// When the probe started (RFC 3339 with nanoseconds, as Go prints it).
+    pub start: String,
+    /// When it ended.
+    pub end: String,
+    /// 0 healthy, anything else a failure (-1: it could not run or timed out).
+    pub exit_code: i64,
+    /// Its combined stdout and stderr, at most 4096 bytes (then `...`).
+    pub output: String,
 }
 
 /// `RestartPolicy` of a container.
@@ -337,6 +376,9 @@ pub struct ContainerState {
     /// RFC 3339 with nanoseconds; `0001-01-01T00:00:00Z` when never.
     pub started_at: String,
     pub finished_at: String,
+    /// Present when the container has a healthcheck.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 /// One entry of `Mounts` in container inspect.
@@ -761,6 +803,24 @@ mod tests {
         let body = r#"{"Image":"x","HostConfig":{"Bogus":1}}"#;
         let err = serde_json::from_str::<ContainerCreateRequest>(body).unwrap_err();
         assert!(err.to_string().contains("Bogus"), "{err}");
+    }
+
+    #[test]
+    fn healthcheck_null_fields_mean_unset() {
+        let body = r#"{"Image":"busybox","Healthcheck":{"Test":null,"Interval":null,"Timeout":null,"Retries":null,"StartPeriod":null}}"#;
+        let req: ContainerCreateRequest = serde_json::from_str(body).unwrap();
+        let h = req.config.healthcheck.unwrap();
+        assert_eq!(h, HealthConfig::default());
+        assert_eq!(serde_json::to_string(&h).unwrap(), "{}");
+        let h: HealthConfig =
+            serde_json::from_str(r#"{"Test":["CMD","true"],"Interval":5000000,"Retries":2}"#)
+                .unwrap();
+        assert_eq!((h.interval, h.retries, h.timeout), (5_000_000, 2, 0));
+        let empty = HealthConfig {
+            test: Some(vec![]),
+            ..HealthConfig::default()
+        };
+        assert_eq!(serde_json::to_string(&empty).unwrap(), "{}");
     }
 
     #[test]

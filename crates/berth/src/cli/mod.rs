@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod exec;
 mod format;
+mod healthopts;
 mod images;
 mod inspect;
 mod manage;

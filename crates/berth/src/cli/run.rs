@@ -69,6 +69,37 @@ pub struct ContainerOptions {
     /// Expose a port or a range of ports
     #[arg(long = "expose", value_name = "list")]
     pub expose: Vec<String>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd", value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(
+        long = "health-interval",
+        value_name = "duration",
+        allow_hyphen_values = true
+    )]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(
+        long = "health-retries",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub health_retries: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(
+        long = "health-start-period",
+        value_name = "duration",
+        allow_hyphen_values = true
+    )]
+    pub health_start_period: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(
+        long = "health-timeout",
+        value_name = "duration",
+        allow_hyphen_values = true
+    )]
+    pub health_timeout: Option<String>,
     /// Container host name
     #[arg(short = 'h', long = "hostname", value_name = "string")]
     pub hostname: Option<String>,
@@ -126,6 +157,9 @@ pub struct ContainerOptions {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", value_name = "list")]
     pub network_alias: Vec<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
@@ -388,6 +422,14 @@ pub fn build_request(
     if o.rm && !(restart_policy.name.is_empty() || restart_policy.name == "no") {
         return Err("Conflicting options: --restart and --rm".into());
     }
+    let healthcheck = super::healthopts::health_config(&super::healthopts::HealthFlags {
+        cmd: o.health_cmd.as_deref(),
+        interval: o.health_interval.as_deref(),
+        timeout: o.health_timeout.as_deref(),
+        start_period: o.health_start_period.as_deref(),
+        retries: o.health_retries.as_deref(),
+        disabled: o.no_healthcheck,
+    })?;
     let mut ports = super::publish::PortMap::new();
     let mut exposed = super::publish::PortSet::new();
     super::publish::parse_publish(&o.publish, &mut ports, &mut exposed)?;
@@ -447,6 +489,7 @@ pub fn build_request(
         labels: Some(labels),
         stop_signal: o.stop_signal.clone().unwrap_or_default(),
         stop_timeout: o.stop_timeout,
+        healthcheck,
         ..ContainerConfig::default()
     };
     let memory = size_flag("-m, --memory", o.memory.as_deref())?;

@@ -30,7 +30,7 @@ mod cache;
 mod context;
 mod copy;
 mod fetch;
-mod gofmt;
+pub(crate) mod gofmt;
 mod index;
 mod meta;
 mod overlay;
