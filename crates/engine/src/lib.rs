@@ -27,6 +27,7 @@ mod network;
 mod oom;
 mod pause;
 mod record;
+mod registry;
 mod resolve;
 mod resources;
 mod restart;
@@ -43,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use attach::{parse_size, PendingAttach, StdioConn};
+pub use berth_registry::{AuthConfig, PlatformSpec};
 pub use berth_runtime::attach as attach_protocol;
 pub use berth_runtime::attach::AttachOptions;
 pub use berth_store::Store;
@@ -60,6 +62,7 @@ pub use logs::{LogChunk, LogOptions, LogStream};
 pub use mounts::MountRecord;
 pub use network::NetworkListOptions;
 pub use record::{ContainerRecord, RunState, Status};
+pub use registry::{PreparedPull, PullOutcome, PullRequest, RegistrySettings};
 pub use stats::StatsReader;
 pub use timefmt::{parse_api_time, rfc3339_nano};
 
@@ -95,6 +98,8 @@ pub struct Engine {
     volume_use: tokio::sync::Mutex<()>,
     /// Networks, endpoints, published ports, DNS servers.
     net: network::NetState,
+    /// The registry client and its settings.
+    registry: registry::RegistryState,
 }
 
 impl std::fmt::Debug for Engine {
