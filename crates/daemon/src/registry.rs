@@ -11,14 +11,14 @@ use hyper::body::Incoming;
 use hyper::{HeaderMap, Request, StatusCode};
 use tokio::sync::mpsc;
 
-use berth_engine::{AuthConfig, PlatformSpec, PullRequest};
+use berth_engine::{AuthConfig, PlatformSpec, PullRequest, PushRequest};
 use berth_spec::api::ProgressMessage;
 use berth_spec::reference::Reference;
 
 use crate::body::channel;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::respond::{with_body, ApiResult};
+use crate::respond::{ok_json, with_body, ApiResult};
 use crate::Ctx;
 
 /// The credentials of `X-Registry-Auth` (anonymous when absent or
@@ -129,4 +129,69 @@ pub async fn pull(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
         }
     });
     Ok(with_body(StatusCode::OK, "application/json", body))
+}
+
+/// `POST /images/{name}/push?tag=`.
+pub async fn push(ctx: &Ctx, name: &str, q: &Query, req: Request<Incoming>) -> ApiResult {
+    let auth = auth_header(req.headers());
+    drop(req);
+    let named =
+        Reference::parse_normalized(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // A tag in the name wins over none in the query, as dockerd parses it.
+    let tag = q
+        .get("tag")
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .or_else(|| named.tag().map(str::to_string));
+    let name_only = Reference::parse_normalized(&named.name())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let preq = PushRequest {
+        name: name_only,
+        tag,
+        auth,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let engine = ctx.engine.clone();
+    let prep_cancel = Arc::clone(&cancel);
+    let prepared = tokio::task::spawn_blocking(move || engine.prepare_push(preq, prep_cancel))
+        .await
+        .map_err(|e| ApiError::internal(format!("background task failed: {e}")))??;
+    let (stream, body) = Stream::new(Arc::clone(&cancel));
+    let engine = ctx.engine.clone();
+    let event_name = named.familiar_string();
+    tokio::task::spawn_blocking(move || {
+        let emit = |m: ProgressMessage| stream.send(m);
+        match prepared.run(&engine, &emit) {
+            Ok(()) => engine.log_image_event(&event_name, &event_name, "push"),
+            Err(e) => {
+                tracing::info!("push failed: {}", e.message);
+                stream.send(ProgressMessage::error(e.message));
+            }
+        }
+    });
+    Ok(with_body(StatusCode::OK, "application/json", body))
+}
+
+/// `POST /auth`: `{"Status":"Login Succeeded","IdentityToken":...}`.
+pub async fn auth(ctx: &Ctx, req: Request<Incoming>) -> ApiResult {
+    let bytes = crate::body::read_all(req.into_body(), 1 << 20)
+        .await
+        .map_err(ApiError::bad_request)?;
+    let mut auth: AuthConfig = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    auth.fill_from_auth();
+    let token = ctx.engine.login(auth).await?;
+    ok_json(&serde_json::json!({
+        "IdentityToken": token,
+        "Status": "Login Succeeded",
+    }))
+}
+
+/// `GET /distribution/{name}/json`: the manifest descriptor and platforms.
+pub async fn distribution(ctx: &Ctx, name: &str, req: Request<Incoming>) -> ApiResult {
+    let auth = auth_header(req.headers());
+    drop(req);
+    let r = Reference::parse_normalized_tagged(name)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    ok_json(&ctx.engine.distribution_inspect(r, auth).await?)
 }

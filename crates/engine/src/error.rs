@@ -13,8 +13,6 @@ pub enum ErrorKind {
     InvalidParameter,
     /// 304: nothing to do (already started, already stopped).
     NotModified,
-    /// 401: a registry refused the credentials (`POST /auth`).
-    Unauthorized,
     /// 500: anything else.
     System,
 }
@@ -28,7 +26,6 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::InvalidParameter => 400,
             ErrorKind::NotModified => 304,
-            ErrorKind::Unauthorized => 401,
             ErrorKind::System => 500,
         }
     }

@@ -62,7 +62,9 @@ pub use logs::{LogChunk, LogOptions, LogStream};
 pub use mounts::MountRecord;
 pub use network::NetworkListOptions;
 pub use record::{ContainerRecord, RunState, Status};
-pub use registry::{PreparedPull, PullOutcome, PullRequest, RegistrySettings};
+pub use registry::{
+    PreparedPull, PreparedPush, PullOutcome, PullRequest, PushRequest, RegistrySettings,
+};
 pub use stats::StatsReader;
 pub use timefmt::{parse_api_time, rfc3339_nano};
 

@@ -144,11 +144,12 @@ impl Registry {
             let resp = r
                 .call()
                 .map_err(|e| RegistryError::Connect(format!("Get \"{url}\": {e}")))?;
-            let status = resp.status().as_u16();
-            if status == 401 {
-                return Err(RegistryError::Status(RegistryErrors::from_body(
-                    401,
-                    &read_limited(resp),
+            let status = resp.status();
+            if status.as_u16() == 401 || status.as_u16() == 403 {
+                return Err(RegistryError::Auth(format!(
+                    "login attempt to {url} failed with status: {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
                 )));
             }
             return Ok(String::new());

@@ -104,6 +104,15 @@ impl Store {
         crate::split::LayerReader::open(&layer_path(self.root(), diff_id), diff_id)
     }
 
+    /// Point the digest reference `digest_ref` (`name@sha256:...`) at image
+    /// `id` (after a push: `RepoDigests`).
+    pub fn add_repo_digest(&self, id: &str, digest_ref: &Reference) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        let d = crate::query::resolve_digest(&st, id, false)?;
+        st.tags.insert(digest_ref.to_string(), d);
+        st.save_tags()
+    }
+
     /// The raw config of an image (any name [`Store::resolve`] accepts).
     pub fn config_bytes(&self, id: &str) -> Result<Vec<u8>, StoreError> {
         let d = {

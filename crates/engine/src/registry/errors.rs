@@ -5,18 +5,14 @@ use berth_spec::reference::Reference;
 
 use crate::error::EngineError;
 
-/// Whether the registry refused access (unknown repository or missing
-/// credentials look the same from outside).
+/// Whether the registry denied access or does not know the repository
+/// (dockerd's `notFoundError` codes; a plain `UNAUTHORIZED` stays as is).
 fn is_denied(e: &RegistryError) -> bool {
-    match e.registry_errors() {
-        Some(errs) => {
-            errs.has_code("UNAUTHORIZED")
-                || errs.has_code("DENIED")
-                || errs.has_code("NAME_UNKNOWN")
-                || (errs.errors.is_empty() && matches!(errs.status, 401 | 403))
-        }
-        None => false,
-    }
+    e.registry_errors().is_some_and(|errs| {
+        errs.errors
+            .first()
+            .is_some_and(|f| f.code == "DENIED" || f.code == "NAME_UNKNOWN")
+    })
 }
 
 /// An error fetching the manifest of `r`.
@@ -28,7 +24,7 @@ pub(crate) fn pull_error(r: &Reference, e: RegistryError) -> EngineError {
         ));
     }
     if e.registry_errors()
-        .is_some_and(|x| x.has_code("MANIFEST_UNKNOWN") || x.status == 404)
+        .is_some_and(|x| x.has_code("MANIFEST_UNKNOWN") || (x.errors.is_empty() && x.status == 404))
     {
         return EngineError::not_found(format!(
             "manifest for {} not found: {e}",
@@ -52,30 +48,7 @@ pub(crate) fn push_error(r: &Reference, e: RegistryError) -> EngineError {
     EngineError::system(e.to_string())
 }
 
-/// A failed login.
-pub(crate) fn login_error(server: &str, e: RegistryError) -> EngineError {
-    let server = if server.is_empty() {
-        berth_registry::HUB_AUTH_KEY
-    } else {
-        server
-    };
-    match &e {
-        RegistryError::Status(s) if matches!(s.status, 401 | 403) => EngineError::new(
-            crate::ErrorKind::Unauthorized,
-            format!("Get \"{}\": {e}", login_url(server)),
-        ),
-        _ => EngineError::system(e.to_string()),
-    }
-}
-
-fn login_url(server: &str) -> String {
-    if server.starts_with("http://") || server.starts_with("https://") {
-        if server.contains("/v1/") || server.ends_with("/v2/") {
-            server.to_string()
-        } else {
-            format!("{}/v2/", server.trim_end_matches('/'))
-        }
-    } else {
-        format!("https://{server}/v2/")
-    }
+/// A failed login (dockerd answers 500 with the registry's reason).
+pub(crate) fn login_error(e: RegistryError) -> EngineError {
+    EngineError::system(e.to_string())
 }

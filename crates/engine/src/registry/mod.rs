@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use berth_registry::{Registry, RegistryOptions};
 
 pub use pull::{PreparedPull, PullOutcome, PullRequest};
-pub use push::PushRequest;
+pub use push::{PreparedPush, PushRequest};
 
 /// The daemon's registry settings.
 #[derive(Debug, Clone)]
@@ -71,10 +71,9 @@ impl crate::Engine {
     pub async fn login(&self, auth: berth_registry::AuthConfig) -> crate::Result<String> {
         let (registry, _) = self.registry.get();
         crate::blocking(move || {
-            let server = auth.serveraddress.clone();
             registry
-                .login(&server, &auth)
-                .map_err(|e| errors::login_error(&server, e))
+                .login(&auth.serveraddress, &auth)
+                .map_err(errors::login_error)
         })
         .await
     }
@@ -84,4 +83,83 @@ impl crate::Engine {
 pub(crate) fn short_hex(d: &str) -> String {
     let hex = d.split_once(':').map(|(_, h)| h).unwrap_or(d);
     hex.chars().take(12).collect()
+}
+
+impl crate::Engine {
+    /// `GET /distribution/{name}/json`: the descriptor of what `r` names on
+    /// its registry and the platforms it offers.
+    pub async fn distribution_inspect(
+        &self,
+        r: berth_spec::reference::Reference,
+        auth: berth_registry::AuthConfig,
+    ) -> crate::Result<serde_json::Value> {
+        use berth_registry::manifest::{self, Parsed};
+        let (registry, _) = self.registry.get();
+        crate::blocking(move || {
+            let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let session = registry
+                .session(
+                    r.domain(),
+                    r.path(),
+                    &auth,
+                    berth_registry::Access::Pull,
+                    cancel,
+                )
+                .map_err(|e| errors::pull_error(&r, e))?;
+            let wanted = match (r.digest(), r.tag()) {
+                (Some(d), _) => d.to_string(),
+                (_, Some(t)) => t.to_string(),
+                _ => berth_spec::reference::DEFAULT_TAG.to_string(),
+            };
+            let m = session
+                .get_manifest(&wanted)
+                .map_err(|e| errors::pull_error(&r, e))?;
+            let parsed =
+                manifest::parse(&m.bytes, &m.media_type).map_err(|e| errors::pull_error(&r, e))?;
+            let media = match &parsed {
+                Parsed::Image(x) if !x.media_type.is_empty() => x.media_type.clone(),
+                Parsed::Index(x) if !x.media_type.is_empty() => x.media_type.clone(),
+                _ => m
+                    .media_type
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            };
+            let platforms: Vec<serde_json::Value> = match parsed {
+                Parsed::Index(idx) => idx
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref())
+                    .map(|p| serde_json::to_value(p).unwrap_or_default())
+                    .collect(),
+                Parsed::Image(img) => {
+                    let cd = berth_spec::digest::Digest::parse(&img.config.digest)
+                        .map_err(|e| crate::EngineError::system(e.to_string()))?;
+                    let bytes = session
+                        .blob_bytes(&cd, 8 << 20)
+                        .map_err(|e| errors::pull_error(&r, e))?;
+                    let c = berth_spec::image::ImageConfig::from_bytes(&bytes)
+                        .map_err(|e| crate::EngineError::system(e.to_string()))?;
+                    let p = berth_spec::image::Platform {
+                        architecture: c.architecture,
+                        os: c.os,
+                        variant: c.variant,
+                        os_version: c.os_version,
+                    };
+                    vec![serde_json::to_value(p).unwrap_or_default()]
+                }
+            };
+            Ok(serde_json::json!({
+                "Descriptor": {
+                    "mediaType": media,
+                    "digest": m.digest.to_string(),
+                    "size": m.bytes.len(),
+                },
+                "Platforms": platforms,
+            }))
+        })
+        .await
+    }
 }
