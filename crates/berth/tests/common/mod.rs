@@ -605,6 +605,11 @@ impl Daemon {
 
     /// Starts the daemon and waits (up to 20 s) until `/_ping` answers.
     pub fn start(&self) {
+        self.start_args(&[]);
+    }
+
+    /// [`Daemon::start`] with extra daemon flags (`--insecure-registry`, ...).
+    pub fn start_args(&self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -618,6 +623,7 @@ impl Daemon {
             .arg(&self.exec_root)
             .arg("-H")
             .arg(&self.host)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
             .stderr(log);

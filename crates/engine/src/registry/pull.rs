@@ -167,10 +167,18 @@ impl PreparedPull {
         ));
         let config_digest = Digest::parse(&self.manifest.config.digest)
             .map_err(|e| EngineError::system(format!("invalid config digest: {e}")))?;
-        let config_bytes = self
-            .session
-            .blob_bytes(&config_digest, MAX_CONFIG)
-            .map_err(|e| pull_error(&r, e))?;
+        let store = engine.store();
+        // As dockerd: an image already in the store needs no layer at all.
+        let have_image = store
+            .resolve(&config_digest.to_string())
+            .is_ok_and(|id| id == config_digest.to_string());
+        let config_bytes = match have_image {
+            true => store.config_bytes(&config_digest.to_string())?,
+            false => self
+                .session
+                .blob_bytes(&config_digest, MAX_CONFIG)
+                .map_err(|e| pull_error(&r, e))?,
+        };
         let config = ImageConfig::from_bytes(&config_bytes)
             .map_err(|e| EngineError::system(format!("invalid image config: {e}")))?;
         if let Some(p) = &self.req.platform {
@@ -202,10 +210,17 @@ impl PreparedPull {
                 diffs.len()
             )));
         }
-        let store = engine.store();
         let intake = store.layer_intake();
         let mut jobs: Vec<Job> = Vec::new();
-        for (desc, diff_id) in self.manifest.layers.iter().zip(diffs) {
+        let layers = if have_image {
+            for d in diffs {
+                intake.reuse(d);
+            }
+            &[][..]
+        } else {
+            &self.manifest.layers[..]
+        };
+        for (desc, diff_id) in layers.iter().zip(diffs) {
             let digest = Digest::parse(&desc.digest)
                 .map_err(|e| EngineError::system(format!("invalid layer digest: {e}")))?;
             let short = short_hex(&desc.digest);
@@ -317,13 +332,23 @@ impl PreparedPull {
             .blob(&job.digest, total, Box::new(progress))
             .map_err(|e| pull_error(&self.req.reference, e))?;
         let first_err = Arc::new(Mutex::new(None));
-        let rec = Recording {
+        let mut rec = Recording {
             inner: reader,
             first_err: Arc::clone(&first_err),
         };
-        if let Err(e) = intake.ingest(rec, &job.diff_id) {
+        if let Err(e) = intake.ingest(&mut rec, &job.diff_id) {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::system("operation cancelled"));
+            }
+            // As dockerd, a blob that does not match its digest is reported
+            // as such, even when the damage already broke decompression:
+            // read the rest to finish the check.
+            if first_err
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none()
+            {
+                let _ = io::copy(&mut rec, &mut io::sink());
             }
             let blob_err = first_err.lock().unwrap_or_else(|p| p.into_inner()).take();
             return Err(EngineError::system(
