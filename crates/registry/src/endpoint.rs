@@ -200,33 +200,35 @@ impl RegistryOptions {
     /// A client certificate: `<name>.cert` with its `<name>.key`, as Docker
     /// reads them.
     fn client_cert(&self, host: &str) -> Result<Option<ClientCert>> {
-        for dir in self.host_dirs(host) {
-            for cert_path in files_with_ext(&dir, "cert") {
-                let key_path = cert_path.with_extension("key");
-                let read = |p: &Path| {
-                    std::fs::read(p).map_err(|e| {
-                        RegistryError::Connect(format!("reading {}: {e}", p.display()))
-                    })
-                };
-                let chain = pem_certs(&read(&cert_path)?);
-                let key_pem = read(&key_path).map_err(|_| {
-                    RegistryError::Connect(format!(
-                        "missing key {} for client certificate {}. CA certificates must use the extension .crt",
-                        key_path.display(),
-                        cert_path.display()
-                    ))
-                })?;
-                let key = ureq::tls::parse_pem(&key_pem).find_map(|i| match i {
-                    Ok(PemItem::PrivateKey(k)) => Some(k),
-                    _ => None,
-                });
-                let key: PrivateKey<'static> = key.ok_or_else(|| {
-                    RegistryError::Connect(format!("no private key in {}", key_path.display()))
-                })?;
-                return Ok(Some(ClientCert::new_with_certs(&chain, key)));
-            }
-        }
-        Ok(None)
+        let first = self
+            .host_dirs(host)
+            .into_iter()
+            .flat_map(|dir| files_with_ext(&dir, "cert"))
+            .next();
+        let Some(cert_path) = first else {
+            return Ok(None);
+        };
+        let key_path = cert_path.with_extension("key");
+        let read = |p: &Path| {
+            std::fs::read(p)
+                .map_err(|e| RegistryError::Connect(format!("reading {}: {e}", p.display())))
+        };
+        let chain = pem_certs(&read(&cert_path)?);
+        let key_pem = read(&key_path).map_err(|_| {
+            RegistryError::Connect(format!(
+                "missing key {} for client certificate {}. CA certificates must use the extension .crt",
+                key_path.display(),
+                cert_path.display()
+            ))
+        })?;
+        let key = ureq::tls::parse_pem(&key_pem).find_map(|i| match i {
+            Ok(PemItem::PrivateKey(k)) => Some(k),
+            _ => None,
+        });
+        let key: PrivateKey<'static> = key.ok_or_else(|| {
+            RegistryError::Connect(format!("no private key in {}", key_path.display()))
+        })?;
+        Ok(Some(ClientCert::new_with_certs(&chain, key)))
     }
 }
 

@@ -31,7 +31,7 @@ pub struct FetchedManifest {
 #[derive(Debug, Clone)]
 pub enum Parsed {
     /// An image manifest (config + layers).
-    Image(Manifest),
+    Image(Box<Manifest>),
     /// A manifest list / image index.
     Index(Index),
 }
@@ -71,7 +71,7 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Parsed> {
             .map_err(|e| RegistryError::Protocol(format!("invalid manifest list: {e}")))
     } else {
         serde_json::from_value(v)
-            .map(Parsed::Image)
+            .map(|m| Parsed::Image(Box::new(m)))
             .map_err(|e| RegistryError::Protocol(format!("invalid manifest: {e}")))
     }
 }

@@ -87,14 +87,14 @@ impl Engine {
         let manifest = match manifest::parse(&top.bytes, &top.media_type)
             .map_err(|e| pull_error(r, e))?
         {
-            Parsed::Image(m) => m,
+            Parsed::Image(m) => *m,
             Parsed::Index(idx) => {
                 let d = manifest::choose(&idx, &platform).map_err(|e| pull_error(r, e))?;
                 let sub = session
                     .get_manifest(&d.digest)
                     .map_err(|e| pull_error(r, e))?;
                 match manifest::parse(&sub.bytes, &sub.media_type).map_err(|e| pull_error(r, e))? {
-                    Parsed::Image(m) => m,
+                    Parsed::Image(m) => *m,
                     Parsed::Index(_) => {
                         return Err(EngineError::system(format!(
                             "manifest list {} points to another list",
