@@ -17,6 +17,13 @@ fn main() {
             berth_runtime::shim::main(&args);
         }
     }
+    // `berth daemon ...` has its own flags (the registry ones included).
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if daemon_cmd::is_daemon_invocation(&args) {
+        std::process::exit(daemon_cmd::main(&args));
+    }
     std::process::exit(cli::main());
 }
 

@@ -26,6 +26,7 @@ fn main() {
         exec_root: args[3].clone().into(),
         shim_exe,
         daemon_log: None,
+        registry: Default::default(),
     };
     if let Err(e) = berth_daemon::run(cfg) {
         eprintln!("berthd: {e}");

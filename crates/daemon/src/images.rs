@@ -91,13 +91,11 @@ pub async fn prune(ctx: &Ctx, q: &Query) -> ApiResult {
     ok_json(&ctx.engine.image_prune(all).await?)
 }
 
-/// `POST /images/create`: import from the request body (`fromSrc=-`); pulling is not supported.
+/// `POST /images/create`: pull (`fromImage`) or import from the request
+/// body (`fromSrc=-`).
 pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
-    if let Some(image) = q.get("fromImage").filter(|s| !s.is_empty()) {
-        let tag = q.get("tag").filter(|t| !t.is_empty()).unwrap_or("latest");
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {image}:{tag}: berth cannot pull from registries yet (import or load the image)"
-        )));
+    if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
+        return crate::registry::pull(ctx, q, req).await;
     }
     match q.get("fromSrc") {
         Some("-") => {}

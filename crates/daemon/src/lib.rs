@@ -15,6 +15,7 @@ mod exec;
 mod images;
 mod networks;
 mod query;
+mod registry;
 mod respond;
 mod router;
 mod server;
@@ -48,6 +49,8 @@ pub struct DaemonConfig {
     pub shim_exe: PathBuf,
     /// Where the daemon's log goes, if known (reported by `/info`).
     pub daemon_log: Option<PathBuf>,
+    /// Registry settings (insecure registries, mirrors, concurrency).
+    pub registry: berth_engine::RegistrySettings,
 }
 
 /// Set up `tracing` to stderr at `level` (`error`, `warn`, `info`, `debug`, `trace`);

@@ -159,6 +159,12 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
             crate::networks::disconnect(&ctx, &decode(id), req).await
         }
         (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
+        (Method::POST, ["auth"]) => crate::registry::auth(&ctx, req).await,
+        (Method::GET, ["distribution", .., "json"]) if segs.len() >= 3 => {
+            let rest = &trimmed["distribution/".len()..];
+            let name = decode(rest.strip_suffix("/json").unwrap_or(rest));
+            crate::registry::distribution(&ctx, &name, req).await
+        }
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
         (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,
@@ -180,6 +186,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
                 (Method::GET, Some("history")) => images::history(&ctx, &name).await,
                 (Method::GET, Some("get")) => images::save(&ctx, vec![name]).await,
                 (Method::POST, Some("tag")) => images::tag(&ctx, &name, &q).await,
+                (Method::POST, Some("push")) => crate::registry::push(&ctx, &name, &q, req).await,
                 (Method::DELETE, None) => images::remove(&ctx, &name, &q).await,
                 _ => Err(not_found()),
             }

@@ -152,6 +152,7 @@ pub fn run(cfg: DaemonConfig) -> Result<(), DaemonError> {
                 return Err(e.into());
             }
         };
+        engine.configure_registry(cfg.registry.clone());
         let pid_file = cfg.exec_root.join("berth.pid");
         berth_runtime_pid(&pid_file)?;
         tracing::info!(

@@ -29,6 +29,7 @@ mod network;
 mod oom;
 mod pause;
 mod record;
+mod registry;
 mod resolve;
 mod resources;
 mod restart;
@@ -45,6 +46,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use attach::{parse_size, PendingAttach, StdioConn};
+pub use berth_registry::{AuthConfig, PlatformSpec};
 pub use berth_runtime::attach as attach_protocol;
 pub use berth_runtime::attach::AttachOptions;
 pub use berth_store::Store;
@@ -63,6 +65,9 @@ pub use logs::{LogChunk, LogOptions, LogStream};
 pub use mounts::MountRecord;
 pub use network::NetworkListOptions;
 pub use record::{ContainerRecord, RunState, Status};
+pub use registry::{
+    PreparedPull, PreparedPush, PullOutcome, PullRequest, PushRequest, RegistrySettings,
+};
 pub use stats::StatsReader;
 pub use timefmt::{parse_api_time, rfc3339_nano};
 
@@ -98,6 +103,8 @@ pub struct Engine {
     volume_use: tokio::sync::Mutex<()>,
     /// Networks, endpoints, published ports, DNS servers.
     net: network::NetState,
+    /// The registry client and its settings.
+    registry: registry::RegistryState,
 }
 
 impl std::fmt::Debug for Engine {

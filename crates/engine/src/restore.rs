@@ -107,6 +107,7 @@ impl Engine {
             volumes: crate::volumes::open_store(&cfg.data_root),
             volume_use: tokio::sync::Mutex::new(()),
             net: crate::network::NetState::new(&cfg.data_root, &cfg.exec_root),
+            registry: crate::registry::RegistryState::default(),
             cfg,
             store: Arc::new(store),
             containers: Mutex::new(BTreeMap::new()),

@@ -840,3 +840,140 @@ mod tests {
         assert_eq!(v["WorkingDir"], "");
     }
 }
+
+/// `progressDetail` of a progress message (`{}` when empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressDetail {
+    /// Bytes done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    /// Bytes in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// One message of the pull and push progress streams, with dockerd's
+/// field order (`status`, `progressDetail`, `progress`, `id`, errors, `aux`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<ProgressDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<ErrorResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<Value>,
+}
+
+impl ProgressMessage {
+    /// `{"status": ...}`.
+    pub fn status(status: impl Into<String>) -> ProgressMessage {
+        ProgressMessage {
+            status: Some(status.into()),
+            ..Default::default()
+        }
+    }
+
+    /// `{"status": ..., "id": ...}`.
+    pub fn with_id(status: impl Into<String>, id: impl Into<String>) -> ProgressMessage {
+        ProgressMessage {
+            status: Some(status.into()),
+            id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// `{"status": ..., "progressDetail": {}, "id": ...}`: a layer's step.
+    pub fn layer(status: impl Into<String>, id: impl Into<String>) -> ProgressMessage {
+        ProgressMessage {
+            status: Some(status.into()),
+            progress_detail: Some(ProgressDetail::default()),
+            id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A layer's progress: `progressDetail` and the rendered bar.
+    pub fn bar(
+        status: impl Into<String>,
+        id: impl Into<String>,
+        current: u64,
+        total: u64,
+    ) -> ProgressMessage {
+        ProgressMessage {
+            status: Some(status.into()),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: (total > 0).then_some(total),
+            }),
+            progress: Some(progress_bar(current, total)),
+            id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// An error message ending a stream.
+    pub fn error(message: impl Into<String>) -> ProgressMessage {
+        let message = message.into();
+        ProgressMessage {
+            error_detail: Some(ErrorResponse {
+                message: message.clone(),
+            }),
+            error: Some(message),
+            ..Default::default()
+        }
+    }
+}
+
+/// dockerd's rendering of a byte progress (`JSONProgress.String` at the
+/// daemon's width): `[=====>      ]  1.5MB/3MB`, or only the count when
+/// the total is unknown or exceeded.
+pub fn progress_bar(current: u64, total: u64) -> String {
+    use crate::units::human_size;
+    if total == 0 {
+        return format!("{:>8}", human_size(current, 4));
+    }
+    let pct = ((current as f64 / total as f64 * 100.0) as u64 / 2).min(50) as usize;
+    let bar = format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct));
+    let numbers = if current > total {
+        format!("{:>8}", human_size(current, 4))
+    } else {
+        format!("{:>8}/{}", human_size(current, 4), human_size(total, 4))
+    };
+    format!("{bar}{numbers}")
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn bars_render_as_dockerd() {
+        assert_eq!(
+            progress_bar(36445, 3001152),
+            "[>                                                  ]  36.45kB/3.001MB"
+        );
+        assert_eq!(
+            progress_bar(3010560, 3000000),
+            "[==================================================>]  3.011MB"
+        );
+        assert_eq!(
+            progress_bar(3001152, 3001152),
+            "[==================================================>]  3.001MB/3.001MB"
+        );
+        let m = ProgressMessage::layer("Pulling fs layer", "0349c760c502");
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"status":"Pulling fs layer","progressDetail":{},"id":"0349c760c502"}"#
+        );
+    }
+}

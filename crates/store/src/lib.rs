@@ -34,6 +34,7 @@ mod layers;
 mod load;
 mod meta;
 mod oci_out;
+mod pull;
 mod query;
 mod remove;
 mod save;
@@ -41,4 +42,5 @@ mod split;
 mod store;
 
 pub use error::{ErrorKind, StoreError};
+pub use pull::{DistributionSource, LayerIntake, Registered};
 pub use store::{CommitOptions, ImportOptions, Store};

@@ -179,10 +179,22 @@ impl State {
             .collect()
     }
 
-    /// Familiar strings of the references pointing at `id`.
+    /// Familiar strings of the tags (not digest references) pointing at
+    /// `id`.
     pub(crate) fn tags_of(&self, id: &Digest) -> Vec<String> {
         self.refs_of(id)
             .iter()
+            .filter(|r| r.digest().is_none())
+            .map(|r| r.familiar_string())
+            .collect()
+    }
+
+    /// Familiar strings of the digest references (`RepoDigests`) pointing
+    /// at `id`.
+    pub(crate) fn digests_of(&self, id: &Digest) -> Vec<String> {
+        self.refs_of(id)
+            .iter()
+            .filter(|r| r.digest().is_some())
             .map(|r| r.familiar_string())
             .collect()
     }

@@ -154,7 +154,7 @@ pub(crate) fn inspect(store: &Store, id: &str) -> Result<ImageInspect, StoreErro
     Ok(ImageInspect {
         id: e.id.to_string(),
         repo_tags: st.tags_of(&e.id),
-        repo_digests: Vec::new(),
+        repo_digests: st.digests_of(&e.id),
         parent: e.record.parent.clone(),
         comment: c.comment.clone(),
         created: c.created.clone(),
@@ -188,18 +188,23 @@ pub(crate) fn list(store: &Store, all: bool) -> Result<Vec<ImageSummary>, StoreE
     let mut out: Vec<ImageSummary> = Vec::new();
     for e in st.images.values().filter(|e| !e.record.deleted) {
         let tags = st.tags_of(&e.id);
-        if !all && tags.is_empty() && !st.children_of(&e.id).is_empty() {
+        let digests = st.digests_of(&e.id);
+        if !all && tags.is_empty() && digests.is_empty() && !st.children_of(&e.id).is_empty() {
             continue; // An intermediate image.
         }
         // As dockerd: untagged images show `<none>` placeholders; tagged
-        // ones (without registry digests) a null RepoDigests.
-        let (repo_tags, repo_digests) = if tags.is_empty() {
-            (
-                vec!["<none>:<none>".to_string()],
-                Some(vec!["<none>@<none>".to_string()]),
-            )
+        // ones without registry digests a null RepoDigests.
+        let repo_digests = if !digests.is_empty() {
+            Some(digests)
+        } else if tags.is_empty() {
+            Some(vec!["<none>@<none>".to_string()])
         } else {
-            (tags, None)
+            None
+        };
+        let repo_tags = if tags.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            tags
         };
         out.push(ImageSummary {
             containers: -1,

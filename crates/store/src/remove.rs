@@ -144,6 +144,16 @@ pub(crate) fn remove(
     result
 }
 
+/// dockerd's `isSingleReference`: all references in one repository, and
+/// at most one of them a tag (the others are digest references).
+fn is_single_reference(refs: &[Reference]) -> bool {
+    let Some(first) = refs.first() else {
+        return false;
+    };
+    refs.iter().all(|r| r.name() == first.name())
+        && refs.iter().filter(|r| r.digest().is_none()).count() <= 1
+}
+
 fn is_id_prefix(id: &Digest, name: &str) -> bool {
     let full = id.to_string();
     full.starts_with(name) || id.hex().starts_with(name)
@@ -171,12 +181,23 @@ fn remove_locked(
         }
         let r = Reference::parse_normalized_tagged(name)?;
         untag(st, &r, &mut records)?;
+        // As dockerd: once the last tag of a repository is gone, so are
+        // that repository's digest references.
+        if r.digest().is_none() {
+            let same_repo = |x: &Reference| x.name() == r.name();
+            let refs = st.refs_of(&id);
+            if !refs.iter().any(|x| x.digest().is_none() && same_repo(x)) {
+                for x in refs.iter().filter(|x| x.digest().is_some() && same_repo(x)) {
+                    untag(st, x, &mut records)?;
+                }
+            }
+        }
         repo_refs = st.refs_of(&id);
         if !repo_refs.is_empty() {
             return Ok(records);
         }
         removed_repo_ref = true;
-    } else if repo_refs.len() == 1 {
+    } else if is_single_reference(&repo_refs) {
         let mut mask = HARD;
         if !force {
             mask |= SOFT & !ACTIVE_REF;

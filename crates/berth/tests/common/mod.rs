@@ -613,12 +613,21 @@ impl Daemon {
 
     /// Starts the daemon and waits (up to 20 s) until `/_ping` answers.
     pub fn start(&self) {
-        self.start_through(None);
+        self.start_with(None, &[]);
     }
 
     /// Starts the daemon from `sh -c "SHELL_PREFIX; exec berth daemon ..."` (e.g. to hand it
     /// descriptors it inherits, as a user's shell would), or directly when `None`.
     pub fn start_through(&self, shell_prefix: Option<&str>) {
+        self.start_with(shell_prefix, &[]);
+    }
+
+    /// [`Daemon::start`] with extra daemon flags (`--insecure-registry`, ...).
+    pub fn start_args(&self, extra: &[&str]) {
+        self.start_with(None, extra);
+    }
+
+    fn start_with(&self, shell_prefix: Option<&str>, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -641,6 +650,7 @@ impl Daemon {
             .arg(&self.exec_root)
             .arg("-H")
             .arg(&self.host)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup"))
             .stderr(log);

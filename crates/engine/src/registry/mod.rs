@@ -1,0 +1,165 @@
+//! Registries: pull into the store (streamed, several layers at once),
+//! push from it, login. The protocol is in `berth-registry`; this module
+//! turns it into dockerd's progress messages and errors.
+
+mod errors;
+mod pull;
+mod push;
+
+use std::sync::{Arc, RwLock};
+
+use berth_registry::{Registry, RegistryOptions};
+
+pub use pull::{PreparedPull, PullOutcome, PullRequest};
+pub use push::{PreparedPush, PushRequest};
+
+/// The daemon's registry settings.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    /// Insecure registries, mirrors, `certs.d` directories.
+    pub options: RegistryOptions,
+    /// `--max-concurrent-downloads` (layers downloaded at once per pull).
+    pub max_concurrent_downloads: usize,
+    /// `--max-concurrent-uploads` (layers uploaded at once per push).
+    pub max_concurrent_uploads: usize,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            options: RegistryOptions::default(),
+            max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
+        }
+    }
+}
+
+/// The engine's registry client and its settings.
+#[derive(Debug)]
+pub(crate) struct RegistryState {
+    inner: RwLock<(Arc<Registry>, RegistrySettings)>,
+}
+
+impl Default for RegistryState {
+    fn default() -> Self {
+        let s = RegistrySettings::default();
+        RegistryState {
+            inner: RwLock::new((Arc::new(Registry::new(s.options.clone())), s)),
+        }
+    }
+}
+
+impl RegistryState {
+    pub(crate) fn set(&self, s: RegistrySettings) {
+        let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        *g = (Arc::new(Registry::new(s.options.clone())), s);
+    }
+
+    pub(crate) fn get(&self) -> (Arc<Registry>, RegistrySettings) {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl crate::Engine {
+    /// Apply the daemon's registry settings.
+    pub fn configure_registry(&self, settings: RegistrySettings) {
+        self.registry.set(settings);
+    }
+
+    /// `POST /auth`: check credentials with the registry. Returns the
+    /// identity token the registry handed out (often empty).
+    pub async fn login(&self, auth: berth_registry::AuthConfig) -> crate::Result<String> {
+        let (registry, _) = self.registry.get();
+        crate::blocking(move || {
+            registry
+                .login(&auth.serveraddress, &auth)
+                .map_err(errors::login_error)
+        })
+        .await
+    }
+}
+
+/// The 12-hex short form Docker shows for a layer digest.
+pub(crate) fn short_hex(d: &str) -> String {
+    let hex = d.split_once(':').map(|(_, h)| h).unwrap_or(d);
+    hex.chars().take(12).collect()
+}
+
+impl crate::Engine {
+    /// `GET /distribution/{name}/json`: the descriptor of what `r` names on
+    /// its registry and the platforms it offers.
+    pub async fn distribution_inspect(
+        &self,
+        r: berth_spec::reference::Reference,
+        auth: berth_registry::AuthConfig,
+    ) -> crate::Result<serde_json::Value> {
+        use berth_registry::manifest::{self, Parsed};
+        let (registry, _) = self.registry.get();
+        crate::blocking(move || {
+            let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let session = registry
+                .session(
+                    r.domain(),
+                    r.path(),
+                    &auth,
+                    berth_registry::Access::Pull,
+                    cancel,
+                )
+                .map_err(|e| errors::pull_error(&r, e))?;
+            let wanted = match (r.digest(), r.tag()) {
+                (Some(d), _) => d.to_string(),
+                (_, Some(t)) => t.to_string(),
+                _ => berth_spec::reference::DEFAULT_TAG.to_string(),
+            };
+            let m = session
+                .get_manifest(&wanted)
+                .map_err(|e| errors::pull_error(&r, e))?;
+            let parsed =
+                manifest::parse(&m.bytes, &m.media_type).map_err(|e| errors::pull_error(&r, e))?;
+            let media = match &parsed {
+                Parsed::Image(x) if !x.media_type.is_empty() => x.media_type.clone(),
+                Parsed::Index(x) if !x.media_type.is_empty() => x.media_type.clone(),
+                _ => m
+                    .media_type
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            };
+            let platforms: Vec<serde_json::Value> = match parsed {
+                Parsed::Index(idx) => idx
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref())
+                    .map(|p| serde_json::to_value(p).unwrap_or_default())
+                    .collect(),
+                Parsed::Image(img) => {
+                    let cd = berth_spec::digest::Digest::parse(&img.config.digest)
+                        .map_err(|e| crate::EngineError::system(e.to_string()))?;
+                    let bytes = session
+                        .blob_bytes(&cd, 8 << 20)
+                        .map_err(|e| errors::pull_error(&r, e))?;
+                    let c = berth_spec::image::ImageConfig::from_bytes(&bytes)
+                        .map_err(|e| crate::EngineError::system(e.to_string()))?;
+                    let p = berth_spec::image::Platform {
+                        architecture: c.architecture,
+                        os: c.os,
+                        variant: c.variant,
+                        os_version: c.os_version,
+                    };
+                    vec![serde_json::to_value(p).unwrap_or_default()]
+                }
+            };
+            Ok(serde_json::json!({
+                "Descriptor": {
+                    "mediaType": media,
+                    "digest": m.digest.to_string(),
+                    "size": m.bytes.len(),
+                },
+                "Platforms": platforms,
+            }))
+        })
+        .await
+    }
+}
