@@ -1,0 +1,159 @@
+//! `berth search`: the daemon asks the registry; the table is the docker
+//! CLI's (NAME, DESCRIPTION cut to 45 characters, STARS, OFFICIAL, AUTOMATED).
+
+use berth_client::{Client, SearchOptions, SearchResult};
+use clap::Args;
+
+use super::registry_auth;
+use crate::cli::error::CliResult;
+use crate::cli::format::{ellipsis, render, row};
+use crate::cli::output::out;
+use crate::cli::template::Val;
+
+/// `berth search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Max number of search results
+    #[arg(
+        long = "limit",
+        value_name = "int",
+        default_value_t = 25,
+        allow_negative_numbers = true
+    )]
+    pub limit: i64,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// The search term
+    #[arg(value_name = "TERM")]
+    pub term: String,
+}
+
+const DEFAULT_FORMAT: &str =
+    "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}";
+
+/// The registry a search term goes to (`127.0.0.1:5000/x` -> that host;
+/// anything else -> Docker Hub).
+fn search_domain(term: &str) -> &str {
+    match term.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+fn header() -> Val {
+    row(
+        vec![
+            ("Name", "NAME".into()),
+            ("Description", "DESCRIPTION".into()),
+            ("StarCount", "STARS".into()),
+            ("IsOfficial", "OFFICIAL".into()),
+            ("IsAutomated", "AUTOMATED".into()),
+        ],
+        vec![],
+    )
+}
+
+fn ok(b: bool) -> String {
+    if b { "[OK]" } else { "" }.to_string()
+}
+
+/// One table row; descriptions lose their line breaks and, unless
+/// `--no-trunc`, are cut to 45 characters.
+fn result_row(r: &SearchResult, trunc: bool) -> Val {
+    let mut desc = r.description.replace(['\n', '\r'], " ");
+    if trunc {
+        desc = ellipsis(&desc, 45);
+    }
+    row(
+        vec![
+            ("Name", r.name.clone()),
+            ("Description", desc),
+            ("StarCount", r.star_count.to_string()),
+            ("IsOfficial", ok(r.is_official)),
+            ("IsAutomated", ok(r.is_automated)),
+        ],
+        vec![],
+    )
+}
+
+/// Render results with `--format` (or docker's table).
+pub fn render_results(
+    results: &[SearchResult],
+    format: Option<&str>,
+    trunc: bool,
+) -> CliResult<String> {
+    let format = match format {
+        Some(f) if !f.is_empty() && f != "table" => f,
+        _ => DEFAULT_FORMAT,
+    };
+    let rows: Vec<Val> = results.iter().map(|r| result_row(r, trunc)).collect();
+    Ok(render(format, &header(), &rows)?)
+}
+
+/// `berth search`.
+pub async fn search(client: &Client, args: &SearchArgs) -> CliResult {
+    let opts = SearchOptions {
+        term: args.term.clone(),
+        limit: Some(args.limit),
+        filters: crate::cli::filters_from(&args.filter)?,
+        registry_auth: Some(registry_auth(search_domain(&args.term))?),
+    };
+    let results = client.image_search(&opts).await?;
+    out(&render_results(
+        &results,
+        args.format.as_deref(),
+        !args.no_trunc,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_as_docker() {
+        let results = vec![
+            SearchResult {
+                name: "busybox".into(),
+                description: "Busybox base image.\nSmall".into(),
+                star_count: 3000,
+                is_official: true,
+                is_automated: false,
+            },
+            SearchResult {
+                name: "someone/a-very-long-named-image".into(),
+                description: "x".repeat(60),
+                star_count: 0,
+                is_official: false,
+                is_automated: true,
+            },
+        ];
+        let got = render_results(&results, None, true).unwrap();
+        let long = format!("{}…", "x".repeat(44));
+        let expected = format!(
+            "NAME                              DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n\
+             busybox                           Busybox base image. Small                       3000      [OK]       \n\
+             someone/a-very-long-named-image   {long}   0                    [OK]\n"
+        );
+        assert_eq!(got, expected);
+        let got = render_results(&results, Some("{{.Name}}: {{.StarCount}}"), true).unwrap();
+        assert_eq!(got, "busybox: 3000\nsomeone/a-very-long-named-image: 0\n");
+        let full = render_results(&results, Some("{{.Description}}"), false).unwrap();
+        assert!(full.contains(&"x".repeat(60)));
+    }
+
+    #[test]
+    fn terms_pick_their_registry() {
+        assert_eq!(search_domain("127.0.0.1:5000/busybox"), "127.0.0.1:5000");
+        assert_eq!(search_domain("localhost/x"), "localhost");
+        assert_eq!(search_domain("someone/x"), "docker.io");
+        assert_eq!(search_domain("busybox"), "docker.io");
+    }
+}
