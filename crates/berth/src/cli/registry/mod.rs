@@ -49,12 +49,18 @@ pub fn load_config() -> ConfigFile {
     }
 }
 
-/// The `X-Registry-Auth` value for the registry of `domain`.
-pub fn registry_auth(domain: &str) -> CliResult<String> {
+/// The `X-Registry-Auth` value for the registry of `domain`. As with the
+/// docker CLI, credentials that cannot be read (a helper that fails or is
+/// missing) mean no credentials: the registry then says what it lacks.
+pub fn registry_auth(domain: &str) -> String {
+    let key = auth_key(domain);
     let auth = load_config()
-        .get_auth(&auth_key(domain))
-        .map_err(|e| CliError::msg(e.to_string()))?;
-    Ok(auth.encode_header())
+        .get_auth(&key)
+        .unwrap_or_else(|_| berth_client::AuthConfig {
+            server_address: key.clone(),
+            ..Default::default()
+        });
+    auth.encode_header()
 }
 
 /// A parsed image name, or docker's error for it (exit 1).

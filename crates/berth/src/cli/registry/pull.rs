@@ -62,7 +62,7 @@ pub async fn pull_image(client: &Client, target: &PullTarget, sink: Sink) -> Cli
         tag,
         all_tags: target.all_tags,
         platform: target.platform.clone().filter(|p| !p.is_empty()),
-        registry_auth: Some(registry_auth(r.domain())?),
+        registry_auth: Some(registry_auth(r.domain())),
     };
     let stream = client.image_pull(&opts).await?;
     show_stream(stream, sink).await

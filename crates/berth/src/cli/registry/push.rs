@@ -49,7 +49,7 @@ pub async fn push(client: &Client, args: &PushArgs) -> CliResult {
     if reference.digest().is_some() {
         return Err(CliError::msg("cannot push a digest reference"));
     }
-    let auth = registry_auth(reference.domain())?;
+    let auth = registry_auth(reference.domain());
     let tag = if args.all_tags { None } else { reference.tag() };
     let stream = client
         .image_push(&reference.familiar_name(), tag, &auth)

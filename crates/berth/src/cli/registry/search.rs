@@ -103,7 +103,7 @@ pub async fn search(client: &Client, args: &SearchArgs) -> CliResult {
         term: args.term.clone(),
         limit: Some(args.limit),
         filters: crate::cli::filters_from(&args.filter)?,
-        registry_auth: Some(registry_auth(search_domain(&args.term))?),
+        registry_auth: Some(registry_auth(search_domain(&args.term))),
     };
     let results = client.image_search(&opts).await?;
     out(&render_results(
