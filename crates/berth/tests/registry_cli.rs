@@ -826,3 +826,41 @@ fn run_and_create_pull_a_missing_image() {
         )
     );
 }
+
+#[test]
+fn build_pull_pulls_the_base_image_again() {
+    let h = h_host();
+    let reg = Registry::start(false);
+    reg.seed("based", "1", 5_000);
+    let base = format!("{}:1", reg.repo("based"));
+    let built = uname("built");
+    let mut g = h.guard(&[]);
+    g.image(&base);
+    g.image(&built);
+    let dir = unique_tmp_dir("buildpull");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {base}\nRUN wc -c < /rnd > /size\n"),
+    )
+    .expect("write Dockerfile");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "-t", built.as_str()];
+        args.extend_from_slice(extra);
+        args.push(path_str(&dir));
+        h.run_env(&args, &[], None, CMD_TIMEOUT)
+    };
+    h.run(&["pull", "-q", &base]).ok();
+    // The base is here: a plain build does not go to the registry.
+    let out = build(&[]);
+    out.ok();
+    assert!(!out.stdout.contains("Pulling from"), "{}", out.stdout);
+    // --pull asks the daemon to pull it anyway (`pull=1`).
+    let out = build(&["--pull"]);
+    out.ok()
+        .stdout_has(&format!("Step 1/2 : FROM {base}\n1: Pulling from based\n"))
+        .stdout_has(&format!("Status: Image is up to date for {base}\n"));
+    assert!(!out.raw.contains(&0x1b), "{:?}", out.stdout);
+    h.run(&["run", "--rm", &built, "cat", "/size"])
+        .ok()
+        .stdout_is("5000\n");
+}

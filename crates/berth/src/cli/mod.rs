@@ -20,6 +20,7 @@ mod mountopt;
 mod netopts;
 mod network;
 mod output;
+mod progress;
 mod ps;
 mod publish;
 mod registry;

@@ -4,7 +4,6 @@
 //! `X-Registry-Auth`, and docker's progress display.
 
 mod login;
-mod progress;
 mod pull;
 mod push;
 mod search;
@@ -22,7 +21,7 @@ use berth_client::{MessageStream, INDEX_SERVER};
 use berth_spec::reference::{Reference, DEFAULT_DOMAIN};
 
 use super::error::{CliError, CliResult};
-use progress::{DisplayError, Renderer};
+use super::progress::{DisplayError, Renderer};
 
 /// The `config.json` key of a registry: Docker Hub's is
 /// `https://index.docker.io/v1/`, any other registry's its host name.
