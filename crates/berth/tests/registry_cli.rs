@@ -201,14 +201,17 @@ fn pull_errors_and_exit_codes() {
     );
 }
 
-/// A tmux session on its own server running `line` once Enter is pressed, its terminal
-/// output also written raw to `raw`; returns (screen, raw bytes) once it printed `EXIT=`.
-fn tmux_run(line: &str, raw: &Path) -> (String, Vec<u8>) {
-    let name = uname("tmux");
-    let tmux = |args: &[&str]| {
+/// A tmux session (on a tmux server of its own) in a 120x40 terminal running `line` once
+/// Enter is pressed, then `echo EXIT=$?`; killed on drop.
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> String {
         let o = Command::new("tmux")
             .arg("-L")
-            .arg(&name)
+            .arg(&self.name)
             .args(args)
             .output()
             .expect("tmux is installed (scripts/install-deps.sh)");
@@ -218,39 +221,79 @@ fn tmux_run(line: &str, raw: &Path) -> (String, Vec<u8>) {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let script = format!("read go; {line}; echo EXIT=$?; sleep 600");
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &script,
-    ]);
-    tmux(&[
-        "pipe-pane",
-        "-t",
-        &name,
-        "-o",
-        &format!("cat > {}", path_str(raw)),
-    ]);
-    tmux(&["send-keys", "-t", &name, "Enter"]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let screen = loop {
-        let s = tmux(&["capture-pane", "-p", "-t", &name]);
-        if s.contains("EXIT=") {
-            break s;
+    }
+
+    /// Start the session; with `raw`, everything the terminal receives is also written there.
+    fn start(line: &str, raw: Option<&Path>) -> Tmux {
+        let t = Tmux {
+            name: uname("tmux"),
+        };
+        let script = format!("read go; {line}; echo EXIT=$?; sleep 600");
+        t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &t.name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &script,
+        ]);
+        if let Some(raw) = raw {
+            t.tmux(&[
+                "pipe-pane",
+                "-t",
+                &t.name,
+                "-o",
+                &format!("cat > {}", path_str(raw)),
+            ]);
         }
-        assert!(Instant::now() < deadline, "no EXIT= on screen:\n{s}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let _ = tmux(&["kill-session", "-t", &name]);
-    let bytes = std::fs::read(raw).unwrap_or_default();
-    (screen, bytes)
+        t.keys(&["Enter"]);
+        t
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.name.as_str()];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &self.name])
+    }
+
+    /// Wait (2 minutes at most) until `text` is on screen; returns the screen.
+    #[track_caller]
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "no {text:?} on screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.name)
+            .args(["kill-server"])
+            .output();
+    }
+}
+
+/// Run `line` in a terminal; (screen, raw terminal bytes) once it printed `EXIT=`.
+fn tmux_run(line: &str, raw: &Path) -> (String, Vec<u8>) {
+    let t = Tmux::start(line, Some(raw));
+    let screen = t.wait_for("EXIT=");
+    drop(t);
+    (screen, std::fs::read(raw).unwrap_or_default())
 }
 
 fn sq(s: &str) -> String {
@@ -863,4 +906,49 @@ fn build_pull_pulls_the_base_image_again() {
     h.run(&["run", "--rm", &built, "cat", "/size"])
         .ok()
         .stdout_is("5000\n");
+}
+
+#[test]
+fn login_prompts_on_a_terminal_without_echoing_the_password() {
+    let h = h_host();
+    let reg = Registry::start(true);
+    let dir = unique_tmp_dir("prompt");
+    let cfg = dir.join("docker");
+    let line = format!(
+        "DOCKER_CONFIG={} {} -H {} login {}",
+        sq(path_str(&cfg)),
+        sq(path_str(&h.cli)),
+        sq(&h.host),
+        sq(&reg.addr)
+    );
+    let t = Tmux::start(&line, None);
+    t.wait_for("Username:");
+    t.keys(&["-l", USER]);
+    t.keys(&["Enter"]);
+    t.wait_for("Password:");
+    t.keys(&["-l", PASSWORD]);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains(&format!("Username: {USER}\nPassword:\n")),
+        "{screen}"
+    );
+    assert!(screen.contains("Login Succeeded\n"), "{screen}");
+    assert!(!screen.contains(PASSWORD), "{screen}");
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cfg.join("config.json")).expect("config.json written"),
+    )
+    .expect("config.json is JSON");
+    assert!(v["auths"][&reg.addr]["auth"].is_string(), "{v}");
+
+    // Logged in already: the stored credentials are tried first, no prompt.
+    let t = Tmux::start(&line, None);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains("Authenticating with existing credentials...\n"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Username"), "{screen}");
 }

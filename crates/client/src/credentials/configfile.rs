@@ -394,6 +394,35 @@ mod tests {
     }
 
     #[test]
+    fn identity_tokens_replace_the_password_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let mut c = ConfigFile::load(&path).unwrap();
+        c.store_auth(&AuthConfig {
+            username: "user".into(),
+            identity_token: "refresh-tok".into(),
+            email: "u@example.org".into(),
+            server_address: "r.example".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        c.save().unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            v["auths"]["r.example"],
+            serde_json::json!({"auth": "dXNlcjo=", "email": "u@example.org", "identitytoken": "refresh-tok"})
+        );
+        let a = ConfigFile::load(&path)
+            .unwrap()
+            .get_auth("r.example")
+            .unwrap();
+        assert_eq!(a.identity_token, "refresh-tok");
+        assert_eq!(a.username, "user");
+        assert!(a.password.is_empty());
+        assert_eq!(a.email, "u@example.org");
+    }
+
+    #[test]
     fn bad_json_is_an_error_and_empty_is_fine() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
