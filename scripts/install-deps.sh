@@ -11,6 +11,7 @@ PACKAGES=(
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
+  docker-registry skopeo apache2-utils   # registries on loopback for the registry tests (htpasswd)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
