@@ -109,14 +109,8 @@ pub enum Command {
     /// Get real time events from the server
     Events(events::EventsArgs),
     /// Log in to a Docker registry
-    #[command(
-        long_about = "Log in to a Docker registry.\nIf no server is specified, the default is defined by the daemon."
-    )]
     Login(registry::LoginArgs),
     /// Log out from a Docker registry
-    #[command(
-        long_about = "Log out from a Docker registry.\nIf no server is specified, the default is defined by the daemon."
-    )]
     Logout(registry::LogoutArgs),
     /// Search the Docker Hub for images
     Search(registry::SearchArgs),

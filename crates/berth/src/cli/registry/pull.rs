@@ -17,10 +17,10 @@ pub struct PullArgs {
     /// Skip image verification (default true)
     #[arg(
         long = "disable-content-trust",
-        value_name = "",
+        value_name = "bool",
         num_args = 0..=1,
-        default_missing_value = "true",
-        hide = false
+        require_equals = true,
+        default_missing_value = "true"
     )]
     pub disable_content_trust: Option<String>,
     /// Set platform if server is multi-platform capable

@@ -16,8 +16,9 @@ pub struct PushArgs {
     /// Skip image signing (default true)
     #[arg(
         long = "disable-content-trust",
-        value_name = "",
+        value_name = "bool",
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "true"
     )]
     pub disable_content_trust: Option<String>,
