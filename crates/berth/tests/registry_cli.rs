@@ -97,6 +97,14 @@ fn pull_prints_docker_progress_lines_and_the_reference() {
         ]
     );
     assert!(again.lines()[1].starts_with("Digest: sha256:"));
+
+    // By digest: the reference printed is NAME@DIGEST.
+    let digest = again.lines()[1].trim_start_matches("Digest: ").to_string();
+    let by_digest = format!("{}@{digest}", reg.repo("plain"));
+    let out = h.run(&["pull", &by_digest]);
+    out.ok()
+        .stdout_has(&format!("Status: Image is up to date for {by_digest}\n"));
+    assert_eq!(out.lines().last(), Some(&by_digest));
 }
 
 #[test]
