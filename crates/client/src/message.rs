@@ -107,10 +107,17 @@ pub struct MessageStream {
 
 impl MessageStream {
     pub(crate) fn new(body: RawStream) -> Self {
+        Self::with_pending(body, &[], false)
+    }
+
+    /// A stream whose first bytes were already received (`pending`).
+    pub(crate) fn with_pending(body: RawStream, pending: &[u8], done: bool) -> Self {
+        let mut decoder = JsonStreamDecoder::new();
+        decoder.push(pending);
         MessageStream {
             body,
-            decoder: JsonStreamDecoder::new(),
-            done: false,
+            decoder,
+            done,
         }
     }
 

@@ -9,10 +9,13 @@
 //! and terminals that record it see the same thing with berth.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
+use std::os::fd::AsFd;
 
-use berth_client::{JsonMessage, JsonProgress};
+use berth_client::{JsonMessage, JsonProgress, MessageStream};
 use berth_spec::units::human_size;
+
+use super::error::{CliError, CliResult};
 
 /// Why displaying a stream stopped.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +225,51 @@ fn go_seconds(secs: i128) -> String {
     } else {
         format!("{sign}{s}s")
     }
+}
+
+/// Where a progress stream is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Standard output (`pull`, `push`).
+    Stdout,
+    /// Standard error (the pull of `run`/`create`, whose stdout is the container's).
+    Stderr,
+    /// Nowhere (`-q`); errors still end the command.
+    Discard,
+}
+
+/// Draw a progress stream to `sink` until it ends; an error in the stream
+/// is returned as docker reports it (its message, exit 1).
+pub async fn show_stream(mut stream: MessageStream, sink: Sink) -> CliResult {
+    fn renderer<W: Write + AsFd>(w: W) -> Renderer<W> {
+        let tty = w.as_fd().is_terminal();
+        let width = super::term::window_size(w.as_fd()).map(|(_, cols)| cols as usize);
+        Renderer::new(w, tty, width)
+    }
+    enum Any {
+        Out(Renderer<std::io::Stdout>),
+        Err(Renderer<std::io::Stderr>),
+        Sink(Renderer<std::io::Sink>),
+    }
+    let mut r = match sink {
+        Sink::Stdout => Any::Out(renderer(std::io::stdout())),
+        Sink::Stderr => Any::Err(renderer(std::io::stderr())),
+        Sink::Discard => Any::Sink(Renderer::new(std::io::sink(), false, None)),
+    };
+    while let Some(msg) = stream.next().await? {
+        let shown = match &mut r {
+            Any::Out(r) => r.show(&msg),
+            Any::Err(r) => r.show(&msg),
+            Any::Sink(r) => r.show(&msg),
+        };
+        match shown {
+            Ok(()) => {}
+            Err(DisplayError::Remote(m)) => return Err(CliError::msg(m)),
+            Err(DisplayError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(DisplayError::Io(e)) => return Err(CliError::io("write progress", e)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,15 +13,12 @@ pub use pull::{pull, pull_image, PullArgs, PullTarget};
 pub use push::{push, PushArgs};
 pub use search::{search, SearchArgs};
 
-use std::io::{IsTerminal as _, Write};
-use std::os::fd::AsFd;
-
 use berth_client::credentials::ConfigFile;
-use berth_client::{MessageStream, INDEX_SERVER};
+use berth_client::INDEX_SERVER;
 use berth_spec::reference::{Reference, DEFAULT_DOMAIN};
 
 use super::error::{CliError, CliResult};
-use super::progress::{DisplayError, Renderer};
+pub use super::progress::{show_stream, Sink};
 
 /// The `config.json` key of a registry: Docker Hub's is
 /// `https://index.docker.io/v1/`, any other registry's its host name.
@@ -65,51 +62,6 @@ pub fn registry_auth(domain: &str) -> String {
 /// A parsed image name, or docker's error for it (exit 1).
 pub fn parse_reference(name: &str) -> CliResult<Reference> {
     Reference::parse_normalized(name).map_err(|e| CliError::msg(e.to_string()))
-}
-
-/// Where a progress stream is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sink {
-    /// Standard output (`pull`, `push`).
-    Stdout,
-    /// Standard error (the pull of `run`/`create`, whose stdout is the container's).
-    Stderr,
-    /// Nowhere (`-q`); errors still end the command.
-    Discard,
-}
-
-/// Draw a progress stream to `sink` until it ends; an error in the stream
-/// is returned as docker reports it (its message, exit 1).
-pub async fn show_stream(mut stream: MessageStream, sink: Sink) -> CliResult {
-    fn renderer<W: Write + AsFd>(w: W) -> Renderer<W> {
-        let tty = w.as_fd().is_terminal();
-        let width = super::term::window_size(w.as_fd()).map(|(_, cols)| cols as usize);
-        Renderer::new(w, tty, width)
-    }
-    enum Any {
-        Out(Renderer<std::io::Stdout>),
-        Err(Renderer<std::io::Stderr>),
-        Sink(Renderer<std::io::Sink>),
-    }
-    let mut r = match sink {
-        Sink::Stdout => Any::Out(renderer(std::io::stdout())),
-        Sink::Stderr => Any::Err(renderer(std::io::stderr())),
-        Sink::Discard => Any::Sink(Renderer::new(std::io::sink(), false, None)),
-    };
-    while let Some(msg) = stream.next().await? {
-        let shown = match &mut r {
-            Any::Out(r) => r.show(&msg),
-            Any::Err(r) => r.show(&msg),
-            Any::Sink(r) => r.show(&msg),
-        };
-        match shown {
-            Ok(()) => {}
-            Err(DisplayError::Remote(m)) => return Err(CliError::msg(m)),
-            Err(DisplayError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(DisplayError::Io(e)) => return Err(CliError::io("write progress", e)),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
