@@ -513,6 +513,15 @@ fn login_logout_round_trip_with_config_json() {
     assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
     assert!(!out.stdout.contains(&b64) && !out.stderr.contains(&b64));
 
+    // Pushes carry them too.
+    let pushed = format!("{}:2", reg.repo("private"));
+    h.run(&["tag", &h.image, &pushed]).ok();
+    g.image(&pushed);
+    with_cfg(h, &cfg, &["push", &pushed])
+        .ok()
+        .stdout_has("2: digest: sha256:");
+    assert_eq!(reg.tags("private"), vec!["1", "2"]);
+
     // Logout forgets them.
     let out = with_cfg(h, &cfg, &["logout", &reg.addr]);
     out.ok()
@@ -524,6 +533,9 @@ fn login_logout_round_trip_with_config_json() {
     assert_eq!(v["psFormat"], "table {{.Names}}");
     h.run(&["rmi", &image]).ok();
     with_cfg(h, &cfg, &["pull", &image])
+        .code(1)
+        .stderr_has("no basic auth credentials");
+    with_cfg(h, &cfg, &["push", &pushed])
         .code(1)
         .stderr_has("no basic auth credentials");
 
@@ -959,4 +971,38 @@ fn login_prompts_on_a_terminal_without_echoing_the_password() {
         "{screen}"
     );
     assert!(!screen.contains("Username"), "{screen}");
+}
+
+#[test]
+fn run_draws_the_pull_on_a_terminal_and_then_runs() {
+    let h = h_host();
+    let reg = Registry::start(false);
+    reg.seed("ttyrun", "1", 2_000_000);
+    let image = format!("{}:1", reg.repo("ttyrun"));
+    let mut g = h.guard(&[]);
+    g.image(&image);
+    let dir = unique_tmp_dir("ttyrun");
+    let line = format!(
+        "{} -H {} run --rm {} sh -c 'echo ran-$((6*7))'",
+        sq(path_str(&h.cli)),
+        sq(&h.host),
+        sq(&image)
+    );
+    let (screen, raw) = tmux_run(&line, &dir.join("raw"));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "Unable to find image '{image}' locally\n1: Pulling from ttyrun\n"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "Status: Downloaded newer image for {image}\nran-42\n"
+        )),
+        "{screen}"
+    );
+    let layers = layer_lines(&screen);
+    assert_eq!(layers.len(), 2, "{screen}");
+    assert!(String::from_utf8_lossy(&raw).contains("\x1b[2K\r"));
 }
