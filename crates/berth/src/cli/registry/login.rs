@@ -128,6 +128,37 @@ async fn login_with_stored(client: &Client, auth: &AuthConfig) -> Option<Authent
     }
 }
 
+/// The `config.json` key a login stores under, and whether it is Docker Hub:
+/// no server or `docker.io` is Docker Hub (`https://index.docker.io/v1/`),
+/// anything else its host name (`http://r:5000/` -> `r:5000`).
+fn login_key(server: Option<&str>) -> (String, bool) {
+    match server {
+        Some(s) if !s.is_empty() && s != DEFAULT_NAMESPACE && s != INDEX_SERVER => {
+            (convert_to_hostname(s).to_string(), false)
+        }
+        _ => (INDEX_SERVER.to_string(), true),
+    }
+}
+
+/// The keys `logout` erases: the server as given and, for other registries
+/// than Docker Hub, its host name with and without scheme (spellings older
+/// docker versions stored); and the host name it reports.
+fn logout_keys(server: Option<&str>) -> (Vec<String>, String) {
+    match server.filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let host = convert_to_hostname(s).to_string();
+            let keys = vec![
+                s.to_string(),
+                host.clone(),
+                format!("http://{host}"),
+                format!("https://{host}"),
+            ];
+            (keys, host)
+        }
+        None => (vec![INDEX_SERVER.to_string()], INDEX_SERVER.to_string()),
+    }
+}
+
 /// `berth login`.
 pub async fn login(client: &Client, args: &LoginArgs) -> CliResult {
     let mut password = args.password.clone().unwrap_or_default();
@@ -153,16 +184,7 @@ pub async fn login(client: &Client, args: &LoginArgs) -> CliResult {
         let p = contents.strip_suffix('\n').unwrap_or(&contents);
         password = p.strip_suffix('\r').unwrap_or(p).to_string();
     }
-    let server = match args.server.as_deref() {
-        Some(s) if !s.is_empty() && s != DEFAULT_NAMESPACE => s.to_string(),
-        _ => INDEX_SERVER.to_string(),
-    };
-    let is_default = server == INDEX_SERVER;
-    let key = if is_default {
-        server.clone()
-    } else {
-        convert_to_hostname(&server).to_string()
-    };
+    let (key, is_default) = login_key(args.server.as_deref());
     let mut config = load_config();
     let check_store = user.is_empty() && password.is_empty();
     let stored = if check_store {
@@ -210,20 +232,7 @@ pub async fn login(client: &Client, args: &LoginArgs) -> CliResult {
 /// `berth logout`: forget the credentials of a registry, under every
 /// spelling docker may have stored them.
 pub fn logout(args: &LogoutArgs) -> CliResult {
-    let (server, is_default) = match args.server.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => (s.to_string(), false),
-        None => (INDEX_SERVER.to_string(), true),
-    };
-    let mut keys = vec![server.clone()];
-    let mut hostname = server.clone();
-    if !is_default {
-        hostname = convert_to_hostname(&server).to_string();
-        keys.extend([
-            hostname.clone(),
-            format!("http://{hostname}"),
-            format!("https://{hostname}"),
-        ]);
-    }
+    let (keys, hostname) = logout_keys(args.server.as_deref());
     let mut config: ConfigFile = load_config();
     outln(&format!("Removing login credentials for {hostname}"))?;
     let mut errors = Vec::new();
@@ -244,4 +253,45 @@ pub fn logout(args: &LogoutArgs) -> CliResult {
         let _ = std::io::stderr().flush();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_is_the_default_login_server() {
+        let hub = (INDEX_SERVER.to_string(), true);
+        assert_eq!(login_key(None), hub);
+        assert_eq!(login_key(Some("")), hub);
+        assert_eq!(login_key(Some("docker.io")), hub);
+        assert_eq!(login_key(Some(INDEX_SERVER)), hub);
+        assert_eq!(
+            login_key(Some("http://127.0.0.1:5000/")),
+            ("127.0.0.1:5000".to_string(), false)
+        );
+        assert_eq!(
+            login_key(Some("registry.example.org")),
+            ("registry.example.org".to_string(), false)
+        );
+    }
+
+    #[test]
+    fn logout_erases_every_spelling() {
+        assert_eq!(
+            logout_keys(None),
+            (vec![INDEX_SERVER.to_string()], INDEX_SERVER.to_string())
+        );
+        let (keys, host) = logout_keys(Some("https://r.example:5000/v2/"));
+        assert_eq!(host, "r.example:5000");
+        assert_eq!(
+            keys,
+            vec![
+                "https://r.example:5000/v2/",
+                "r.example:5000",
+                "http://r.example:5000",
+                "https://r.example:5000"
+            ]
+        );
+    }
 }
