@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use regfix::{credential_helper, fake_search, Registry, PASSWORD, USER};
+use regfix::{credential_helper, fake_search, FakeDaemon, Registry, PASSWORD, USER};
 
 /// Run the CLI with `DOCKER_CONFIG=cfg` (and optionally more environment and stdin).
 fn with_cfg(h: &Harness, cfg: &Path, args: &[&str]) -> Out {
@@ -1005,4 +1005,67 @@ fn run_draws_the_pull_on_a_terminal_and_then_runs() {
     let layers = layer_lines(&screen);
     assert_eq!(layers.len(), 2, "{screen}");
     assert!(String::from_utf8_lossy(&raw).contains("\x1b[2K\r"));
+}
+
+#[test]
+fn unauthorized_pull_push_and_search_ask_for_a_login() {
+    let h = h_host();
+    let fake = FakeDaemon::start("pw");
+    let dir = unique_tmp_dir("privilege");
+    let cfg = dir.join("docker");
+    let env = [("DOCKER_CONFIG", path_str(&cfg))];
+    let cli = |args: &[&str]| {
+        let mut full = vec!["-H", fake.host.as_str()];
+        full.extend_from_slice(args);
+        run_cmd(&h.cli, &full, &env, None, CMD_TIMEOUT)
+    };
+    // Without a terminal there is nobody to ask.
+    for (args, what) in [
+        (vec!["pull", "r.example/x:1"], "pull"),
+        (vec!["push", "r.example/x:1"], "push"),
+        (vec!["search", "r.example/x"], "search"),
+    ] {
+        let out = cli(&args);
+        out.code(1)
+            .stdout_is(&format!("\nPlease login prior to {what}:\n"));
+        assert_eq!(
+            out.stderr,
+            "Error: Cannot perform an interactive login from a non TTY device\n"
+        );
+    }
+    // Nothing stored: docker sends empty credentials, `{}`.
+    assert!(
+        fake.seen().iter().all(|a| *a == serde_json::json!({})),
+        "{:?}",
+        fake.seen()
+    );
+
+    // On a terminal: the prompt, then the pull again with what was typed (not stored).
+    let line = format!(
+        "DOCKER_CONFIG={} {} -H {} pull r.example/x:1",
+        sq(path_str(&cfg)),
+        sq(path_str(&h.cli)),
+        sq(&fake.host)
+    );
+    let t = Tmux::start(&line, None);
+    t.wait_for("Username:");
+    t.keys(&["-l", "me"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Password:");
+    t.keys(&["-l", "pw"]);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains(
+            "Please login prior to pull:\nUsername: me\nPassword:\n1: Pulling from x\nStatus: Downloaded newer image for r.example/x:1\nr.example/x:1\n"
+        ),
+        "{screen}"
+    );
+    let last = fake.seen().last().cloned().unwrap_or_default();
+    assert_eq!(
+        last,
+        serde_json::json!({"username": "me", "password": "pw", "serveraddress": "r.example"})
+    );
+    assert!(!cfg.join("config.json").exists());
 }

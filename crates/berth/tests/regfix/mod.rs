@@ -2,12 +2,20 @@
 //! (distribution 2.8) with storage in a temporary directory, optionally behind htpasswd
 //! Basic auth; images seeded with skopeo from docker-archives made here (busybox's rootfs
 //! plus a layer of random bytes, so every seeded image has a layer no daemon has seen);
-//! a fake v1 search endpoint (distribution has none); a fake credential helper.
+//! a fake v1 search endpoint (distribution has none); a fake credential helper; a fake
+//! Engine API that answers 401 (dockerd never does for a local registry).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+mod daemon;
+mod helper;
+mod search;
+
+pub use daemon::FakeDaemon;
+pub use helper::credential_helper;
+pub use search::fake_search;
+
+use std::io::Read;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -244,94 +252,4 @@ fn docker_archive(dir: &Path, rnd_bytes: usize) -> PathBuf {
         b.finish().expect("finish archive");
     }
     archive
-}
-
-/// A fake registry v1 search endpoint (`/v1/_ping`, `/v1/search?q=&n=`), answering
-/// `results` (cut to `n`); returns `127.0.0.1:PORT`. Lives until the test process ends.
-pub fn fake_search(results: serde_json::Value) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind search endpoint");
-    let addr = listener.local_addr().expect("local addr").to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let results = results.clone();
-            std::thread::spawn(move || answer_search(conn, &results));
-        }
-    });
-    addr
-}
-
-fn answer_search(conn: TcpStream, results: &serde_json::Value) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(&conn);
-    let mut first = String::new();
-    if reader.read_line(&mut first).is_err() || !first.starts_with("GET ") {
-        // A TLS hello (the daemon tries https first) or garbage: hang up.
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) if line == "\r\n" || line == "\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let path = first.split_whitespace().nth(1).unwrap_or("/");
-    let body = if path.starts_with("/v1/search") {
-        let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let param = |k: &str| {
-            query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-                .unwrap_or("")
-                .to_string()
-        };
-        let n: usize = param("n").parse().unwrap_or(25);
-        let list: Vec<serde_json::Value> = results
-            .as_array()
-            .map(|a| a.iter().take(n).cloned().collect())
-            .unwrap_or_default();
-        serde_json::json!({"num_results": list.len(), "query": param("q"), "results": list})
-            .to_string()
-    } else {
-        "{}".to_string()
-    };
-    let mut w = &conn;
-    let _ = write!(
-        w,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
-
-/// A `docker-credential-test` helper in `dir/bin` keeping one credential in `dir/helper-store`
-/// and logging each action to `dir/helper-log`. Returns the `bin` directory (to put on PATH).
-pub fn credential_helper(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).expect("mkdir bin");
-    let store = dir.join("helper-store");
-    let log = dir.join("helper-log");
-    let script = format!(
-        r#"#!/bin/sh
-input=$(cat)
-echo "$1" >> '{log}'
-case "$1" in
-store) printf '%s' "$input" > '{store}' ;;
-get)
-  if [ -f '{store}' ] && grep -q "\"ServerURL\":\"$input\"" '{store}'; then cat '{store}'; echo
-  else echo "credentials not found in native keychain"; exit 1; fi ;;
-erase)
-  if [ -f '{store}' ] && grep -q "\"ServerURL\":\"$input\"" '{store}'; then rm -f '{store}'
-  else echo "credentials not found in native keychain"; exit 1; fi ;;
-*) echo "unknown action $1"; exit 2 ;;
-esac
-"#,
-        log = log.display(),
-        store = store.display()
-    );
-    let path = bin.join("docker-credential-test");
-    std::fs::write(&path, script).expect("write helper");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod helper");
-    bin
 }

@@ -145,8 +145,9 @@ impl ConfigFile {
     }
 
     /// The credentials for `server` (a host name, or Docker Hub's
-    /// `https://index.docker.io/v1/`), from its helper or the file. No
-    /// credentials is an empty [`AuthConfig`] with `server_address` set.
+    /// `https://index.docker.io/v1/`), from its helper or the file. As with
+    /// the docker CLI, no credentials is an empty [`AuthConfig`] (sent as
+    /// `{}`), and `server_address` is set when something was found.
     pub fn get_auth(&self, server: &str) -> CredResult<AuthConfig> {
         let mut auth = self.file_auth(server);
         if let Some(helper) = self.helper_for(server) {
@@ -160,10 +161,10 @@ impl ConfigFile {
                     auth.username = c.username;
                     auth.password = c.secret;
                 }
+                auth.server_address = server.to_string();
             }
         }
         auth.auth.clear();
-        auth.server_address = server.to_string();
         Ok(auth)
     }
 
@@ -387,10 +388,11 @@ mod tests {
         let a = c.get_auth("r.example:5000").unwrap();
         assert_eq!(a.identity_token, "tok");
         assert!(a.username.is_empty());
-        assert_eq!(a.server_address, "r.example:5000");
+        assert_eq!(a.server_address, "https://r.example:5000/v2/");
+        // Nothing known: an empty configuration, sent as `{}` like docker does.
         let none = c.get_auth("other:1").unwrap();
-        assert_eq!(none.server_address, "other:1");
-        assert!(none.password.is_empty() && none.identity_token.is_empty());
+        assert_eq!(none, AuthConfig::default());
+        assert_eq!(none.encode_header(), "e30=");
     }
 
     #[test]

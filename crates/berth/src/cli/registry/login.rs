@@ -68,7 +68,7 @@ fn read_secret() -> CliResult<String> {
 
 /// Docker's `ConfigureAuth`: fill in user name and password, prompting on
 /// a terminal.
-fn configure_auth(
+pub(super) fn configure_auth(
     user: &str,
     password: &str,
     auth: &mut AuthConfig,

@@ -49,14 +49,30 @@ pub fn load_config() -> ConfigFile {
 /// docker CLI, credentials that cannot be read (a helper that fails or is
 /// missing) mean no credentials: the registry then says what it lacks.
 pub fn registry_auth(domain: &str) -> String {
+    load_config()
+        .get_auth(&auth_key(domain))
+        .unwrap_or_default()
+        .encode_header()
+}
+
+/// Docker's answer to a 401 from the daemon in `pull`, `push` and `search`:
+/// `Please login prior to <cmd>:`, ask for credentials on the terminal
+/// (stored ones as defaults; nothing is saved) and return the new
+/// `X-Registry-Auth` to retry with.
+pub fn request_privilege(domain: &str, cmd: &str) -> CliResult<String> {
+    super::output::out(&format!("\nPlease login prior to {cmd}:\n"))?;
     let key = auth_key(domain);
-    let auth = load_config()
-        .get_auth(&key)
-        .unwrap_or_else(|_| berth_client::AuthConfig {
-            server_address: key.clone(),
-            ..Default::default()
-        });
-    auth.encode_header()
+    let mut auth = match load_config().get_auth(&key) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Unable to retrieve stored credentials for {key}, error: {e}.");
+            berth_client::AuthConfig::default()
+        }
+    };
+    auth.server_address = key.clone();
+    auth.identity_token.clear();
+    login::configure_auth("", "", &mut auth, key == INDEX_SERVER)?;
+    Ok(auth.encode_header())
 }
 
 /// A parsed image name, or docker's error for it (exit 1).

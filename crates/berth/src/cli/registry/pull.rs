@@ -4,7 +4,7 @@ use berth_client::{Client, PullOptions};
 use berth_spec::reference::Reference;
 use clap::Args;
 
-use super::{parse_reference, registry_auth, show_stream, Sink};
+use super::{parse_reference, registry_auth, request_privilege, show_stream, Sink};
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::output::outln;
 
@@ -51,20 +51,37 @@ pub struct PullTarget {
 
 /// Pull `target` through the daemon, drawing its progress to `sink`.
 pub async fn pull_image(client: &Client, target: &PullTarget, sink: Sink) -> CliResult {
+    pull_with(client, target, sink, false).await
+}
+
+/// [`pull_image`]; with `privileged`, a 401 from the daemon asks for
+/// credentials and retries (what `berth pull` does, not `run`).
+async fn pull_with(
+    client: &Client,
+    target: &PullTarget,
+    sink: Sink,
+    privileged: bool,
+) -> CliResult {
     let r = &target.reference;
     let tag = match (r.digest(), r.tag()) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.to_string(),
         (None, None) => String::new(),
     };
-    let opts = PullOptions {
+    let mut opts = PullOptions {
         image: r.familiar_name(),
         tag,
         all_tags: target.all_tags,
         platform: target.platform.clone().filter(|p| !p.is_empty()),
         registry_auth: Some(registry_auth(r.domain())),
     };
-    let stream = client.image_pull(&opts).await?;
+    let stream = match client.image_pull(&opts).await {
+        Err(e) if privileged && e.status() == Some(401) => {
+            opts.registry_auth = Some(request_privilege(r.domain(), "pull")?);
+            client.image_pull(&opts).await?
+        }
+        other => other?,
+    };
     show_stream(stream, sink).await
 }
 
@@ -94,6 +111,6 @@ pub async fn pull(client: &Client, args: &PullArgs) -> CliResult {
     } else {
         Sink::Stdout
     };
-    pull_image(client, &target, sink).await?;
+    pull_with(client, &target, sink, true).await?;
     outln(&target.reference.familiar_string())
 }

@@ -3,7 +3,7 @@
 use berth_client::Client;
 use clap::Args;
 
-use super::{parse_reference, registry_auth, show_stream, Sink};
+use super::{parse_reference, registry_auth, request_privilege, show_stream, Sink};
 use crate::cli::error::{CliError, CliResult};
 use crate::cli::output::outln;
 
@@ -52,9 +52,14 @@ pub async fn push(client: &Client, args: &PushArgs) -> CliResult {
     }
     let auth = registry_auth(reference.domain());
     let tag = if args.all_tags { None } else { reference.tag() };
-    let stream = client
-        .image_push(&reference.familiar_name(), tag, &auth)
-        .await?;
+    let name = reference.familiar_name();
+    let stream = match client.image_push(&name, tag, &auth).await {
+        Err(e) if e.status() == Some(401) => {
+            let auth = request_privilege(reference.domain(), "push")?;
+            client.image_push(&name, tag, &auth).await?
+        }
+        other => other?,
+    };
     if args.quiet {
         show_stream(stream, Sink::Discard).await?;
         return outln(&reference.to_string());

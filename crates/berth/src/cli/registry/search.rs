@@ -4,7 +4,7 @@
 use berth_client::{Client, SearchOptions, SearchResult};
 use clap::Args;
 
-use super::registry_auth;
+use super::{registry_auth, request_privilege};
 use crate::cli::error::CliResult;
 use crate::cli::format::{ellipsis, render, row};
 use crate::cli::output::out;
@@ -99,13 +99,20 @@ pub fn render_results(
 
 /// `berth search`.
 pub async fn search(client: &Client, args: &SearchArgs) -> CliResult {
-    let opts = SearchOptions {
+    let domain = search_domain(&args.term);
+    let mut opts = SearchOptions {
         term: args.term.clone(),
         limit: Some(args.limit),
         filters: crate::cli::filters_from(&args.filter)?,
-        registry_auth: Some(registry_auth(search_domain(&args.term))),
+        registry_auth: Some(registry_auth(domain)),
     };
-    let results = client.image_search(&opts).await?;
+    let results = match client.image_search(&opts).await {
+        Err(e) if e.status() == Some(401) => {
+            opts.registry_auth = Some(request_privilege(domain, "search")?);
+            client.image_search(&opts).await?
+        }
+        other => other?,
+    };
     out(&render_results(
         &results,
         args.format.as_deref(),
