@@ -787,6 +787,19 @@ fn search_prints_docker_table_filters_and_limits() {
         out.stderr,
         "Error response from daemon: Invalid filter 'bogus'\n"
     );
+    let cli = cli_name(h);
+    let out = h.run(&["search", "-f", "bogus", &term]);
+    out.code(125);
+    assert_eq!(
+        out.stderr,
+        format!("invalid argument \"bogus\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee '{cli} search --help'.\n")
+    );
+    let out = h.run(&["search", "--limit", "x", &term]);
+    out.code(125);
+    assert_eq!(
+        out.stderr,
+        format!("invalid argument \"x\" for \"--limit\" flag: strconv.ParseInt: parsing \"x\": invalid syntax\nSee '{cli} search --help'.\n")
+    );
 }
 
 #[test]

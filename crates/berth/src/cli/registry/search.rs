@@ -5,7 +5,7 @@ use berth_client::{Client, SearchOptions, SearchResult};
 use clap::Args;
 
 use super::{registry_auth, request_privilege};
-use crate::cli::error::CliResult;
+use crate::cli::error::{CliError, CliResult};
 use crate::cli::format::{ellipsis, render, row};
 use crate::cli::output::out;
 use crate::cli::template::Val;
@@ -23,10 +23,10 @@ pub struct SearchArgs {
     #[arg(
         long = "limit",
         value_name = "int",
-        default_value_t = 25,
+        default_value = "25",
         allow_negative_numbers = true
     )]
-    pub limit: i64,
+    pub limit: String,
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
@@ -97,13 +97,35 @@ pub fn render_results(
     Ok(render(format, &header(), &rows)?)
 }
 
+/// A usage error of `search` (exit 125, with the help hint).
+fn usage(msg: &str) -> CliError {
+    CliError::status(125, format!("{msg}\nSee 'berth search --help'."))
+}
+
+/// `--limit` as Go's `strconv.ParseInt` reads it, with the docker CLI's message.
+fn parse_limit(value: &str) -> CliResult<i64> {
+    value.parse::<i64>().map_err(|_| {
+        let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+        let why = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        usage(&format!(
+            "invalid argument \"{value}\" for \"--limit\" flag: strconv.ParseInt: parsing \"{value}\": {why}"
+        ))
+    })
+}
+
 /// `berth search`.
 pub async fn search(client: &Client, args: &SearchArgs) -> CliResult {
+    let limit = parse_limit(&args.limit)?;
+    let filters = crate::cli::filters_from(&args.filter).map_err(|e| usage(&e.to_string()))?;
     let domain = search_domain(&args.term);
     let mut opts = SearchOptions {
         term: args.term.clone(),
-        limit: Some(args.limit),
-        filters: crate::cli::filters_from(&args.filter)?,
+        limit: Some(limit),
+        filters,
         registry_auth: Some(registry_auth(domain)),
     };
     let results = match client.image_search(&opts).await {
@@ -154,6 +176,22 @@ mod tests {
         assert_eq!(got, "busybox: 3000\nsomeone/a-very-long-named-image: 0\n");
         let full = render_results(&results, Some("{{.Description}}"), false).unwrap();
         assert!(full.contains(&"x".repeat(60)));
+    }
+
+    #[test]
+    fn limits_parse_as_go_does() {
+        assert_eq!(parse_limit("5").unwrap(), 5);
+        assert_eq!(parse_limit("-1").unwrap(), -1);
+        let e = parse_limit("x").unwrap_err();
+        assert_eq!(e.code(), 125);
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"x\" for \"--limit\" flag: strconv.ParseInt: parsing \"x\": invalid syntax\nSee 'berth search --help'."
+        );
+        assert!(parse_limit("99999999999999999999")
+            .unwrap_err()
+            .to_string()
+            .contains(": value out of range"));
     }
 
     #[test]
