@@ -28,10 +28,12 @@ pub fn config_dir() -> PathBuf {
     home.join(".docker")
 }
 
-/// A loaded `config.json` (the whole document, so unknown keys survive a save).
+/// A loaded `config.json`: its `auths` apart, and the rest of the document
+/// as it was, so that keys berth does not know survive a save.
 #[derive(Debug, Clone)]
 pub struct ConfigFile {
     path: PathBuf,
+    auths: Map<String, Value>,
     doc: Map<String, Value>,
 }
 
@@ -40,6 +42,7 @@ impl ConfigFile {
     pub fn empty(path: impl Into<PathBuf>) -> Self {
         ConfigFile {
             path: path.into(),
+            auths: Map::new(),
             doc: Map::new(),
         }
     }
@@ -62,7 +65,13 @@ impl ConfigFile {
             return Ok(Self::empty(path));
         }
         match serde_json::from_slice::<Value>(&text) {
-            Ok(Value::Object(doc)) => Ok(ConfigFile { path, doc }),
+            Ok(Value::Object(mut doc)) => {
+                let auths = match doc.remove("auths") {
+                    Some(Value::Object(a)) => a,
+                    _ => Map::new(),
+                };
+                Ok(ConfigFile { path, auths, doc })
+            }
             Ok(_) => Err(CredentialsError::Parse {
                 path,
                 reason: "not a JSON object".into(),
@@ -103,41 +112,19 @@ impl ConfigFile {
             .map(NativeHelper::new)
     }
 
-    fn auths(&self) -> Option<&Map<String, Value>> {
-        self.doc.get("auths")?.as_object()
-    }
-
-    fn auths_mut(&mut self) -> &mut Map<String, Value> {
-        let entry = self
-            .doc
-            .entry("auths")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        match entry {
-            Value::Object(m) => m,
-            // Just made an object above.
-            _ => unreachable!("auths is an object"),
-        }
-    }
-
     /// The keys of `auths` (the servers the file knows).
     pub fn auth_keys(&self) -> Vec<String> {
-        self.auths()
-            .map(|a| a.keys().cloned().collect())
-            .unwrap_or_default()
+        self.auths.keys().cloned().collect()
     }
 
     /// The file's own entry for `server`: the exact key, else a key whose
     /// host name is `server` (`https://r.example/v1/` for `r.example`).
     pub fn file_auth(&self, server: &str) -> AuthConfig {
-        let Some(auths) = self.auths() else {
-            return AuthConfig::default();
-        };
-        let found = auths
-            .get_key_value(server)
-            .or_else(|| auths.iter().find(|(k, _)| convert_to_hostname(k) == server));
+        let found = self.auths.get_key_value(server).or_else(|| {
+            self.auths
+                .iter()
+                .find(|(k, _)| convert_to_hostname(k) == server)
+        });
         match found {
             Some((key, v)) => decode_entry(key, v),
             None => AuthConfig::default(),
@@ -214,7 +201,7 @@ impl ConfigFile {
                 }
             }
         }
-        self.auths_mut().insert(server, Value::Object(entry));
+        self.auths.insert(server, Value::Object(entry));
         Ok(())
     }
 
@@ -225,15 +212,14 @@ impl ConfigFile {
             Some(helper) => helper.erase(server),
             None => Ok(()),
         };
-        self.auths_mut().remove(server);
+        self.auths.remove(server);
         result
     }
 
     /// Write the file atomically (temp file, fsync, rename), creating its
     /// directory (0700) when missing. A new file is 0600; an existing one
     /// keeps its mode, as the docker CLI does.
-    pub fn save(&mut self) -> CredResult<()> {
-        self.auths_mut();
+    pub fn save(&self) -> CredResult<()> {
         let dir = self
             .path
             .parent()
@@ -255,7 +241,19 @@ impl ConfigFile {
         let mode = std::fs::metadata(&self.path)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o600);
-        let text = to_go_json(&Value::Object(self.doc.clone()));
+        /// `auths` first, as the docker CLI writes it, then everything else.
+        #[derive(serde::Serialize)]
+        struct Document<'a> {
+            auths: &'a Map<String, Value>,
+            #[serde(flatten)]
+            rest: &'a Map<String, Value>,
+        }
+        let mut rest = self.doc.clone();
+        rest.remove("auths");
+        let text = to_go_json(&Document {
+            auths: &self.auths,
+            rest: &rest,
+        });
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             self.path
@@ -310,7 +308,7 @@ fn decode_entry(key: &str, v: &Value) -> AuthConfig {
 
 /// JSON as Go's `json.MarshalIndent(v, "", "\t")` writes it (tabs, and
 /// `<`, `>`, `&` escaped).
-fn to_go_json(v: &Value) -> String {
+fn to_go_json<T: serde::Serialize>(v: &T) -> String {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
@@ -371,6 +369,11 @@ mod tests {
         assert_eq!(v["auths"], serde_json::json!({}));
         assert_eq!(v["psFormat"], "table {{.ID}}");
         assert_eq!(v["x-tool"], serde_json::json!({"a": [1, 2]}));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("{\n\t\"auths\": {},\n\t\"psFormat\""),
+            "{text}"
+        );
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     }
