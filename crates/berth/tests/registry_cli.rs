@@ -711,6 +711,26 @@ fn credential_helper_keeps_the_secret_out_of_config_json() {
         .code(1)
         .stderr_has("no basic auth credentials");
 
+    // credHelpers names the helper of one registry.
+    std::fs::write(
+        &cfg_file,
+        format!(r#"{{"credHelpers": {{"{}": "test"}}}}"#, reg.addr),
+    )
+    .expect("write config.json");
+    h.run_env(
+        &["login", "-u", USER, "--password-stdin", &reg.addr],
+        &env,
+        Some(&pw),
+        CMD_TIMEOUT,
+    )
+    .ok()
+    .stdout_is("Login Succeeded\n");
+    assert!(dir.join("helper-store").exists());
+    h.run_env(&["pull", &image], &env, None, CMD_TIMEOUT)
+        .ok()
+        .stdout_has(&format!("Status: Downloaded newer image for {image}"));
+    h.run(&["rmi", &image]).ok();
+
     // A helper that is not installed: no credentials (as docker), the registry refuses.
     std::fs::write(&cfg_file, r#"{"credsStore": "berth-missing"}"#).expect("write config.json");
     let out = with_cfg(h, &cfg, &["pull", &image]);
