@@ -920,6 +920,15 @@ mod tests {
     }
 
     #[test]
+    fn pull_policies_as_docker_20_10() {
+        assert_eq!(PullPolicy::parse("always"), PullPolicy::Always);
+        assert_eq!(PullPolicy::parse("missing"), PullPolicy::Missing);
+        assert_eq!(PullPolicy::parse("never"), PullPolicy::Never);
+        // docker 20.10 does not validate the value: anything else never pulls.
+        assert_eq!(PullPolicy::parse("bogus"), PullPolicy::Never);
+    }
+
+    #[test]
     fn start_error_codes() {
         assert_eq!(
             start_error_code("exec: \"x\": executable file not found in $PATH"),
