@@ -368,6 +368,11 @@ fn load_from_stdin_quiet() {
         .ok()
         .stdout_has(&format!("Loaded image: {img}:latest"));
     h.run(&["image", "inspect", &img]).ok();
+    // -q: no progress, but the daemon's `Loaded image` line is shown (as docker does).
+    h.run(&["rmi", &img]).ok();
+    h.run_stdin(&["load", "-q"], &archive)
+        .ok()
+        .stdout_is(&format!("Loaded image: {img}:latest\n"));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -11,30 +11,11 @@ mod common;
 use common::*;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The harness: the berth CLI against `BERTH_E2E_HOST` when set, else the common one.
 fn hh() -> &'static Harness {
-    static OWN: OnceLock<Harness> = OnceLock::new();
-    let Ok(host) = std::env::var("BERTH_E2E_HOST") else {
-        return h();
-    };
-    OWN.get_or_init(|| {
-        let mut hs = Harness {
-            mode: Mode::Berth,
-            cli: berth_exe(),
-            host,
-            daemon: None,
-            image: "berth-e2e-it/busybox:latest".into(),
-            image_id: String::new(),
-        };
-        let bb = fixture("busybox.tar");
-        let out = hs.run(&["import", path_str(&bb), "berth-e2e-it/busybox:latest"]);
-        out.ok();
-        hs.image_id = out.stdout.trim().to_string();
-        hs
-    })
+    h_host()
 }
 
 /// A tmux session running one CLI command, followed by `echo EXIT=$?` so the exit status

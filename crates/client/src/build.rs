@@ -102,6 +102,8 @@ struct WireMessage {
     status: Option<String>,
     id: Option<String>,
     progress: Option<String>,
+    #[serde(rename = "progressDetail")]
+    progress_detail: Option<crate::message::JsonProgress>,
     aux: Option<serde_json::Value>,
     error: Option<String>,
     #[serde(rename = "errorDetail")]
@@ -119,6 +121,8 @@ pub struct BuildMessage {
     pub id: Option<String>,
     /// The progress bar text of a status line.
     pub progress: Option<String>,
+    /// The numbers behind that bar (`progressDetail`).
+    pub progress_detail: Option<crate::message::JsonProgress>,
     /// Auxiliary data, e.g. `{"ID": "sha256:..."}`.
     pub aux: Option<serde_json::Value>,
     /// Set when the build failed.
@@ -154,6 +158,7 @@ impl From<WireMessage> for BuildMessage {
             status: w.status,
             id: w.id,
             progress: w.progress,
+            progress_detail: w.progress_detail,
             aux: w.aux,
             error,
         }

@@ -229,6 +229,13 @@ impl JsonStream {
         }
     }
 
+    /// The same stream as raw [`JsonMessage`](crate::JsonMessage)s (progress numbers
+    /// and errors included), for a renderer such as the docker CLI's.
+    pub fn into_messages(mut self) -> crate::message::MessageStream {
+        let pending = self.decoder.take_pending();
+        crate::message::MessageStream::with_pending(self.body, &pending, self.done)
+    }
+
     /// Read every message, returning them all (errors stop early).
     pub async fn collect(mut self) -> Result<Vec<StreamMessage>> {
         let mut all = Vec::new();

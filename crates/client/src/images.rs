@@ -6,7 +6,7 @@ use hyper::Method;
 use crate::client::{Client, JsonStream};
 use crate::error::Result;
 use crate::query::{encode, Filters, Query};
-use crate::transport::{empty_body, RawStream, ReqBody};
+use crate::transport::{RawStream, ReqBody};
 
 /// Options of `POST /images/create?fromSrc=-` (import).
 #[derive(Debug, Clone, Default)]
@@ -93,19 +93,6 @@ impl Client {
             &q.apply("/images/create"),
             body,
             "application/x-tar",
-        )
-        .await
-    }
-
-    /// `POST /images/create?fromImage=&tag=` (pull).
-    pub async fn image_pull(&self, image: &str, tag: &str) -> Result<JsonStream> {
-        let mut q = Query::new();
-        q.push("fromImage", image).push("tag", tag);
-        self.json_stream(
-            Method::POST,
-            &q.apply("/images/create"),
-            empty_body(),
-            "text/plain",
         )
         .await
     }

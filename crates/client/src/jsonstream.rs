@@ -71,6 +71,11 @@ impl<T: DeserializeOwned> JsonStreamDecoder<T> {
         }
     }
 
+    /// Hand over the bytes received but not decoded yet.
+    pub(crate) fn take_pending(&mut self) -> BytesMut {
+        self.buf.split()
+    }
+
     /// Whether unparsed bytes remain (a truncated message at end of stream).
     pub fn has_pending(&self) -> bool {
         self.buf.iter().any(|b| !b.is_ascii_whitespace())

@@ -6,7 +6,8 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 
 use berth_client::{
-    encode_frame, reader_body, Client, ClientError, ImportOptions, MuxDecoder, StreamKind,
+    encode_frame, reader_body, AuthConfig, Client, ClientError, Filters, ImportOptions, MuxDecoder,
+    SearchOptions, StreamKind,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -28,7 +29,27 @@ fn reply(status: u16, body: &str) -> Response<Full<Bytes>> {
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    let registry_auth = req
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     Ok(match path.as_str() {
+        "/v1.40/images/search" => reply(
+            200,
+            &serde_json::json!([{"name": query, "description": registry_auth, "star_count": 2}])
+                .to_string(),
+        ),
+        "/v1.40/auth" => {
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            reply(
+                200,
+                &serde_json::json!({"Status": "Login Succeeded", "IdentityToken": sent["username"]})
+                    .to_string(),
+            )
+        }
         "/_ping" => reply(200, "OK"),
         "/v1.40/containers/web/attach" => {
             tokio::spawn(async move {
@@ -181,4 +202,39 @@ async fn attach_hijacks_the_connection() {
             (StreamKind::Stderr, Bytes::from_static(b"err\n")),
         ]
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn search_and_login_carry_credentials() {
+    let (_dir, sock) = serve();
+    let mut c = Client::new(sock.to_str().unwrap()).unwrap();
+    c.negotiate().await.unwrap();
+    let auth = AuthConfig {
+        username: "u".into(),
+        password: "p".into(),
+        server_address: "127.0.0.1:5000".into(),
+        ..Default::default()
+    };
+    let mut filters = Filters::new();
+    filters.insert("is-official".into(), vec!["true".into()]);
+    let found = c
+        .image_search(&SearchOptions {
+            term: "127.0.0.1:5000/x".into(),
+            limit: Some(5),
+            filters,
+            registry_auth: Some(auth.encode_header()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        found[0].name,
+        "term=127.0.0.1%3A5000%2Fx&limit=5&filters=%7B%22is-official%22%3A%7B%22true%22%3Atrue%7D%7D"
+    );
+    assert_eq!(
+        AuthConfig::decode_header(&found[0].description),
+        Some(auth.clone())
+    );
+    let ok = c.registry_login(&auth).await.unwrap();
+    assert_eq!(ok.status, "Login Succeeded");
+    assert_eq!(ok.identity_token, "u");
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use berth_client::{channel_body, full_body, BuildOptions, Client, ReqBody};
+use berth_client::{channel_body, full_body, BuildOptions, Client, JsonMessage, ReqBody};
 use berth_spec::reference::Reference;
 use berth_spec::units::human_size;
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use super::buildctx::{
 };
 use super::error::{CliError, CliResult};
 use super::output::{go_error, out};
+use super::progress::{DisplayError, Renderer};
 
 /// `berth build`.
 #[derive(Debug, Args)]
@@ -437,6 +438,13 @@ pub async fn build(client: &Client, args: &BuildArgs) -> CliResult {
         out(&progress)?;
     }
     let mut image_id = String::new();
+    // Docker draws the build's messages with its progress display: the
+    // pull of a FROM image (`--pull`) gets layer lines and bars on a terminal.
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let width =
+        super::term::window_size(std::os::fd::AsFd::as_fd(&stdout)).map(|(_, cols)| cols as usize);
+    let mut renderer = Renderer::new(stdout, tty, width);
     loop {
         let msg = match stream.next().await {
             Ok(Some(m)) => m,
@@ -457,6 +465,22 @@ pub async fn build(client: &Client, args: &BuildArgs) -> CliResult {
         if let Some(id) = msg.image_id() {
             image_id = id.to_string();
         }
+        if !args.quiet {
+            let jm = JsonMessage {
+                stream: msg.stream.clone(),
+                status: msg.status.clone(),
+                id: msg.id.clone(),
+                progress: msg.progress.clone(),
+                progress_detail: msg.progress_detail.clone(),
+                ..Default::default()
+            };
+            match renderer.show(&jm) {
+                Ok(()) => {}
+                Err(DisplayError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(CliError::msg(e.to_string())),
+            }
+            continue;
+        }
         let mut text = String::new();
         if let Some(s) = &msg.stream {
             text.push_str(s);
@@ -470,11 +494,7 @@ pub async fn build(client: &Client, args: &BuildArgs) -> CliResult {
             }
             text.push('\n');
         }
-        if args.quiet {
-            held.push_str(&text);
-        } else if !text.is_empty() {
-            out(&text)?;
-        }
+        held.push_str(&text);
     }
     if args.quiet {
         // The daemon's quiet answer is the ID as a stream message.

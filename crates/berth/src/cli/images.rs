@@ -273,27 +273,6 @@ pub async fn images(client: &Client, args: &ImagesArgs) -> CliResult {
     out(&render(&format, &image_header(), &rows)?)
 }
 
-async fn print_stream(mut stream: berth_client::JsonStream, quiet: bool) -> CliResult {
-    while let Some(msg) = stream
-        .next()
-        .await
-        .map_err(|e| CliError::msg(e.to_string()))?
-    {
-        if quiet {
-            continue;
-        }
-        if let Some(s) = &msg.stream {
-            out(s)?;
-        } else if let Some(s) = &msg.status {
-            match &msg.id {
-                Some(id) if !id.is_empty() => outln(&format!("{id}: {s}"))?,
-                _ => outln(s)?,
-            }
-        }
-    }
-    Ok(())
-}
-
 async fn open_input(path: Option<&str>) -> CliResult<berth_client::ReqBody> {
     match path {
         None | Some("-") => Ok(reader_body(tokio::io::stdin())),
@@ -325,7 +304,7 @@ pub async fn import(client: &Client, args: &ImportArgs) -> CliResult {
         changes: args.change.clone(),
     };
     let stream = client.image_import(body, &opts).await?;
-    print_stream(stream, false).await
+    super::progress::show_stream(stream.into_messages(), super::progress::Sink::Stdout).await
 }
 
 /// `berth load`.
@@ -337,7 +316,9 @@ pub async fn load(client: &Client, args: &LoadArgs) -> CliResult {
     }
     let body = open_input(args.input.as_deref()).await?;
     let stream = client.image_load(body, args.quiet).await?;
-    print_stream(stream, args.quiet).await
+    // As docker: whatever the daemon sends is shown (with `-q` it sends only
+    // the `Loaded image` lines); progress bars only on a terminal.
+    super::progress::show_stream(stream.into_messages(), super::progress::Sink::Stdout).await
 }
 
 /// `berth save`.

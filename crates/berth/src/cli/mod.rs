@@ -21,8 +21,10 @@ mod mountopt;
 mod netopts;
 mod network;
 mod output;
+mod progress;
 mod ps;
 mod publish;
+mod registry;
 mod run;
 mod stats;
 mod system;
@@ -107,6 +109,12 @@ pub enum Command {
     Info(system::FormatArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Log in to a Docker registry
+    Login(registry::LoginArgs),
+    /// Log out from a Docker registry
+    Logout(registry::LogoutArgs),
+    /// Search the Docker Hub for images
+    Search(registry::SearchArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -218,6 +226,12 @@ pub enum ImageOp {
     Tag(images::TagArgs),
     /// Show the history of an image
     History(images::HistoryArgs),
+    /// Pull an image or a repository from a registry
+    #[command(override_usage = "berth pull [OPTIONS] NAME[:TAG|@DIGEST]")]
+    Pull(registry::PullArgs),
+    /// Push an image or a repository to a registry
+    #[command(override_usage = "berth push [OPTIONS] NAME[:TAG]")]
+    Push(registry::PushArgs),
 }
 
 /// `berth image ...`.
@@ -344,9 +358,19 @@ fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<Str
 fn arity_phrase(cmd: &str) -> &'static str {
     match cmd {
         "rename" | "tag" | "cp" | "connect" | "disconnect" => "exactly 2 arguments",
-        "logs" | "diff" | "export" | "commit" | "history" | "build" => "exactly 1 argument",
+        "logs" | "diff" | "export" | "commit" | "history" | "build" | "pull" | "push"
+        | "search" => "exactly 1 argument",
+        "login" | "logout" => "at most 1 argument",
         _ => "at least 1 argument",
     }
+}
+
+/// Commands whose wrong argument count docker reports as a plain error (exit 1).
+fn plain_arity_error(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "build" | "pull" | "push" | "search" | "login" | "logout"
+    )
 }
 
 /// Turn a clap error into docker's wording and exit status.
@@ -370,6 +394,11 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
                 _ => String::new(),
             };
             let flag = flag.split('=').next().unwrap_or("").to_string();
+            let last = path.last().map(String::as_str).unwrap_or("");
+            if !flag.starts_with('-') && !flag.is_empty() && plain_arity_error(last) {
+                // An extra positional argument: docker's argument-count error.
+                return arity_error(root, &path, &cmd_path, &see, last);
+            }
             if flag.starts_with("--") || flag.is_empty() {
                 eprintln!("unknown flag: {flag}\n{see}");
             } else {
@@ -394,26 +423,8 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
         | ErrorKind::TooFewValues
         | ErrorKind::WrongNumberOfValues
         | ErrorKind::MissingSubcommand => {
-            let mut sub = &*root;
-            for p in &path {
-                if let Some(s) = sub.find_subcommand(p) {
-                    sub = s;
-                }
-            }
-            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-            let usage = sub.clone().bin_name(&cmd_path).render_usage().to_string();
-            let usage = usage.trim_start_matches("Usage: ").trim();
             let last = path.last().map(String::as_str).unwrap_or("");
-            eprintln!(
-                "\"{cmd_path}\" requires {}.\n{see}\n\nUsage:  {usage}\n\n{about}",
-                arity_phrase(last)
-            );
-            // docker's argument-count errors are plain errors (exit 1).
-            if last == "build" {
-                1
-            } else {
-                125
-            }
+            arity_error(root, &path, &cmd_path, &see, last)
         }
         _ => {
             let text = err.to_string();
@@ -426,6 +437,35 @@ fn usage_error(root: &mut clap::Command, err: clap::Error, args: &[String]) -> i
             eprintln!("{first}\n{see}");
             125
         }
+    }
+}
+
+/// Docker's "requires N arguments" error with the command's usage.
+fn arity_error(
+    root: &clap::Command,
+    path: &[String],
+    cmd_path: &str,
+    see: &str,
+    last: &str,
+) -> i32 {
+    let mut sub = root;
+    for p in path {
+        if let Some(s) = sub.find_subcommand(p) {
+            sub = s;
+        }
+    }
+    let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let usage = sub.clone().bin_name(cmd_path).render_usage().to_string();
+    let usage = usage.trim_start_matches("Usage: ").trim();
+    eprintln!(
+        "\"{cmd_path}\" requires {}.\n{see}\n\nUsage:  {usage}\n\n{about}",
+        arity_phrase(last)
+    );
+    // docker's argument-count errors are plain errors (exit 1).
+    if plain_arity_error(last) {
+        1
+    } else {
+        125
     }
 }
 
@@ -567,6 +607,9 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
             events::events(&client(host).await?, &a).await
         }
+        Command::Login(a) => registry::login(&client(host).await?, &a).await,
+        Command::Logout(a) => registry::logout(&a),
+        Command::Search(a) => registry::search(&client(host).await?, &a).await,
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
@@ -607,6 +650,8 @@ async fn image_op(client: &Client, op: ImageOp) -> CliResult {
         ImageOp::Save(a) => images::save(client, &a).await,
         ImageOp::Tag(a) => images::tag(client, &a).await,
         ImageOp::History(a) => images::history(client, &a).await,
+        ImageOp::Pull(a) => registry::pull(client, &a).await,
+        ImageOp::Push(a) => registry::push(client, &a).await,
     }
 }
 

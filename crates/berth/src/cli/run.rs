@@ -160,6 +160,16 @@ pub struct ContainerOptions {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(
+        long = "platform",
+        value_name = "string",
+        env = "DOCKER_DEFAULT_PLATFORM"
+    )]
+    pub platform: Option<String>,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long = "pull", value_name = "string", default_value = "missing")]
+    pub pull: String,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
@@ -544,17 +554,6 @@ pub fn build_request(
     })
 }
 
-/// The name docker prints in `Unable to find image '...' locally`:
-/// `:latest` added when there is no tag or digest.
-pub fn image_with_tag(image: &str) -> String {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') || last.contains('@') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
 /// An invalid create/run option: docker prints flag errors as usage
 /// errors (`invalid argument ... flag: ...` and the help hint), others as
 /// `docker: <msg>.`; both exit 125.
@@ -601,7 +600,53 @@ fn create_error(cmd: &str, e: ClientError) -> CliError {
     }
 }
 
-/// Create the container, pulling the image when the daemon lacks it.
+/// What `--pull` asks for; docker 20.10 treats an unknown value as `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PullPolicy {
+    Always,
+    Missing,
+    Never,
+}
+
+impl PullPolicy {
+    fn parse(value: &str) -> Self {
+        match value {
+            "always" => PullPolicy::Always,
+            "missing" => PullPolicy::Missing,
+            _ => PullPolicy::Never,
+        }
+    }
+}
+
+/// Pull the image of a container, progress on stderr (stdout belongs to
+/// the container or its ID); a failure is reported as `run`/`create` do.
+async fn pull_for_create(client: &Client, o: &ContainerOptions, cmd: &str) -> CliResult {
+    let reference = super::registry::parse_reference(&o.image)
+        .map_err(|e| pull_error(cmd, e))?
+        .with_default_tag();
+    let target = super::registry::PullTarget {
+        reference,
+        all_tags: false,
+        platform: o.platform.clone(),
+    };
+    super::registry::pull_image(client, &target, super::registry::Sink::Stderr)
+        .await
+        .map_err(|e| pull_error(cmd, e))
+}
+
+/// A failed pull: `run` says `berth: <error>.` with the help hint (125),
+/// `create` prints the error (1).
+fn pull_error(cmd: &str, e: CliError) -> CliError {
+    let msg = e.to_string();
+    if cmd == "run" {
+        report(cmd, &msg, 125, true)
+    } else {
+        CliError::msg(msg)
+    }
+}
+
+/// Create the container, pulling the image first (`--pull always`) or
+/// when the daemon lacks it (`--pull missing`, the default).
 async fn create_container(
     client: &Client,
     o: &ContainerOptions,
@@ -609,19 +654,25 @@ async fn create_container(
     cmd: &str,
 ) -> CliResult<String> {
     let name = o.name.as_deref();
+    let policy = PullPolicy::parse(&o.pull);
+    if policy == PullPolicy::Always {
+        pull_for_create(client, o, cmd).await?;
+    }
     let resp = match client.container_create(req, name).await {
         Ok(r) => r,
-        Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
-            let full = image_with_tag(&o.image);
-            eprintln!("Unable to find image '{full}' locally");
-            let (repo, tag) = super::images::split_repo_tag(&full);
-            let pulled = match client.image_pull(&repo, &tag).await {
-                Ok(stream) => stream.collect().await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = pulled {
+        Err(e)
+            if policy == PullPolicy::Missing
+                && e.is_not_found()
+                && e.to_string().contains("No such image") =>
+        {
+            let Ok(reference) = super::registry::parse_reference(&o.image) else {
                 return Err(create_error(cmd, e));
-            }
+            };
+            eprintln!(
+                "Unable to find image '{}' locally",
+                reference.with_default_tag().familiar_string()
+            );
+            pull_for_create(client, o, cmd).await?;
             client
                 .container_create(req, name)
                 .await
@@ -909,12 +960,15 @@ mod tests {
         assert_eq!(ram_in_bytes("64MiB").unwrap(), 64 << 20);
         assert_eq!(ram_in_bytes("100").unwrap(), 100);
         assert!(ram_in_bytes("1x").is_err());
-        assert_eq!(image_with_tag("busybox"), "busybox:latest");
-        assert_eq!(
-            image_with_tag("localhost:5000/a"),
-            "localhost:5000/a:latest"
-        );
-        assert_eq!(image_with_tag("a:1"), "a:1");
+    }
+
+    #[test]
+    fn pull_policies_as_docker_20_10() {
+        assert_eq!(PullPolicy::parse("always"), PullPolicy::Always);
+        assert_eq!(PullPolicy::parse("missing"), PullPolicy::Missing);
+        assert_eq!(PullPolicy::parse("never"), PullPolicy::Never);
+        // docker 20.10 does not validate the value: anything else never pulls.
+        assert_eq!(PullPolicy::parse("bogus"), PullPolicy::Never);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - `BERTH_E2E_CLI=docker`: use the docker CLI (`BERTH_E2E_DOCKER`, default /usr/bin/docker, the
 //!   docker.io 20.10 client) against `DOCKER_HOST` (default unix:///run/docker-oracle.sock).
 //! - `BERTH_TEST_CACHE`: fixture directory (default /var/cache/berth-test).
+//! - `BERTH_E2E_HOST`: tests that use [`h_host`] run the berth CLI against this daemon instead
+//!   (e.g. `unix:///run/docker-oracle.sock`, the reference dockerd).
 //!
 //! Without root or without fixtures the harness panics with the reason: tests never pass silently.
 #![allow(dead_code)]
@@ -147,6 +149,41 @@ fn setup() -> Harness {
         out.stdout
     );
     hs
+}
+
+/// The harness of tests that drive the *berth CLI* against another daemon: with
+/// `BERTH_E2E_HOST` set (e.g. `unix:///run/docker-oracle.sock`, the reference dockerd) the
+/// berth binary talks to that daemon (busybox imported there as `berth-e2e-host/busybox`);
+/// otherwise this is [`h`].
+pub fn h_host() -> &'static Harness {
+    static OWN: OnceLock<Harness> = OnceLock::new();
+    let Ok(host) = std::env::var("BERTH_E2E_HOST") else {
+        return h();
+    };
+    OWN.get_or_init(|| {
+        check_root();
+        let image = "berth-e2e-host/busybox:latest".to_string();
+        let mut hs = Harness {
+            mode: Mode::Berth,
+            cli: berth_exe(),
+            host,
+            daemon: None,
+            image: image.clone(),
+            image_id: String::new(),
+        };
+        let out = hs.run(&["import", path_str(&fixture("busybox.tar")), &image]);
+        out.ok();
+        hs.image_id = out.stdout.trim().to_string();
+        hs
+    })
+}
+
+/// The name the CLI under test gives itself in its messages (`berth: ...`, `See 'docker run --help'`).
+pub fn cli_name(h: &Harness) -> &'static str {
+    match h.mode {
+        Mode::Berth => "berth",
+        Mode::Docker => "docker",
+    }
 }
 
 /// Removes `/tmp/berth-e2e-*` directories left by earlier test processes that are gone, unless
