@@ -320,6 +320,12 @@ impl Builder {
                 merges.push(v);
                 continue;
             }
+            // A block collection starts on the line after its key; point
+            // at the key, where a reader looks for it.
+            let mut v = v;
+            if matches!(v.value, Value::Map(_) | Value::Seq(_)) {
+                v.pos = k.pos.clone();
+            }
             if let Some(prev) = map.get(&key) {
                 let line = prev.pos.line;
                 self.fail(LoadError::at(

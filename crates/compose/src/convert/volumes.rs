@@ -264,7 +264,7 @@ mod tests {
         );
         assert!(v.volume.unwrap().nocopy);
         let v = cx_short("/anon").unwrap();
-        assert_eq!((v.kind.as_str(), v.source), ("volume".into(), None));
+        assert_eq!((v.kind.as_str(), v.source), ("volume", None));
         for bad in ["a:b", "a:/b:bogus", "a:/b:c:d", ":/x", ""] {
             assert!(cx_short(bad).is_none(), "{bad}");
         }
