@@ -14,7 +14,11 @@ const ORDER: &[&str] = &[
 
 /// The project as JSON, top-level keys in Compose's order.
 fn ordered(project: &Project) -> Vec<(String, Json)> {
-    let Ok(Json::Object(mut top)) = serde_json::to_value(project) else {
+    let Ok(mut value) = serde_json::to_value(project) else {
+        return Vec::new();
+    };
+    escape_dollars(&mut value);
+    let Json::Object(mut top) = value else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -25,6 +29,17 @@ fn ordered(project: &Project) -> Vec<(String, Json)> {
     }
     out.extend(top);
     out
+}
+
+/// Values are printed interpolated; `$` is written `$$` so that reading
+/// the output back gives the same values.
+fn escape_dollars(v: &mut Json) {
+    match v {
+        Json::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Json::Array(a) => a.iter_mut().for_each(escape_dollars),
+        Json::Object(o) => o.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
 }
 
 fn to_yaml(v: &Json) -> Yaml {
@@ -41,13 +56,30 @@ fn to_yaml(v: &Json) -> Yaml {
         Json::String(s) => Yaml::String(s.clone()),
         Json::Array(a) => Yaml::Array(a.iter().map(to_yaml).collect()),
         Json::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by_key(|k| (rank(o, k), k.as_str()));
             let mut h = Hash::new();
-            for (k, v) in o {
-                h.insert(Yaml::String(k.clone()), to_yaml(v));
+            for k in keys {
+                h.insert(Yaml::String(k.clone()), to_yaml(&o[k.as_str()]));
             }
             Yaml::Hash(h)
         }
     }
+}
+
+/// Mounts and ports print their identifying keys first, as Compose does;
+/// other mappings are sorted.
+fn rank(o: &serde_json::Map<String, Json>, key: &str) -> usize {
+    const MOUNT: &[&str] = &["type", "source", "target", "read_only"];
+    const PORT: &[&str] = &["mode", "host_ip", "target", "published", "protocol"];
+    let order = if o.contains_key("type") && o.contains_key("target") {
+        MOUNT
+    } else if o.contains_key("mode") && o.contains_key("protocol") && o.contains_key("target") {
+        PORT
+    } else {
+        return 0;
+    };
+    order.iter().position(|k| *k == key).unwrap_or(order.len())
 }
 
 /// The project as YAML.

@@ -75,6 +75,9 @@ fn abs_from(base: &Path, p: &Path) -> PathBuf {
 /// Load a project.
 pub fn load(opts: &Options) -> Result<Project, LoadError> {
     let mut warnings = Vec::new();
+    if let Some(p) = &opts.project_name {
+        check_project_name(p)?;
+    }
     let files: Vec<Found> = if opts.files.is_empty() {
         if let Some(list) = opts
             .environment

@@ -5,6 +5,7 @@ mod attach;
 mod build;
 mod buildctx;
 mod commit;
+mod compose;
 mod connect;
 mod containers;
 mod cp;
@@ -121,6 +122,8 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Docker Compose: define and run multi-container applications
+    Compose(compose::ComposeArgs),
     /// Run the berth daemon in the foreground
     Daemon(DaemonArgs),
 }
@@ -568,6 +571,7 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         }
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
+        Command::Compose(c) => c.run().await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }

@@ -1,0 +1,86 @@
+//! `berth compose ...`: Compose v2's command line over the `berth-compose`
+//! loader. Compose is a client: everything it does to containers goes
+//! through the Engine API, so it works against berth and dockerd alike.
+
+mod config;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use berth_compose::{load, Options, Project};
+use clap::{Args, Subcommand};
+
+use super::error::{CliError, CliResult};
+
+/// `berth compose`.
+#[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
+pub struct ComposeArgs {
+    /// Compose configuration files
+    #[arg(short = 'f', long = "file", value_name = "stringArray")]
+    pub file: Vec<PathBuf>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name", value_name = "string")]
+    pub project_name: Option<String>,
+    /// Specify an alternate working directory (default: the path of the first specified Compose file)
+    #[arg(long = "project-directory", value_name = "string")]
+    pub project_directory: Option<PathBuf>,
+    /// Specify an alternate environment file
+    #[arg(long = "env-file", value_name = "stringArray")]
+    pub env_file: Vec<PathBuf>,
+    /// Specify a profile to enable
+    #[arg(long = "profile", value_name = "stringArray")]
+    pub profile: Vec<String>,
+    /// The command
+    #[command(subcommand)]
+    pub command: ComposeCommand,
+}
+
+/// `berth compose` commands.
+#[derive(Debug, Subcommand)]
+pub enum ComposeCommand {
+    /// Parse, resolve and render compose file in canonical format
+    #[command(alias = "convert")]
+    Config(config::ConfigArgs),
+}
+
+impl ComposeArgs {
+    /// Run the command.
+    pub async fn run(self) -> CliResult {
+        match &self.command {
+            ComposeCommand::Config(a) => config::config(&self, a),
+        }
+    }
+
+    /// Load the project with these flags, naming `services` explicitly.
+    /// Warnings go to stderr the way Compose prints them.
+    pub fn project(&self, services: &[String]) -> CliResult<Project> {
+        let stdin = if self.file.iter().any(|f| f.as_os_str() == "-") {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::io("read the Compose file from stdin", e))?;
+            Some(s)
+        } else {
+            None
+        };
+        let working_dir =
+            std::env::current_dir().map_err(|e| CliError::io("find the current directory", e))?;
+        let opts = Options {
+            files: self.file.clone(),
+            stdin,
+            project_name: self.project_name.clone(),
+            project_directory: self.project_directory.clone(),
+            env_files: self.env_file.clone(),
+            profiles: self.profile.clone(),
+            services: services.to_vec(),
+            working_dir,
+            environment: std::env::vars().collect(),
+        };
+        let project = load(&opts).map_err(|e| CliError::msg(e.to_string()))?;
+        for w in &project.warnings {
+            eprintln!("WARN[0000] {w}");
+        }
+        Ok(project)
+    }
+}

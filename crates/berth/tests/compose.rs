@@ -1,0 +1,369 @@
+//! `berth compose config` end to end through the binary: the book's stack
+//! (Jupyter + PostgreSQL + Redis + workers, named volumes, relative binds,
+//! `.env` interpolation), file discovery from a subdirectory, override
+//! files, `-f` (also `-`), `-p`, `--project-directory`, `--env-file`,
+//! `--profile`, the listing flags, the round trip of the printed config,
+//! Compose's errors (file, line, key path; exit 1), and agreement with
+//! docker-compose 1.29 where v1 and v2 agree. `config` needs no daemon.
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Runs `berth ARGS` in `dir` with extra environment and optional stdin.
+fn berth_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Out {
+    let tmp = unique_tmp_dir("stdin");
+    let stdin_file = tmp.join("stdin");
+    std::fs::write(&stdin_file, stdin.unwrap_or("")).expect("write stdin");
+    let mut cmd = Command::new(berth_exe());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .env_remove("COMPOSE_FILE")
+        .stdin(std::fs::File::open(&stdin_file).expect("open stdin"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("run berth");
+    let _ = std::fs::remove_dir_all(tmp);
+    Out {
+        cmd: format!("berth {}", args.join(" ")),
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        raw: o.stdout,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+const BOOK: &str = r#"services:
+  this_jupyter:   {build: docker/jupyter, ports: ["8888:8888"], volumes: [".:/home/jovyan"], env_file: [config/jupyter.env]}
+  this_postgres:  {build: docker/postgres, volumes: ["postgres_data:/var/lib/postgresql/data"], environment: {POSTGRES_PASSWORD: "${PG_PASSWORD:?set PG_PASSWORD in .env}"}}
+  this_redis:     {image: "redis:${REDIS_TAG:-7}", volumes: ["redis_data:/data"]}
+  this_worker:    {build: docker/jupyter, volumes: [".:/home/jovyan"], entrypoint: ["tini", "--", "rqworker", "-u", "redis://this_redis:6379"], depends_on: [this_redis]}
+  this_monitor:   {build: docker/jupyter, volumes: [".:/home/jovyan", "./lib:/home/jovyan/lib:ro"], ports: ["5000:5000"], entrypoint: ["tini", "--", "rq-dashboard", "-H", "this_redis", "-p", "5000"]}
+volumes: {postgres_data: {}, redis_data: {}}
+"#;
+
+/// The book's project in `<tmp>/Data_Science-Book/`, with a `notebooks/`
+/// subdirectory; returns the project directory.
+fn book_project() -> PathBuf {
+    let root = unique_tmp_dir("book").join("Data_Science-Book");
+    write(&root.join("compose.yaml"), BOOK);
+    write(
+        &root.join(".env"),
+        "# project settings\nREDIS_TAG=7.2\nexport PG_PASSWORD='pa$word'\n",
+    );
+    write(
+        &root.join("config/jupyter.env"),
+        "JUPYTER_TOKEN=letmein\nGRANT_SUDO=yes\n",
+    );
+    for d in ["docker/jupyter", "docker/postgres", "notebooks", "lib"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    root
+}
+
+#[test]
+fn book_stack_config_from_a_subdirectory() {
+    let root = book_project();
+    let o = berth_in(&root.join("notebooks"), &["compose", "config"], &[], None);
+    o.ok();
+    let y = &o.stdout;
+    let r = path_str(&root);
+    assert!(y.starts_with("name: data_science-book\nservices:\n"), "{y}");
+    for want in [
+        format!("      context: {r}/docker/jupyter\n"),
+        format!("        source: {r}\n        target: /home/jovyan\n"),
+        format!("        source: {r}/lib\n        target: /home/jovyan/lib\n        read_only: true\n"),
+        "      JUPYTER_TOKEN: letmein\n".into(),
+        "      POSTGRES_PASSWORD: pa$$word\n".into(),
+        "    image: \"redis:7.2\"\n".into(),
+        "      - mode: ingress\n        target: 8888\n        published: \"8888\"\n        protocol: tcp\n".into(),
+        "      - type: volume\n        source: redis_data\n        target: /data\n".into(),
+        "      this_redis:\n        condition: service_started\n        required: true\n".into(),
+        "networks:\n  default:\n    name: data_science-book_default\n".into(),
+        "  redis_data:\n    name: data_science-book_redis_data\n".into(),
+    ] {
+        assert!(y.contains(&want), "missing {want:?} in:\n{y}");
+    }
+    // Services sorted, each on the default network.
+    let services: Vec<&str> = y.lines().filter(|l| l.starts_with("  this_")).collect();
+    assert_eq!(
+        services,
+        [
+            "  this_jupyter:",
+            "  this_monitor:",
+            "  this_postgres:",
+            "  this_redis:",
+            "  this_worker:"
+        ]
+    );
+    assert_eq!(y.matches("      default: null\n").count(), 5, "{y}");
+}
+
+#[test]
+fn printed_config_round_trips() {
+    let root = book_project();
+    write(
+        &root.join("compose.override.yaml"),
+        "services:\n  this_redis:\n    healthcheck: {test: redis-cli ping, interval: 90s, retries: 3}\n    deploy: {resources: {limits: {memory: 256m, cpus: '0.5'}}}\n    command: redis-server --save 60 1\n    stop_grace_period: 30s\n    shm_size: 64m\n    x-owner: lab\n  this_worker:\n    depends_on:\n      this_redis: {condition: service_healthy}\n",
+    );
+    let first = berth_in(&root, &["compose", "config"], &[], None);
+    first.ok();
+    assert!(first.stdout.contains("interval: 1m30s"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("memory: 268435456"),
+        "{}",
+        first.stdout
+    );
+    let elsewhere = unique_tmp_dir("rt");
+    write(&elsewhere.join("printed.yaml"), &first.stdout);
+    let again = berth_in(
+        &elsewhere,
+        &["compose", "-f", "printed.yaml", "config"],
+        &[],
+        None,
+    );
+    again.ok();
+    assert_eq!(again.stdout, first.stdout);
+    // Through stdin and through JSON as well.
+    let piped = berth_in(
+        &elsewhere,
+        &["compose", "-f", "-", "config"],
+        &[],
+        Some(&first.stdout),
+    );
+    piped.ok();
+    assert_eq!(piped.stdout, first.stdout);
+    let json = berth_in(&root, &["compose", "config", "--format", "json"], &[], None);
+    json.ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&json.stdout).expect("config --format json is JSON");
+    assert_eq!(v["name"], "data_science-book");
+    assert_eq!(
+        v["services"]["this_redis"]["command"],
+        serde_json::json!(["redis-server", "--save", "60", "1"])
+    );
+    write(&elsewhere.join("printed.json"), &json.stdout);
+    let from_json = berth_in(
+        &elsewhere,
+        &["compose", "-f", "printed.json", "config"],
+        &[],
+        None,
+    );
+    from_json.ok();
+    assert_eq!(from_json.stdout, first.stdout);
+}
+
+#[test]
+fn project_flags_and_listings() {
+    let root = book_project();
+    write(
+        &root.join("tools.yaml"),
+        "services:\n  pgadmin: {image: pgadmin, profiles: [admin]}\n  debug: {image: busybox, profiles: [debug, admin]}\n",
+    );
+    let c = |args: &[&str], env: &[(&str, &str)]| {
+        let mut full = vec!["compose"];
+        full.extend_from_slice(args);
+        berth_in(&root, &full, env, None)
+    };
+    c(&["config", "--services"], &[])
+        .ok()
+        .stdout_is("this_jupyter\nthis_monitor\nthis_postgres\nthis_redis\nthis_worker\n");
+    c(&["config", "--volumes"], &[])
+        .ok()
+        .stdout_is("postgres_data\nredis_data\n");
+    let f = ["-f", "compose.yaml", "-f", "tools.yaml"];
+    c(&[&f[..], &["config", "--profiles"]].concat(), &[])
+        .ok()
+        .stdout_is("admin\ndebug\n");
+    c(&[&f[..], &["config", "--services"]].concat(), &[])
+        .ok()
+        .stdout_has("this_worker")
+        .stdout_is("this_jupyter\nthis_monitor\nthis_postgres\nthis_redis\nthis_worker\n");
+    let with_admin = c(
+        &[&f[..], &["--profile", "admin", "config", "--services"]].concat(),
+        &[],
+    );
+    with_admin.ok();
+    assert_eq!(with_admin.lines().len(), 7, "{}", with_admin.stdout);
+    let debug_env = c(
+        &[&f[..], &["config", "--services"]].concat(),
+        &[("COMPOSE_PROFILES", "debug")],
+    );
+    assert!(debug_env.ok().lines().contains(&"debug".to_string()));
+    // Naming a service shows it and its dependencies, whatever its profiles.
+    c(
+        &[&f[..], &["config", "--services", "this_worker", "pgadmin"]].concat(),
+        &[],
+    )
+    .ok()
+    .stdout_is("pgadmin\nthis_redis\nthis_worker\n");
+    // -q validates only; -p and COMPOSE_PROJECT_NAME name the project.
+    c(&["config", "-q"], &[]).ok().stdout_is("");
+    c(&["-p", "course", "config"], &[])
+        .ok()
+        .stdout_has("name: course\n")
+        .stdout_has("name: course_redis_data\n");
+    c(&["config"], &[("COMPOSE_PROJECT_NAME", "student7")])
+        .ok()
+        .stdout_has("name: student7_default\n");
+    // The process environment wins over .env; --env-file replaces it.
+    c(&["config"], &[("REDIS_TAG", "6")])
+        .ok()
+        .stdout_has("image: \"redis:6\"");
+    write(&root.join("alt.env"), "REDIS_TAG=5\nPG_PASSWORD=x\n");
+    c(&["--env-file", "alt.env", "config"], &[])
+        .ok()
+        .stdout_has("image: \"redis:5\"");
+    // --project-directory moves the base of relative paths and the .env.
+    let other = root.join("notebooks");
+    write(&other.join(".env"), "REDIS_TAG=4\nPG_PASSWORD=y\n");
+    write(&other.join("config/jupyter.env"), "JUPYTER_TOKEN=nb\n");
+    let moved = c(&["--project-directory", "notebooks", "config"], &[]);
+    moved
+        .ok()
+        .stdout_has("image: \"redis:4\"")
+        .stdout_has(&format!("source: {}/lib\n", path_str(&other)));
+    assert!(
+        moved.stdout.starts_with("name: notebooks\n"),
+        "{}",
+        moved.stdout
+    );
+    // -o writes the file instead.
+    c(&["config", "-o", "out.yaml"], &[]).ok().stdout_is("");
+    let saved = std::fs::read_to_string(root.join("out.yaml")).expect("out.yaml");
+    assert!(saved.starts_with("name: data_science-book\n"));
+}
+
+#[test]
+fn errors_name_file_line_and_key_and_exit_1() {
+    let dir = unique_tmp_dir("errs").join("proj");
+    let cases: &[(&str, &str)] = &[
+        (
+            "services:\n  web:\n    image: nginx\n    ports:\n      - \"80:80:80\"\n",
+            "compose.yaml:5: services.web.ports[0]: invalid port \"80:80:80\"\n",
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    depends_on: [db]\n",
+            "compose.yaml:4: services.web.depends_on: service \"web\" depends on undefined service \"db\": invalid compose project\n",
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    volumes: [\"data:/data\"]\n",
+            "compose.yaml:4: services.web.volumes[0]: service \"web\" refers to undefined volume data: invalid compose project\n",
+        ),
+        (
+            "services:\n  web:\n    image: nginx\n    enviroment: [A=1]\n",
+            "compose.yaml:4: services.web: additional property \"enviroment\" is not allowed\n",
+        ),
+        (
+            "services:\n  web:\n    image: ${IMAGE:?IMAGE must be set}\n",
+            "compose.yaml:3: services.web.image: required variable IMAGE is missing a value: IMAGE must be set\n",
+        ),
+    ];
+    for (text, want) in cases {
+        write(&dir.join("compose.yaml"), text);
+        let o = berth_in(&dir, &["compose", "config"], &[], None);
+        o.code(1);
+        assert_eq!(o.stdout, "");
+        assert_eq!(o.stderr, *want);
+    }
+    let o = berth_in(&dir, &["compose", "config", "--format", "xml"], &[], None);
+    o.code(1);
+    assert_eq!(o.stderr, "unsupported format \"xml\"\n");
+    let o = berth_in(&dir, &["compose", "-p", "My Project", "config"], &[], None);
+    o.code(1).stderr_has("invalid project name \"My Project\"");
+    write(
+        &dir.join("compose.yaml"),
+        "version: '3.8'\nservices:\n  web:\n    image: nginx\n",
+    );
+    let o = berth_in(&dir, &["compose", "config", "-q"], &[], None);
+    o.ok().stderr_has("the attribute `version` is obsolete");
+    let empty = unique_tmp_dir("nofile");
+    let has_parent_file = empty.ancestors().any(|a| {
+        [
+            "compose.yaml",
+            "compose.yml",
+            "docker-compose.yaml",
+            "docker-compose.yml",
+        ]
+        .iter()
+        .any(|f| a.join(f).exists())
+    });
+    assert!(
+        !has_parent_file,
+        "a compose file in a parent of {} breaks this test",
+        empty.display()
+    );
+    let o = berth_in(&empty, &["compose", "config"], &[], None);
+    o.code(1);
+    assert_eq!(o.stderr, "no configuration file provided: not found\n");
+}
+
+/// docker-compose 1.29 (Python, v1) lists the same services and volumes and
+/// resolves the same interpolation and relative paths.
+#[test]
+fn agrees_with_docker_compose_v1() {
+    let v1 = Path::new("/usr/bin/docker-compose");
+    assert!(
+        v1.exists(),
+        "docker-compose 1.29 is missing: scripts/install-deps.sh installs it"
+    );
+    let root = book_project();
+    let run_v1 = |args: &[&str]| {
+        let o = Command::new(v1)
+            .current_dir(&root)
+            .args(args)
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .output()
+            .expect("docker-compose");
+        assert!(
+            o.status.success(),
+            "docker-compose {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let sorted = |s: String| {
+        let mut l: Vec<String> = s.lines().map(str::to_string).collect();
+        l.sort();
+        l
+    };
+    for flag in ["--services", "--volumes"] {
+        let ours = berth_in(&root, &["compose", "config", flag], &[], None);
+        ours.ok();
+        assert_eq!(
+            sorted(ours.stdout.clone()),
+            sorted(run_v1(&["config", flag])),
+            "{flag}"
+        );
+    }
+    let v1_config = run_v1(&["config"]);
+    let ours = berth_in(&root, &["compose", "config"], &[], None);
+    ours.ok();
+    for needle in [
+        "redis:7.2",
+        "JUPYTER_TOKEN: letmein",
+        "POSTGRES_PASSWORD: pa$$word",
+    ] {
+        assert!(
+            v1_config.contains(needle),
+            "v1 lacks {needle}:\n{v1_config}"
+        );
+        assert!(
+            ours.stdout.contains(needle),
+            "berth lacks {needle}:\n{}",
+            ours.stdout
+        );
+    }
+    let lib = format!("{}/lib", path_str(&root));
+    assert!(v1_config.contains(&lib) && ours.stdout.contains(&lib));
+}
