@@ -367,3 +367,194 @@ fn agrees_with_docker_compose_v1() {
     let lib = format!("{}/lib", path_str(&root));
     assert!(v1_config.contains(&lib) && ours.stdout.contains(&lib));
 }
+
+/// `berth -H <daemon> compose ...` in `dir`. The berth CLI drives whatever
+/// daemon the harness runs (berth, or dockerd with `BERTH_E2E_CLI=docker`):
+/// compose is a client of the Engine API.
+fn compose_in(dir: &Path, args: &[&str]) -> Out {
+    let mut full = vec!["-H", h().host.as_str(), "compose"];
+    full.extend_from_slice(args);
+    berth_in(dir, &full, &[], None)
+}
+
+fn inspect(target: &str, format: &str) -> String {
+    h().run(&["inspect", "-f", format, target]).ok().out()
+}
+
+/// Removes what a compose test made, whatever happened.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = compose_in(&self.0, &["down", "-v"]);
+    }
+}
+
+#[test]
+fn up_ps_down_a_stack() {
+    let project = uname("stack").replace('x', "-");
+    let dir = unique_tmp_dir("up").join("stack");
+    let port = free_port();
+    let image = &h().image;
+    let text = |greeting: &str| {
+        format!(
+            r#"name: {project}
+services:
+  web:
+    image: {image}
+    command: ["sh", "-c", "echo $$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    environment:
+      GREETING: {greeting}
+    ports: ["127.0.0.1:{port}:8080"]
+    volumes: ["www:/www"]
+    depends_on: [cache]
+  cache:
+    image: {image}
+    command: ["sleep", "100000"]
+    volumes: ["./shared:/shared"]
+volumes:
+  www: {{}}
+"#
+        )
+    };
+    write(&dir.join("compose.yaml"), &text("hello"));
+    let _down = Down(dir.clone());
+
+    let up = compose_in(&dir, &["up", "-d"]);
+    up.ok();
+    let web = format!("{project}-web-1");
+    let cache = format!("{project}-cache-1");
+    let pos = |s: &str| {
+        up.stderr
+            .find(s)
+            .unwrap_or_else(|| panic!("no {s:?} in:\n{}", up.stderr))
+    };
+    assert!(
+        pos(&format!(" Network {project}_default  Created"))
+            < pos(&format!(" Container {cache}  Started"))
+    );
+    assert!(
+        pos(&format!(" Container {cache}  Started")) < pos(&format!(" Container {web}  Started"))
+    );
+    pos(&format!(" Volume {project}_www  Created"));
+
+    // Published port, environment and the named volume.
+    wait_curl(&format!("http://127.0.0.1:{port}/"), "hello");
+    // The service name resolves on the project's network.
+    let o = h().run(&["exec", &cache, "wget", "-q", "-O", "-", "http://web:8080/"]);
+    assert_eq!(o.ok().out(), "hello");
+    // The relative bind is the project's directory.
+    h().run(&[
+        "exec",
+        &cache,
+        "sh",
+        "-c",
+        "echo from-container > /shared/f",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("shared/f"))
+            .expect("bind file")
+            .trim(),
+        "from-container"
+    );
+
+    // Compose's labels.
+    let labels =
+        |name: &str, key: &str| inspect(name, &format!("{{{{index .Config.Labels \"{key}\"}}}}"));
+    assert_eq!(labels(&web, "com.docker.compose.project"), project);
+    assert_eq!(labels(&web, "com.docker.compose.service"), "web");
+    assert_eq!(labels(&web, "com.docker.compose.container-number"), "1");
+    assert_eq!(labels(&web, "com.docker.compose.oneoff"), "False");
+    assert_eq!(
+        labels(&web, "com.docker.compose.project.working_dir"),
+        path_str(&dir)
+    );
+    assert_eq!(
+        labels(&web, "com.docker.compose.project.config_files"),
+        format!("{}/compose.yaml", path_str(&dir))
+    );
+    assert!(!labels(&web, "com.docker.compose.version").is_empty());
+    let hash = labels(&web, "com.docker.compose.config-hash");
+    assert!(
+        hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{hash}"
+    );
+
+    // ps: Compose v2's columns, sorted by name.
+    let ps = compose_in(&dir, &["ps"]);
+    ps.ok();
+    let lines = ps.lines();
+    assert_eq!(lines.len(), 3, "{}", ps.stdout);
+    for col in [
+        "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+    ] {
+        assert!(lines[0].contains(col), "{}", lines[0]);
+    }
+    assert!(
+        lines[1].starts_with(&cache) && lines[1].contains(" cache ") && lines[1].contains("Up "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with(&web) && lines[2].contains(&format!("127.0.0.1:{port}->8080/tcp")),
+        "{}",
+        lines[2]
+    );
+    compose_in(&dir, &["ps", "--services"])
+        .ok()
+        .stdout_is("cache\nweb\n");
+    assert_eq!(compose_in(&dir, &["ps", "-q"]).ok().lines().len(), 2);
+
+    // A second up changes nothing; a changed service is recreated alone.
+    let web_id = inspect(&web, "{{.Id}}");
+    let cache_id = inspect(&cache, "{{.Id}}");
+    let again = compose_in(&dir, &["up", "-d"]);
+    again.ok().stderr_has(&format!(" Container {web}  Running"));
+    assert_eq!(inspect(&web, "{{.Id}}"), web_id);
+    write(&dir.join("compose.yaml"), &text("changed"));
+    compose_in(&dir, &["up", "-d"])
+        .ok()
+        .stderr_has(&format!(" Container {web}  Recreate"));
+    assert_ne!(inspect(&web, "{{.Id}}"), web_id);
+    assert_eq!(inspect(&cache, "{{.Id}}"), cache_id);
+    wait_curl(&format!("http://127.0.0.1:{port}/"), "changed");
+
+    // down keeps named volumes; down -v removes them.
+    let down = compose_in(&dir, &["down"]);
+    down.ok()
+        .stderr_has(&format!(" Container {web}  Removed"))
+        .stderr_has(&format!(" Network {project}_default  Removed"));
+    h().run(&["inspect", &web]).fails();
+    h().run(&["network", "inspect", &format!("{project}_default")])
+        .fails();
+    h().run(&["volume", "inspect", &format!("{project}_www")])
+        .ok();
+    compose_in(&dir, &["ps", "-a"]).ok();
+    assert_eq!(compose_in(&dir, &["ps", "-a", "-q"]).ok().out(), "");
+    compose_in(&dir, &["down", "-v"])
+        .ok()
+        .stderr_has(&format!(" Volume {project}_www  Removed"));
+    h().run(&["volume", "inspect", &format!("{project}_www")])
+        .fails();
+    compose_in(&dir, &["down"])
+        .ok()
+        .stderr_has("No resource found to remove");
+}
+
+#[test]
+fn up_reports_missing_images_and_needs_detach() {
+    let dir = unique_tmp_dir("noimg").join("p");
+    let project = uname("noimg").replace('x', "-");
+    write(
+        &dir.join("compose.yaml"),
+        &format!("name: {project}\nservices:\n  a:\n    image: berth-e2e/absent:never\n"),
+    );
+    let _down = Down(dir.clone());
+    compose_in(&dir, &["up"])
+        .code(1)
+        .stderr_has("use `berth compose up -d`");
+    let o = compose_in(&dir, &["up", "-d"]);
+    o.code(1);
+    assert!(o.stderr.contains("berth-e2e/absent:never"), "{}", o.stderr);
+}

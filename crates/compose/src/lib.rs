@@ -2,10 +2,14 @@
 //! loader turns Compose files into a typed, canonical [`Project`] (the
 //! planner and reconciler that drive the Engine API build on it).
 //!
+//! [`apply`] drives the Engine API through `berth-client` (`up`, `down`),
+//! so it works against berth and dockerd alike.
+//!
 //! Loading reads only the files it is given (and the `.env`/`env_file`
 //! files they name): [`load`] takes the process environment and working
 //! directory as [`Options`], so it is testable without side effects.
 
+pub mod apply;
 mod convert;
 mod dotenv;
 mod emit;

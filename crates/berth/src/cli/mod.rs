@@ -571,7 +571,7 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         }
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
-        Command::Compose(c) => c.run().await,
+        Command::Compose(c) => c.run(host).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }

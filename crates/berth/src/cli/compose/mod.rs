@@ -3,6 +3,8 @@
 //! through the Engine API, so it works against berth and dockerd alike.
 
 mod config;
+mod ps;
+mod up;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -42,13 +44,22 @@ pub enum ComposeCommand {
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
+    /// Create and start containers
+    Up(up::UpArgs),
+    /// Stop and remove containers, networks
+    Down(up::DownArgs),
+    /// List containers
+    Ps(ps::PsArgs),
 }
 
 impl ComposeArgs {
     /// Run the command.
-    pub async fn run(self) -> CliResult {
+    pub async fn run(self, host: &str) -> CliResult {
         match &self.command {
             ComposeCommand::Config(a) => config::config(&self, a),
+            ComposeCommand::Up(a) => up::up(&self, a, host).await,
+            ComposeCommand::Down(a) => up::down(&self, a, host).await,
+            ComposeCommand::Ps(a) => ps::ps(&self, a, host).await,
         }
     }
 
