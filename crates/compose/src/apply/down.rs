@@ -17,7 +17,12 @@ pub struct DownOptions {
 }
 
 /// Remove the project's resources; returns whether anything was found.
-pub async fn down(client: &Client, project: &Project, opts: DownOptions, progress: Progress<'_>) -> Result<bool, ApplyError> {
+pub async fn down(
+    client: &Client,
+    project: &Project,
+    opts: DownOptions,
+    progress: Progress<'_>,
+) -> Result<bool, ApplyError> {
     let mut found = false;
     let mut containers = project_containers(client, &project.name, None, true).await?;
     // Dependents go first.
@@ -28,7 +33,11 @@ pub async fn down(client: &Client, project: &Project, opts: DownOptions, progres
     });
     for c in &containers {
         found = true;
-        let name = c.names.first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+        let name = c
+            .names
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
         if c.state == "running" || c.state == "paused" || c.state == "restarting" {
             progress("Container", &name, "Stopping");
             client.container_stop(&c.id, opts.timeout).await?;
@@ -39,9 +48,15 @@ pub async fn down(client: &Client, project: &Project, opts: DownOptions, progres
         progress("Container", &name, "Removed");
     }
     let mut f = Filters::new();
-    f.insert("label".into(), vec![format!("{}={}", labels::PROJECT, project.name)]);
+    f.insert(
+        "label".into(),
+        vec![format!("{}={}", labels::PROJECT, project.name)],
+    );
     for n in client.networks_list(&f).await? {
-        let external = project.networks.values().any(|m| m.external && m.name == n.name);
+        let external = project
+            .networks
+            .values()
+            .any(|m| m.external && m.name == n.name);
         if external {
             continue;
         }
@@ -52,7 +67,10 @@ pub async fn down(client: &Client, project: &Project, opts: DownOptions, progres
     }
     if opts.volumes {
         for v in client.volumes_list(&f).await?.volumes {
-            let external = project.volumes.values().any(|m| m.external && m.name == v.name);
+            let external = project
+                .volumes
+                .values()
+                .any(|m| m.external && m.name == v.name);
             if external {
                 continue;
             }

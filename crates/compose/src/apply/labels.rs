@@ -66,9 +66,18 @@ pub fn config_hash(svc: &Service) -> String {
 }
 
 /// The labels of replica `number` of a service.
-pub fn container_labels(project: &Project, service: &str, svc: &Service, number: u64) -> BTreeMap<String, String> {
+pub fn container_labels(
+    project: &Project,
+    service: &str,
+    svc: &Service,
+    number: u64,
+) -> BTreeMap<String, String> {
     let mut l = svc.labels.clone();
-    let files: Vec<String> = project.config_files.iter().map(|p| p.display().to_string()).collect();
+    let files: Vec<String> = project
+        .config_files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let deps: Vec<String> = svc
         .depends_on
         .iter()
@@ -78,7 +87,10 @@ pub fn container_labels(project: &Project, service: &str, svc: &Service, number:
         (PROJECT, project.name.clone()),
         (SERVICE, service.to_string()),
         (VERSION, COMPOSE_VERSION.to_string()),
-        ("com.docker.compose.project.working_dir", project.working_dir.display().to_string()),
+        (
+            "com.docker.compose.project.working_dir",
+            project.working_dir.display().to_string(),
+        ),
         ("com.docker.compose.project.config_files", files.join(",")),
         ("com.docker.compose.oneoff", "False".to_string()),
         (CONFIG_HASH, config_hash(svc)),
@@ -93,7 +105,12 @@ pub fn container_labels(project: &Project, service: &str, svc: &Service, number:
 
 /// Labels of a project's network or volume (`kind` is [`NETWORK`] or
 /// [`VOLUME`]).
-pub fn resource_labels(project: &Project, kind: &str, key: &str, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn resource_labels(
+    project: &Project,
+    kind: &str,
+    key: &str,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut l = own.clone();
     l.insert(PROJECT.into(), project.name.clone());
     l.insert(kind.into(), key.into());

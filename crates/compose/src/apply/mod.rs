@@ -28,14 +28,29 @@ pub enum ApplyError {
 pub type Progress<'a> = &'a mut dyn FnMut(&str, &str, &str);
 
 /// The containers of a project (all states), optionally of one service.
-pub async fn project_containers(client: &Client, project: &str, service: Option<&str>, all: bool) -> Result<Vec<ContainerSummary>, ClientError> {
+pub async fn project_containers(
+    client: &Client,
+    project: &str,
+    service: Option<&str>,
+    all: bool,
+) -> Result<Vec<ContainerSummary>, ClientError> {
     let mut filters = Filters::new();
-    let mut labels = vec![format!("{}={project}", labels::PROJECT), format!("com.docker.compose.oneoff=False")];
+    let mut labels = vec![
+        format!("{}={project}", labels::PROJECT),
+        format!("com.docker.compose.oneoff=False"),
+    ];
     if let Some(s) = service {
         labels.push(format!("{}={s}", labels::SERVICE));
     }
     filters.insert("label".into(), labels);
-    let mut list = client.containers_list(&ListOptions { all, limit: None, size: false, filters }).await?;
+    let mut list = client
+        .containers_list(&ListOptions {
+            all,
+            limit: None,
+            size: false,
+            filters,
+        })
+        .await?;
     list.sort_by(|a, b| a.names.cmp(&b.names));
     Ok(list)
 }

@@ -13,11 +13,18 @@ use super::labels::{container_labels, container_name, image_of};
 use crate::model::{Project, Service, ServiceNetwork, Ulimit};
 
 /// The networks a service joins, primary first: (key, engine name, settings).
-pub fn service_networks<'a>(project: &'a Project, svc: &'a Service) -> Vec<(&'a str, String, Option<&'a ServiceNetwork>)> {
+pub fn service_networks<'a>(
+    project: &'a Project,
+    svc: &'a Service,
+) -> Vec<(&'a str, String, Option<&'a ServiceNetwork>)> {
     svc.networks
         .iter()
         .map(|(key, cfg)| {
-            let name = project.networks.get(key).map(|n| n.name.clone()).unwrap_or_else(|| key.clone());
+            let name = project
+                .networks
+                .get(key)
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| key.clone());
             (key.as_str(), name, cfg.as_ref())
         })
         .collect()
@@ -32,10 +39,12 @@ pub fn endpoint(service: &str, cfg: Option<&ServiceNetwork>) -> EndpointSettings
     }
     EndpointSettings {
         aliases: Some(aliases),
-        ipam_config: cfg.and_then(|c| c.ipv4_address.clone()).map(|ip| EndpointIpamConfig {
-            ipv4_address: ip,
-            ..EndpointIpamConfig::default()
-        }),
+        ipam_config: cfg
+            .and_then(|c| c.ipv4_address.clone())
+            .map(|ip| EndpointIpamConfig {
+                ipv4_address: ip,
+                ..EndpointIpamConfig::default()
+            }),
         ..EndpointSettings::default()
     }
 }
@@ -44,34 +53,57 @@ fn restart_policy(r: Option<&str>) -> RestartPolicy {
     match r {
         Some(r) => {
             let (name, count) = r.split_once(':').unwrap_or((r, "0"));
-            RestartPolicy { name: name.to_string(), maximum_retry_count: count.parse().unwrap_or(0) }
+            RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: count.parse().unwrap_or(0),
+            }
         }
         None => RestartPolicy::default(),
     }
 }
 
 fn nanos(d: Option<crate::units::Duration>) -> i64 {
-    d.map(|d| i64::try_from(d.nanos()).unwrap_or(i64::MAX)).unwrap_or(0)
+    d.map(|d| i64::try_from(d.nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The create request of replica `number` of `service`.
-pub fn create_request(project: &Project, service: &str, svc: &Service, number: u64) -> ContainerCreateRequest {
+pub fn create_request(
+    project: &Project,
+    service: &str,
+    svc: &Service,
+    number: u64,
+) -> ContainerCreateRequest {
     let mut exposed: BTreeMap<String, EmptyObject> = BTreeMap::new();
     let mut bindings: BTreeMap<String, Option<Vec<PortBinding>>> = BTreeMap::new();
     for p in &svc.ports {
         let key = format!("{}/{}", p.target, p.protocol);
         exposed.insert(key.clone(), EmptyObject {});
-        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-            host_ip: p.host_ip.clone().unwrap_or_default(),
-            host_port: p.published.clone().unwrap_or_default(),
-        });
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: p.host_ip.clone().unwrap_or_default(),
+                host_port: p.published.clone().unwrap_or_default(),
+            });
     }
     for e in &svc.expose {
-        let key = if e.contains('/') { e.clone() } else { format!("{e}/tcp") };
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
         exposed.insert(key, EmptyObject {});
     }
     let healthcheck = svc.healthcheck.as_ref().map(|h| HealthConfig {
-        test: if h.disable { Some(vec!["NONE".into()]) } else if h.test.is_empty() { None } else { Some(h.test.clone()) },
+        test: if h.disable {
+            Some(vec!["NONE".into()])
+        } else if h.test.is_empty() {
+            None
+        } else {
+            Some(h.test.clone())
+        },
         interval: nanos(h.interval),
         timeout: nanos(h.timeout),
         start_period: nanos(h.start_period),
@@ -83,7 +115,12 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         tty: svc.tty,
         open_stdin: svc.stdin_open,
-        env: Some(svc.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect()),
+        env: Some(
+            svc.environment
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+                .collect(),
+        ),
         cmd: svc.command.clone(),
         healthcheck,
         image: image_of(project, service, svc),
@@ -91,7 +128,9 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         entrypoint: svc.entrypoint.clone(),
         labels: Some(container_labels(project, service, svc, number)),
         stop_signal: svc.stop_signal.clone().unwrap_or_default(),
-        stop_timeout: svc.stop_grace_period.map(|d| (d.nanos() / 1_000_000_000) as i64),
+        stop_timeout: svc
+            .stop_grace_period
+            .map(|d| (d.nanos() / 1_000_000_000) as i64),
         ..ContainerConfig::default()
     };
 
@@ -101,11 +140,19 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         let create_path = v.bind.as_ref().is_some_and(|b| b.create_host_path);
         if v.kind == "bind" && create_path {
             let ro = if v.read_only { ":ro" } else { "" };
-            binds.push(format!("{}:{}{ro}", v.source.clone().unwrap_or_default(), v.target));
+            binds.push(format!(
+                "{}:{}{ro}",
+                v.source.clone().unwrap_or_default(),
+                v.target
+            ));
             continue;
         }
         let source = match (v.kind.as_str(), &v.source) {
-            ("volume", Some(key)) => project.volumes.get(key).map(|vol| vol.name.clone()).unwrap_or_else(|| key.clone()),
+            ("volume", Some(key)) => project
+                .volumes
+                .get(key)
+                .map(|vol| vol.name.clone())
+                .unwrap_or_else(|| key.clone()),
             (_, Some(s)) => s.clone(),
             (_, None) => String::new(),
         };
@@ -114,13 +161,29 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
             source,
             target: v.target.clone(),
             read_only: v.read_only,
-            volume_options: v.volume.as_ref().filter(|o| o.nocopy).map(|_| json!({"NoCopy": true})),
-            tmpfs_options: v.tmpfs.as_ref().and_then(|t| t.size).map(|s| json!({"SizeBytes": s})),
-            bind_options: v.bind.as_ref().and_then(|b| b.propagation.clone()).map(|p| json!({"Propagation": p})),
+            volume_options: v
+                .volume
+                .as_ref()
+                .filter(|o| o.nocopy)
+                .map(|_| json!({"NoCopy": true})),
+            tmpfs_options: v
+                .tmpfs
+                .as_ref()
+                .and_then(|t| t.size)
+                .map(|s| json!({"SizeBytes": s})),
+            bind_options: v
+                .bind
+                .as_ref()
+                .and_then(|b| b.propagation.clone())
+                .map(|p| json!({"Propagation": p})),
             ..MountSpec::default()
         });
     }
-    let limits = svc.deploy.as_ref().and_then(|d| d.resources.as_ref()).and_then(|r| r.limits.as_ref());
+    let limits = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+        .and_then(|r| r.limits.as_ref());
     let memory = svc.mem_limit.or_else(|| limits.and_then(|l| l.memory));
     let cpus = svc.cpus.or_else(|| limits.and_then(|l| l.cpus));
     let networks = service_networks(project, svc);
@@ -128,12 +191,17 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         Some(m) => match m.strip_prefix("service:") {
             Some(target) => {
                 let t = project.services.get(target);
-                let name = t.map(|t| container_name(project, target, t, 1)).unwrap_or_else(|| target.to_string());
+                let name = t
+                    .map(|t| container_name(project, target, t, 1))
+                    .unwrap_or_else(|| target.to_string());
                 format!("container:{name}")
             }
             None => m.clone(),
         },
-        None => networks.first().map(|(_, n, _)| n.clone()).unwrap_or_else(|| "default".into()),
+        None => networks
+            .first()
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_else(|| "default".into()),
     };
     let volumes_from: Vec<String> = svc
         .volumes_from
@@ -141,8 +209,15 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         .map(|v| match v.strip_prefix("container:") {
             Some(c) => c.to_string(),
             None => {
-                let (name, mode) = v.split_once(':').map(|(a, b)| (a, Some(b))).unwrap_or((v, None));
-                let target = project.services.get(name).map(|t| container_name(project, name, t, 1)).unwrap_or_else(|| name.to_string());
+                let (name, mode) = v
+                    .split_once(':')
+                    .map(|(a, b)| (a, Some(b)))
+                    .unwrap_or((v, None));
+                let target = project
+                    .services
+                    .get(name)
+                    .map(|t| container_name(project, name, t, 1))
+                    .unwrap_or_else(|| name.to_string());
                 match mode {
                     Some(m) => format!("{target}:{m}"),
                     None => target,
@@ -155,7 +230,11 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
         .iter()
         .map(|l| {
             let (name, alias) = l.split_once(':').unwrap_or((l, l));
-            let target = project.services.get(name).map(|t| container_name(project, name, t, 1)).unwrap_or_else(|| name.to_string());
+            let target = project
+                .services
+                .get(name)
+                .map(|t| container_name(project, name, t, 1))
+                .unwrap_or_else(|| name.to_string());
             format!("{target}:{alias}")
         })
         .collect();
@@ -213,5 +292,9 @@ pub fn create_request(project: &Project, service: &str, svc: &Service, number: u
     } else {
         None
     };
-    ContainerCreateRequest { config, host_config, networking_config }
+    ContainerCreateRequest {
+        config,
+        host_config,
+        networking_config,
+    }
 }

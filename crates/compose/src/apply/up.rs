@@ -14,11 +14,17 @@ use super::{project_containers, start_order, ApplyError, Progress};
 use crate::model::Project;
 
 /// Create and start what the project needs; leave alone what matches.
-pub async fn up(client: &Client, project: &Project, progress: Progress<'_>) -> Result<(), ApplyError> {
+pub async fn up(
+    client: &Client,
+    project: &Project,
+    progress: Progress<'_>,
+) -> Result<(), ApplyError> {
     ensure_networks(client, project, progress).await?;
     ensure_volumes(client, project, progress).await?;
     for service in start_order(project) {
-        let Some(svc) = project.services.get(&service) else { continue };
+        let Some(svc) = project.services.get(&service) else {
+            continue;
+        };
         for (dep, d) in &svc.depends_on {
             wait_for(client, project, dep, &d.condition, progress).await?;
         }
@@ -28,7 +34,9 @@ pub async fn up(client: &Client, project: &Project, progress: Progress<'_>) -> R
             let existing = project_containers(client, &project.name, Some(&service), true)
                 .await?
                 .into_iter()
-                .find(|c| c.labels.get(labels::NUMBER).map(String::as_str) == Some(&number.to_string()));
+                .find(|c| {
+                    c.labels.get(labels::NUMBER).map(String::as_str) == Some(&number.to_string())
+                });
             if let Some(c) = existing {
                 if c.labels.get(labels::CONFIG_HASH) == Some(&hash) {
                     if c.state == "running" {
@@ -60,7 +68,10 @@ pub async fn up(client: &Client, project: &Project, progress: Progress<'_>) -> R
             };
             for (_, net, cfg) in service_networks(project, svc).iter().skip(1) {
                 if svc.network_mode.is_none() {
-                    let body = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(endpoint(&service, *cfg)) };
+                    let body = NetworkConnectRequest {
+                        container: id.clone(),
+                        endpoint_config: Some(endpoint(&service, *cfg)),
+                    };
                     client.network_connect(net, &body).await?;
                 }
             }
@@ -73,20 +84,35 @@ pub async fn up(client: &Client, project: &Project, progress: Progress<'_>) -> R
     Ok(())
 }
 
-async fn ensure_networks(client: &Client, project: &Project, progress: Progress<'_>) -> Result<(), ApplyError> {
-    let used: Vec<&String> = project.services.values().flat_map(|s| s.networks.keys()).collect();
+async fn ensure_networks(
+    client: &Client,
+    project: &Project,
+    progress: Progress<'_>,
+) -> Result<(), ApplyError> {
+    let used: Vec<&String> = project
+        .services
+        .values()
+        .flat_map(|s| s.networks.keys())
+        .collect();
     for (key, net) in &project.networks {
         if !used.contains(&key) {
             continue;
         }
         let mut f = Filters::new();
         f.insert("name".into(), vec![net.name.clone()]);
-        let exists = client.networks_list(&f).await?.iter().any(|n| n.name == net.name);
+        let exists = client
+            .networks_list(&f)
+            .await?
+            .iter()
+            .any(|n| n.name == net.name);
         if exists {
             continue;
         }
         if net.external {
-            return Err(ApplyError::Project(format!("network {} declared as external, but could not be found", net.name)));
+            return Err(ApplyError::Project(format!(
+                "network {} declared as external, but could not be found",
+                net.name
+            )));
         }
         progress("Network", &net.name, "Creating");
         let req = NetworkCreateRequest {
@@ -96,7 +122,12 @@ async fn ensure_networks(client: &Client, project: &Project, progress: Progress<
             internal: net.internal,
             attachable: net.attachable,
             options: (!net.driver_opts.is_empty()).then(|| net.driver_opts.clone()),
-            labels: Some(labels::resource_labels(project, labels::NETWORK, key, &net.labels)),
+            labels: Some(labels::resource_labels(
+                project,
+                labels::NETWORK,
+                key,
+                &net.labels,
+            )),
             ..NetworkCreateRequest::default()
         };
         client.network_create(&req).await?;
@@ -105,7 +136,11 @@ async fn ensure_networks(client: &Client, project: &Project, progress: Progress<
     Ok(())
 }
 
-async fn ensure_volumes(client: &Client, project: &Project, progress: Progress<'_>) -> Result<(), ApplyError> {
+async fn ensure_volumes(
+    client: &Client,
+    project: &Project,
+    progress: Progress<'_>,
+) -> Result<(), ApplyError> {
     for (key, vol) in &project.volumes {
         match client.volume_inspect(&vol.name).await {
             Ok(_) => continue,
@@ -113,14 +148,22 @@ async fn ensure_volumes(client: &Client, project: &Project, progress: Progress<'
             Err(e) => return Err(e.into()),
         }
         if vol.external {
-            return Err(ApplyError::Project(format!("external volume {:?} not found", vol.name)));
+            return Err(ApplyError::Project(format!(
+                "external volume {:?} not found",
+                vol.name
+            )));
         }
         progress("Volume", &vol.name, "Creating");
         let req = VolumeCreateRequest {
             name: vol.name.clone(),
             driver: vol.driver.clone().unwrap_or_default(),
             driver_opts: (!vol.driver_opts.is_empty()).then(|| vol.driver_opts.clone()),
-            labels: Some(labels::resource_labels(project, labels::VOLUME, key, &vol.labels)),
+            labels: Some(labels::resource_labels(
+                project,
+                labels::VOLUME,
+                key,
+                &vol.labels,
+            )),
         };
         client.volume_create(&req).await?;
         progress("Volume", &vol.name, "Created");
@@ -129,13 +172,23 @@ async fn ensure_volumes(client: &Client, project: &Project, progress: Progress<'
 }
 
 /// Wait until every container of `service` meets `condition`.
-async fn wait_for(client: &Client, project: &Project, service: &str, condition: &str, progress: Progress<'_>) -> Result<(), ApplyError> {
+async fn wait_for(
+    client: &Client,
+    project: &Project,
+    service: &str,
+    condition: &str,
+    progress: Progress<'_>,
+) -> Result<(), ApplyError> {
     if condition == "service_started" {
         return Ok(());
     }
     let containers = project_containers(client, &project.name, Some(service), true).await?;
     for c in containers {
-        let name = c.names.first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+        let name = c
+            .names
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
         progress("Container", &name, "Waiting");
         loop {
             let v: Value = client.container_inspect_raw(&c.id, false).await?;
@@ -146,12 +199,22 @@ async fn wait_for(client: &Client, project: &Project, service: &str, condition: 
                 "service_healthy" => {
                     match state["Health"]["Status"].as_str() {
                         Some("healthy") => break,
-                        Some("unhealthy") => return Err(ApplyError::Project(format!("dependency failed to start: container {name} is unhealthy"))),
+                        Some("unhealthy") => {
+                            return Err(ApplyError::Project(format!(
+                                "dependency failed to start: container {name} is unhealthy"
+                            )))
+                        }
                         Some(_) => {}
-                        None => return Err(ApplyError::Project(format!("container {name} has no healthcheck configured"))),
+                        None => {
+                            return Err(ApplyError::Project(format!(
+                                "container {name} has no healthcheck configured"
+                            )))
+                        }
                     }
                     if status == "exited" || status == "dead" {
-                        return Err(ApplyError::Project(format!("dependency failed to start: container {name} exited ({code})")));
+                        return Err(ApplyError::Project(format!(
+                            "dependency failed to start: container {name} exited ({code})"
+                        )));
                     }
                 }
                 _ => {
@@ -159,13 +222,23 @@ async fn wait_for(client: &Client, project: &Project, service: &str, condition: 
                         if code == 0 {
                             break;
                         }
-                        return Err(ApplyError::Project(format!("service {service:?} didn't complete successfully: exit {code}")));
+                        return Err(ApplyError::Project(format!(
+                            "service {service:?} didn't complete successfully: exit {code}"
+                        )));
                     }
                 }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        progress("Container", &name, if condition == "service_healthy" { "Healthy" } else { "Exited" });
+        progress(
+            "Container",
+            &name,
+            if condition == "service_healthy" {
+                "Healthy"
+            } else {
+                "Exited"
+            },
+        );
     }
     Ok(())
 }
