@@ -558,3 +558,49 @@ fn up_reports_missing_images_and_needs_detach() {
     o.code(1);
     assert!(o.stderr.contains("berth-e2e/absent:never"), "{}", o.stderr);
 }
+
+#[test]
+fn up_builds_missing_images_and_compose_build_rebuilds() {
+    let project = uname("build").replace('x', "-");
+    let dir = unique_tmp_dir("build").join("p");
+    write(
+        &dir.join("docker/nb/Dockerfile"),
+        &format!(
+            "FROM {}\nARG GREETING\nRUN echo $GREETING > /built\nCMD [\"sleep\", \"100000\"]\n",
+            h().image
+        ),
+    );
+    write(
+        &dir.join("compose.yaml"),
+        &format!("name: {project}\nservices:\n  nb:\n    build:\n      context: docker/nb\n      args: {{GREETING: built-by-compose}}\n"),
+    );
+    let image = format!("{project}-nb");
+    // Dropped in reverse order: the stack goes down before its image goes.
+    let _cleanup = ImageGuard(image.clone());
+    let _down = Down(dir.clone());
+    let up = compose_in(&dir, &["up", "-d"]);
+    up.ok()
+        .stderr_has(" Service nb  Building")
+        .stderr_has(&format!(" Container {project}-nb-1  Started"));
+    let o = h().run(&["exec", &format!("{project}-nb-1"), "cat", "/built"]);
+    assert_eq!(o.ok().out(), "built-by-compose");
+    h().run(&["image", "inspect", &image]).ok();
+    // The image exists now: a second up does not build; `build` and `up --build` do.
+    let again = compose_in(&dir, &["up", "-d"]);
+    assert!(!again.ok().stderr.contains("Building"), "{}", again.stderr);
+    compose_in(&dir, &["build"])
+        .ok()
+        .stderr_has(" Service nb  Built");
+    compose_in(&dir, &["up", "-d", "--build"])
+        .ok()
+        .stderr_has(" Service nb  Building");
+}
+
+/// Removes an image when dropped.
+struct ImageGuard(String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = h().run(&["rmi", "-f", &self.0]);
+    }
+}

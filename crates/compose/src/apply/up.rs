@@ -60,7 +60,7 @@ pub async fn up(
                 Ok(r) => r.id,
                 Err(e) if e.is_not_found() => {
                     return Err(ApplyError::Project(format!(
-                        "service {service:?}: image {:?} not found; berth compose does not pull or build yet: load or build it first ({e})",
+                        "service {service:?}: image {:?} not found, and berth compose does not pull images yet: load it (`berth load`) or give the service a `build:` section ({e})",
                         req.config.image
                     )))
                 }

@@ -2,6 +2,7 @@
 //! loader. Compose is a client: everything it does to containers goes
 //! through the Engine API, so it works against berth and dockerd alike.
 
+mod build;
 mod config;
 mod ps;
 mod up;
@@ -44,6 +45,8 @@ pub enum ComposeCommand {
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
+    /// Build or rebuild services
+    Build(build::ComposeBuildArgs),
     /// Create and start containers
     Up(up::UpArgs),
     /// Stop and remove containers, networks
@@ -57,6 +60,11 @@ impl ComposeArgs {
     pub async fn run(self, host: &str) -> CliResult {
         match &self.command {
             ComposeCommand::Config(a) => config::config(&self, a),
+            ComposeCommand::Build(a) => {
+                let project = self.project(&a.service)?;
+                let client = crate::cli::client(host).await?;
+                build::build_services(&client, &project, true, a).await
+            }
             ComposeCommand::Up(a) => up::up(&self, a, host).await,
             ComposeCommand::Down(a) => up::down(&self, a, host).await,
             ComposeCommand::Ps(a) => ps::ps(&self, a, host).await,

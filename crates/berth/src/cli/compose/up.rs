@@ -12,6 +12,12 @@ pub struct UpArgs {
     /// Detached mode: Run containers in the background
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Build images before starting containers
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even if it's missing
+    #[arg(long = "no-build", conflicts_with = "build")]
+    pub no_build: bool,
     /// Services to start (with their dependencies)
     #[arg(value_name = "SERVICE")]
     pub service: Vec<String>,
@@ -52,6 +58,15 @@ pub async fn up(compose: &ComposeArgs, a: &UpArgs, host: &str) -> CliResult {
     }
     let project = compose.project(&a.service)?;
     let client = crate::cli::client(host).await?;
+    if !a.no_build {
+        let opts = super::build::ComposeBuildArgs {
+            no_cache: false,
+            build_arg: Vec::new(),
+            quiet: false,
+            service: Vec::new(),
+        };
+        super::build::build_services(&client, &project, a.build, &opts).await?;
+    }
     apply::up(&client, &project, &mut progress)
         .await
         .map_err(apply_error)
