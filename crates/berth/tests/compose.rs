@@ -412,12 +412,17 @@ services:
     image: {image}
     command: ["sleep", "100000"]
     volumes: ["./shared:/shared"]
+    secrets: [db_password]
 volumes:
   www: {{}}
+secrets:
+  db_password:
+    file: ./db_password.txt
 "#
         )
     };
     write(&dir.join("compose.yaml"), &text("hello"));
+    write(&dir.join("db_password.txt"), "s3cret\n");
     let _down = Down(dir.clone());
 
     let up = compose_in(&dir, &["up", "-d"]);
@@ -458,6 +463,18 @@ volumes:
             .trim(),
         "from-container"
     );
+
+    // A file secret is mounted read-only under /run/secrets.
+    let o = h().run(&["exec", &cache, "cat", "/run/secrets/db_password"]);
+    assert_eq!(o.ok().out(), "s3cret");
+    h().run(&[
+        "exec",
+        &cache,
+        "sh",
+        "-c",
+        "echo x > /run/secrets/db_password",
+    ])
+    .fails();
 
     // Compose's labels.
     let labels =

@@ -64,8 +64,8 @@ pub fn start_order(project: &crate::Project) -> Vec<String> {
             return;
         }
         if let Some(s) = p.services.get(n) {
-            for dep in s.depends_on.keys() {
-                visit(p, dep, done, depth + 1);
+            for dep in implicit_dependencies(s) {
+                visit(p, &dep, done, depth + 1);
             }
             done.push(n.to_string());
         }
@@ -74,4 +74,27 @@ pub fn start_order(project: &crate::Project) -> Vec<String> {
         visit(project, n, &mut done, 0);
     }
     done
+}
+
+/// The services a service needs running first: `depends_on`, and those whose
+/// network stack, volumes or name it uses (`network_mode: service:X`,
+/// `volumes_from`, `links`), as Compose orders them.
+pub fn implicit_dependencies(s: &crate::model::Service) -> Vec<String> {
+    let mut deps: Vec<String> = s.depends_on.keys().cloned().collect();
+    if let Some(t) = s
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+    {
+        deps.push(t.to_string());
+    }
+    for v in &s.volumes_from {
+        if !v.starts_with("container:") {
+            deps.push(v.split(':').next().unwrap_or("").to_string());
+        }
+    }
+    for l in &s.links {
+        deps.push(l.split(':').next().unwrap_or("").to_string());
+    }
+    deps
 }

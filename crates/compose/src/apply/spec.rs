@@ -179,6 +179,29 @@ pub fn create_request(
             ..MountSpec::default()
         });
     }
+    // File secrets and configs are read-only binds of their file.
+    for (refs, defined, default_dir) in [
+        (&svc.secrets, &project.secrets, "/run/secrets/"),
+        (&svc.configs, &project.configs, "/"),
+    ] {
+        for r in refs {
+            let Some(file) = defined.get(&r.source).and_then(|o| o.file.clone()) else {
+                continue;
+            };
+            let target = match &r.target {
+                Some(t) if t.starts_with('/') => t.clone(),
+                Some(t) => format!("{default_dir}{t}"),
+                None => format!("{default_dir}{}", r.source),
+            };
+            mounts.push(MountSpec {
+                kind: "bind".into(),
+                source: file,
+                target,
+                read_only: true,
+                ..MountSpec::default()
+            });
+        }
+    }
     let limits = svc
         .deploy
         .as_ref()
@@ -296,5 +319,175 @@ pub fn create_request(
         config,
         host_config,
         networking_config,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::labels::{config_hash, replicas};
+    use super::super::start_order;
+    use super::*;
+    use crate::{load, Options};
+
+    fn project(text: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+        load(&Options {
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("p".into()),
+            ..Options::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_service_becomes_a_create_request() {
+        let p = project(
+            r#"
+services:
+  web:
+    image: nginx
+    command: ["serve", "--port", "80"]
+    environment: {A: "1", UNSET: null}
+    ports: ["127.0.0.1:8080:80", "9000-9001:90-91/udp"]
+    expose: [3000]
+    volumes: ["data:/data:ro", "./src:/src", {type: tmpfs, target: /tmp, tmpfs: {size: 1m}}]
+    networks:
+      back: {aliases: [api], ipv4_address: 172.30.0.9}
+      default:
+    restart: on-failure:3
+    mem_limit: 64m
+    cpus: 1.5
+    ulimits: {nofile: {soft: 10, hard: 20}}
+    extra_hosts: ["db:10.0.0.2"]
+    healthcheck: {test: curl -f localhost, interval: 2s, retries: 4}
+    secrets: [pw]
+    stop_grace_period: 20s
+    depends_on: [db]
+    links: ["db:database"]
+    volumes_from: ["db:ro"]
+  db:
+    image: pg
+volumes: {data: {}}
+networks: {back: {}}
+secrets: {pw: {file: ./pw.txt}}
+"#,
+        );
+        let web = &p.services["web"];
+        let r = create_request(&p, "web", web, 1);
+        assert_eq!(r.config.image, "nginx");
+        assert_eq!(
+            r.config.cmd,
+            Some(vec!["serve".into(), "--port".into(), "80".into()])
+        );
+        assert_eq!(r.config.env, Some(vec!["A=1".to_string()]));
+        assert_eq!(r.config.stop_timeout, Some(20));
+        let ports = r.host_config.port_bindings.as_ref().unwrap();
+        assert_eq!(
+            ports["80/tcp"].as_ref().unwrap()[0],
+            PortBinding {
+                host_ip: "127.0.0.1".into(),
+                host_port: "8080".into()
+            }
+        );
+        assert_eq!(ports["91/udp"].as_ref().unwrap()[0].host_port, "9001");
+        assert!(r
+            .config
+            .exposed_ports
+            .as_ref()
+            .unwrap()
+            .contains_key("3000/tcp"));
+        let mounts = r.host_config.mounts.as_ref().unwrap();
+        assert_eq!(
+            (mounts[0].source.as_str(), mounts[0].read_only),
+            ("p_data", true)
+        );
+        assert_eq!(mounts[1].tmpfs_options, Some(json!({"SizeBytes": 1048576})));
+        assert_eq!(
+            (mounts[2].target.as_str(), mounts[2].read_only),
+            ("/run/secrets/pw", true)
+        );
+        assert!(mounts[2].source.ends_with("/pw.txt"));
+        assert!(r.host_config.binds.as_ref().unwrap()[0].ends_with("/src:/src"));
+        assert_eq!(r.host_config.network_mode, "p_back");
+        let eps = r
+            .networking_config
+            .as_ref()
+            .unwrap()
+            .endpoints_config
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            eps["p_back"].aliases,
+            Some(vec!["web".to_string(), "api".to_string()])
+        );
+        assert_eq!(
+            eps["p_back"].ipam_config.as_ref().unwrap().ipv4_address,
+            "172.30.0.9"
+        );
+        assert_eq!(
+            r.host_config.restart_policy,
+            RestartPolicy {
+                name: "on-failure".into(),
+                maximum_retry_count: 3
+            }
+        );
+        assert_eq!(r.host_config.memory, 64 << 20);
+        assert_eq!(r.host_config.nano_cpus, 1_500_000_000);
+        assert_eq!(
+            r.host_config.extra_hosts,
+            Some(vec!["db:10.0.0.2".to_string()])
+        );
+        assert_eq!(
+            r.host_config.links,
+            Some(vec!["p-db-1:database".to_string()])
+        );
+        assert_eq!(
+            r.host_config.volumes_from,
+            Some(vec!["p-db-1:ro".to_string()])
+        );
+        let hc = r.config.healthcheck.as_ref().unwrap();
+        assert_eq!(
+            hc.test,
+            Some(vec![
+                "CMD-SHELL".to_string(),
+                "curl -f localhost".to_string()
+            ])
+        );
+        assert_eq!((hc.interval, hc.retries), (2_000_000_000, 4));
+        let labels = r.config.labels.as_ref().unwrap();
+        assert_eq!(labels["com.docker.compose.project"], "p");
+        assert_eq!(labels["com.docker.compose.container-number"], "1");
+        assert_eq!(
+            labels["com.docker.compose.depends_on"],
+            "db:service_started:false"
+        );
+        assert_eq!(service_networks(&p, web).len(), 2);
+        assert_eq!(start_order(&p), ["db", "web"]);
+    }
+
+    #[test]
+    fn network_mode_of_another_service_and_names() {
+        let p = project(
+            "services:\n  vpn: {image: v, container_name: tunnel}\n  app: {image: a, network_mode: service:vpn, scale: 2}\n",
+        );
+        let app = &p.services["app"];
+        let r = create_request(&p, "app", app, 2);
+        assert_eq!(r.host_config.network_mode, "container:tunnel");
+        assert!(r.networking_config.is_none());
+        assert_eq!(container_name(&p, "app", app, 2), "p-app-2");
+        assert_eq!(replicas(app), 2);
+        // The service whose network stack is shared starts first.
+        assert_eq!(start_order(&p), ["vpn", "app"]);
+    }
+
+    #[test]
+    fn config_hash_ignores_what_does_not_change_a_container() {
+        let a = project("services:\n  w: {image: x, scale: 1, depends_on: [d]}\n  d: {image: y}\n");
+        let b = project("services:\n  w: {image: x, scale: 3}\n  d: {image: y}\n");
+        let c = project("services:\n  w: {image: x, environment: [A=1]}\n  d: {image: y}\n");
+        let h = |p: &Project| config_hash(&p.services["w"]);
+        assert_eq!(h(&a), h(&b));
+        assert_ne!(h(&a), h(&c));
     }
 }
