@@ -410,7 +410,7 @@ services:
     depends_on: [cache]
   cache:
     image: {image}
-    command: ["sleep", "100000"]
+    command: ["sh", "-c", "echo cache-ready; exec sleep 100000"]
     volumes: ["./shared:/shared"]
     secrets: [db_password]
 volumes:
@@ -522,6 +522,34 @@ secrets:
         .ok()
         .stdout_is("cache\nweb\n");
     assert_eq!(compose_in(&dir, &["ps", "-q"]).ok().lines().len(), 2);
+
+    // logs: each line prefixed with its container's name; exec in a service.
+    wait_until(
+        "cache logs its line",
+        std::time::Duration::from_secs(20),
+        || {
+            compose_in(&dir, &["logs", "cache"])
+                .stdout
+                .contains("cache-ready")
+        },
+    );
+    compose_in(&dir, &["logs"])
+        .ok()
+        .stdout_is(&format!("{cache} | cache-ready\n"));
+    compose_in(&dir, &["logs", "--no-log-prefix", "cache"])
+        .ok()
+        .stdout_is("cache-ready\n");
+    compose_in(&dir, &["logs", "web"]).ok().stdout_is("");
+    compose_in(&dir, &["logs", "nope"])
+        .code(1)
+        .stderr_has("no such service: nope");
+    compose_in(&dir, &["exec", "cache", "cat", "/shared/f"])
+        .ok()
+        .stdout_is("from-container\n");
+    compose_in(&dir, &["exec", "-T", "cache", "sh", "-c", "exit 3"]).code(3);
+    compose_in(&dir, &["exec", "nope", "true"])
+        .code(1)
+        .stderr_has("no such service: nope");
 
     // A second up changes nothing; a changed service is recreated alone.
     let web_id = inspect(&web, "{{.Id}}");

@@ -4,6 +4,8 @@
 
 mod build;
 mod config;
+mod exec;
+mod logs;
 mod ps;
 mod up;
 
@@ -53,6 +55,11 @@ pub enum ComposeCommand {
     Down(up::DownArgs),
     /// List containers
     Ps(ps::PsArgs),
+    /// View output from containers
+    Logs(logs::LogsArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "berth compose exec [OPTIONS] SERVICE COMMAND [ARGS...]")]
+    Exec(exec::ComposeExecArgs),
 }
 
 impl ComposeArgs {
@@ -68,6 +75,8 @@ impl ComposeArgs {
             ComposeCommand::Up(a) => up::up(&self, a, host).await,
             ComposeCommand::Down(a) => up::down(&self, a, host).await,
             ComposeCommand::Ps(a) => ps::ps(&self, a, host).await,
+            ComposeCommand::Logs(a) => logs::logs(&self, a, host).await,
+            ComposeCommand::Exec(a) => exec::compose_exec(&self, a, host).await,
         }
     }
 
