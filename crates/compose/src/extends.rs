@@ -111,7 +111,14 @@ fn resolve_one(
                 ));
             }
             let other_dir = other.parent().map(Path::to_path_buf).unwrap_or_default();
-            let doc = read_other(&other, Path::new(&f), lookup, warnings)?;
+            let doc = read_other(&other, Path::new(&f), lookup, warnings).map_err(|e| match e {
+                LoadError::Io { source, .. } => err(
+                    &ext,
+                    &format!("{path}.file"),
+                    format!("cannot read {f}: {source}"),
+                ),
+                other => other,
+            })?;
             let other_services = doc
                 .get("services")
                 .and_then(Node::as_map)

@@ -186,6 +186,17 @@ pub fn load(opts: &Options) -> Result<Project, LoadError> {
     let mut all_profiles = BTreeSet::new();
     let mut service_profiles = BTreeMap::new();
     for (svc_name, svc) in &services_node {
+        let valid = !svc_name.is_empty()
+            && svc_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(convert::err(
+                svc,
+                "services",
+                format!("invalid service name {svc_name:?}: only [a-zA-Z0-9._-] are allowed"),
+            ));
+        }
         let profiles = match svc.get("profiles") {
             Some(p) => convert::string_list(p, &format!("services.{svc_name}.profiles"))?,
             None => Vec::new(),
@@ -458,7 +469,8 @@ fn include(
                     format!("include cycle: {} is already being loaded", p.display()),
                 ));
             }
-            let text = std::fs::read_to_string(p).map_err(|e| LoadError::io(shown, e))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| convert::err(item, &ip, format!("cannot read {shown}: {e}")))?;
             stack.push(p.clone());
             let shown_path = PathBuf::from(shown);
             let d = load_document(

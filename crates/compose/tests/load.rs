@@ -404,6 +404,9 @@ fn validation_errors_name_file_line_and_path() {
         ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "compose.yaml:4: mapping key \"web\" already defined at line 2"),
         ("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n", "compose.yaml:2: services.web: service \"web\" declares mutually exclusive `network_mode` and `networks`"),
         ("services:\n  web:\n    image: x\n    env_file: missing.env\n", "env file"),
+        ("services:\n  web:\n    image: x\n    extends: {file: nope.yaml, service: b}\n", "compose.yaml:4: services.web.extends.file: cannot read nope.yaml: No such file or directory (os error 2)"),
+        ("include:\n  - nope.yaml\nservices: {}\n", "compose.yaml:2: include[0]: cannot read nope.yaml: No such file or directory (os error 2)"),
+        ("services:\n  a b:\n    image: x\n", "compose.yaml:2: services: invalid service name \"a b\": only [a-zA-Z0-9._-] are allowed"),
     ]
     .into_iter()
     .collect();
