@@ -649,3 +649,84 @@ impl Drop for ImageGuard {
         let _ = h().run(&["rmi", "-f", &self.0]);
     }
 }
+
+/// berth has no health checks yet: `depends_on` conditions are checked
+/// against the reference dockerd (`BERTH_E2E_ORACLE`, CI starts it), which
+/// `berth compose` drives like any Engine API.
+#[test]
+fn depends_on_conditions_against_dockerd() {
+    let oracle = std::env::var("BERTH_E2E_ORACLE")
+        .unwrap_or_else(|_| "unix:///run/docker-oracle.sock".into());
+    let docker = |args: &[&str]| {
+        let mut full = vec!["-H", oracle.as_str()];
+        full.extend_from_slice(args);
+        run_cmd(Path::new("/usr/bin/docker"), &full, &[], None, CMD_TIMEOUT)
+    };
+    let ping = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(ping.code, 0, "the reference dockerd is not reachable at {oracle}: start it with `eval \"$(../shared/tools/docker-oracle start)\"` (CI does): {}", ping.stderr);
+    let image = "berth-e2e/compose-busybox:latest";
+    docker(&["import", path_str(&fixture("busybox.tar")), image]).ok();
+    let project = uname("cond").replace('x', "-");
+    let dir = unique_tmp_dir("cond").join("p");
+    let text = |init_exit: u8| {
+        format!(
+            r#"name: {project}
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 100000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 1s
+      retries: 60
+  init:
+    image: {image}
+    command: ["sh", "-c", "exit {init_exit}"]
+  app:
+    image: {image}
+    command: ["sleep", "100000"]
+    depends_on:
+      db: {{condition: service_healthy}}
+      init: {{condition: service_completed_successfully}}
+"#
+        )
+    };
+    write(&dir.join("compose.yaml"), &text(0));
+    let compose = |args: &[&str]| {
+        let mut full = vec!["-H", oracle.as_str(), "compose"];
+        full.extend_from_slice(args);
+        berth_in(&dir, &full, &[], None)
+    };
+    struct OracleDown<'a>(&'a dyn Fn(&[&str]) -> Out);
+    impl Drop for OracleDown<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down", "-v", "-t", "1"]);
+        }
+    }
+    let _down = OracleDown(&compose);
+    let up = compose(&["up", "-d"]);
+    up.ok();
+    let pos = |s: &str| {
+        up.stderr
+            .find(s)
+            .unwrap_or_else(|| panic!("no {s:?} in:\n{}", up.stderr))
+    };
+    let app_started = pos(&format!(" Container {project}-app-1  Started"));
+    assert!(pos(&format!(" Container {project}-db-1  Healthy")) < app_started);
+    assert!(pos(&format!(" Container {project}-init-1  Exited")) < app_started);
+    let health = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.Status}}",
+        &format!("{project}-db-1"),
+    ]);
+    assert_eq!(health.ok().out(), "healthy");
+    // A one-shot dependency that fails stops `up` before its dependent.
+    compose(&["down", "-t", "1"]).ok();
+    write(&dir.join("compose.yaml"), &text(3));
+    let failed = compose(&["up", "-d"]);
+    failed
+        .code(1)
+        .stderr_has("service \"init\" didn't complete successfully: exit 3");
+    docker(&["inspect", &format!("{project}-app-1")]).fails();
+}

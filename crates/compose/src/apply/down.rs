@@ -2,6 +2,7 @@
 //! and, with `-v`, its volumes.
 
 use berth_client::{Client, Filters};
+use futures_util::future::join_all;
 
 use super::labels;
 use super::{project_containers, ApplyError, Progress};
@@ -31,18 +32,30 @@ pub async fn down(
         let s = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
         std::cmp::Reverse(order.iter().position(|o| *o == s).unwrap_or(usize::MAX))
     });
-    for c in &containers {
-        found = true;
-        let name = c
-            .names
+    let name_of = |c: &berth_spec::api::ContainerSummary| {
+        c.names
             .first()
             .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default();
-        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
-            progress("Container", &name, "Stopping");
-            client.container_stop(&c.id, opts.timeout).await?;
-            progress("Container", &name, "Stopped");
-        }
+            .unwrap_or_default()
+    };
+    // Stop every running container at once (each may take its grace period).
+    let running: Vec<_> = containers
+        .iter()
+        .filter(|c| matches!(c.state.as_str(), "running" | "paused" | "restarting"))
+        .collect();
+    for c in &running {
+        progress("Container", &name_of(c), "Stopping");
+    }
+    let stops = running
+        .iter()
+        .map(|c| client.container_stop(&c.id, opts.timeout));
+    for (c, r) in running.iter().zip(join_all(stops).await) {
+        r?;
+        progress("Container", &name_of(c), "Stopped");
+    }
+    for c in &containers {
+        found = true;
+        let name = name_of(c);
         progress("Container", &name, "Removing");
         client.container_remove(&c.id, true, opts.volumes).await?;
         progress("Container", &name, "Removed");
