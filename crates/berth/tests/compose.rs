@@ -730,3 +730,54 @@ services:
         .stderr_has("service \"init\" didn't complete successfully: exit 3");
     docker(&["inspect", &format!("{project}-app-1")]).fails();
 }
+
+#[test]
+fn scale_up_and_down_and_project_name_without_a_file() {
+    let project = uname("scale").replace('x', "-");
+    let dir = unique_tmp_dir("scale").join("p");
+    let text = |n: u32| {
+        format!(
+            "name: {project}\nservices:\n  worker:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo up; exec sleep 100000\"]\n    stop_grace_period: 1s\n    scale: {n}\n",
+            h().image
+        )
+    };
+    write(&dir.join("compose.yaml"), &text(2));
+    let _down = Down(dir.clone());
+    let up = compose_in(&dir, &["up", "-d"]);
+    up.ok()
+        .stderr_has(&format!(" Container {project}-worker-2  Started"));
+    compose_in(&dir, &["ps", "--services"])
+        .ok()
+        .stdout_is("worker\n");
+    assert_eq!(compose_in(&dir, &["ps", "-q"]).ok().lines().len(), 2);
+    // Scaling does not change the containers that stay.
+    let first = inspect(&format!("{project}-worker-1"), "{{.Id}}");
+    write(&dir.join("compose.yaml"), &text(1));
+    let down_to_one = compose_in(&dir, &["up", "-d"]);
+    down_to_one
+        .ok()
+        .stderr_has(&format!(" Container {project}-worker-2  Removed"));
+    assert_eq!(inspect(&format!("{project}-worker-1"), "{{.Id}}"), first);
+    h().run(&["inspect", &format!("{project}-worker-2")])
+        .fails();
+    // Elsewhere, -p finds the project's containers without its file.
+    let elsewhere = unique_tmp_dir("nofile");
+    let by_name = |args: &[&str]| {
+        let mut full = vec!["-H", h().host.as_str(), "compose", "-p", project.as_str()];
+        full.extend_from_slice(args);
+        berth_in(&elsewhere, &full, &[], None)
+    };
+    let ps = by_name(&["ps"]);
+    assert!(
+        ps.ok().stdout.contains(&format!("{project}-worker-1")),
+        "{}",
+        ps.stdout
+    );
+    by_name(&["logs", "worker"])
+        .ok()
+        .stdout_is(&format!("{project}-worker-1 | up\n"));
+    by_name(&["down", "-t", "1"])
+        .ok()
+        .stderr_has(&format!(" Container {project}-worker-1  Removed"));
+    assert_eq!(compose_in(&dir, &["ps", "-a", "-q"]).ok().out(), "");
+}

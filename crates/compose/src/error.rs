@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use crate::node::Pos;
 
+/// The message when no Compose file is found.
+pub const NO_FILE: &str = "no configuration file provided: not found";
+
 /// A failure to load a Compose project.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -63,6 +66,11 @@ impl LoadError {
     /// A project-level error.
     pub fn project(message: impl Into<String>) -> LoadError {
         LoadError::Project(message.into())
+    }
+
+    /// Whether this is "no Compose file was found".
+    pub fn is_no_file(&self) -> bool {
+        matches!(self, LoadError::Project(m) if m == NO_FILE)
     }
 
     /// A read failure.

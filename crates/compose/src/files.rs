@@ -73,9 +73,7 @@ pub fn discover(dir: &Path) -> Result<(Vec<Found>, Vec<String>), LoadError> {
         }
         current = d.parent();
     }
-    Err(LoadError::project(
-        "no configuration file provided: not found",
-    ))
+    Err(LoadError::project(crate::error::NO_FILE))
 }
 
 /// Compose's project name from a directory name: lowercase, only

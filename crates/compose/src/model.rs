@@ -49,6 +49,26 @@ pub struct Project {
     pub warnings: Vec<String>,
 }
 
+impl Project {
+    /// A project known only by its name (`-p NAME` without a Compose file:
+    /// enough for `ps`, `logs` and `down`, which find containers by label).
+    pub fn named(name: &str, working_dir: PathBuf) -> Project {
+        Project {
+            name: name.to_string(),
+            working_dir,
+            config_files: Vec::new(),
+            services: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            extensions: BTreeMap::new(),
+            all_profiles: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// A service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Service {

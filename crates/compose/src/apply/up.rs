@@ -80,6 +80,27 @@ pub async fn up(
             client.container_start(&id).await?;
             progress("Container", &name, "Started");
         }
+        // Scaled down: replicas above the count go.
+        let count = replicas(svc);
+        for c in project_containers(client, &project.name, Some(&service), true).await? {
+            let number: u64 = c
+                .labels
+                .get(labels::NUMBER)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if number > count {
+                let name = c
+                    .names
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default();
+                progress("Container", &name, "Stopping");
+                client.container_stop(&c.id, None).await?;
+                progress("Container", &name, "Removing");
+                client.container_remove(&c.id, false, false).await?;
+                progress("Container", &name, "Removed");
+            }
+        }
     }
     Ok(())
 }

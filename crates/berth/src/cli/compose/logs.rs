@@ -92,9 +92,10 @@ async fn one(client: &Client, id: &str, prefix: String, opts: &LogsOptions) -> C
 
 /// Run `compose logs`.
 pub async fn logs(compose: &ComposeArgs, a: &LogsArgs, host: &str) -> CliResult {
-    let project = compose.project(&[])?;
+    let project = compose.project_or_name()?;
     for s in &a.service {
-        if !project.services.contains_key(s) {
+        // A project known only by `-p NAME` has no service list to check.
+        if !project.config_files.is_empty() && !project.services.contains_key(s) {
             return Err(CliError::msg(format!("no such service: {s}")));
         }
     }

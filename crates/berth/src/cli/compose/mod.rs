@@ -106,9 +106,46 @@ impl ComposeArgs {
             environment: std::env::vars().collect(),
         };
         let project = load(&opts).map_err(|e| CliError::msg(e.to_string()))?;
-        for w in &project.warnings {
-            eprintln!("WARN[0000] {w}");
-        }
+        warn(&project);
         Ok(project)
+    }
+
+    /// The project for commands that find containers by label (`ps`,
+    /// `logs`, `down`): with `-p NAME` and no Compose file found, the name
+    /// is enough.
+    pub fn project_or_name(&self) -> CliResult<Project> {
+        let Some(name) = self
+            .project_name
+            .as_deref()
+            .filter(|_| self.file.is_empty())
+        else {
+            return self.project(&[]);
+        };
+        let working_dir =
+            std::env::current_dir().map_err(|e| CliError::io("find the current directory", e))?;
+        let opts = Options {
+            project_name: Some(name.to_string()),
+            project_directory: self.project_directory.clone(),
+            env_files: self.env_file.clone(),
+            profiles: self.profile.clone(),
+            working_dir: working_dir.clone(),
+            environment: std::env::vars().collect(),
+            ..Options::default()
+        };
+        match load(&opts) {
+            Ok(p) => {
+                warn(&p);
+                Ok(p)
+            }
+            Err(e) if e.is_no_file() => Ok(Project::named(name, working_dir)),
+            Err(e) => Err(CliError::msg(e.to_string())),
+        }
+    }
+}
+
+/// Loader warnings, the way Compose prints them.
+fn warn(project: &Project) {
+    for w in &project.warnings {
+        eprintln!("WARN[0000] {w}");
     }
 }

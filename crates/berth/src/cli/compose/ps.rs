@@ -33,7 +33,7 @@ pub struct PsArgs {
 
 /// Run `compose ps`.
 pub async fn ps(compose: &ComposeArgs, a: &PsArgs, host: &str) -> CliResult {
-    let project = compose.project(&[])?;
+    let project = compose.project_or_name()?;
     let client = crate::cli::client(host).await?;
     let mut list = project_containers(&client, &project.name, None, a.all).await?;
     list.retain(|c| {

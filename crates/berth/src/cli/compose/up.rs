@@ -74,7 +74,7 @@ pub async fn up(compose: &ComposeArgs, a: &UpArgs, host: &str) -> CliResult {
 
 /// Run `compose down`.
 pub async fn down(compose: &ComposeArgs, a: &DownArgs, host: &str) -> CliResult {
-    let project = compose.project(&[])?;
+    let project = compose.project_or_name()?;
     let client = crate::cli::client(host).await?;
     let opts = DownOptions {
         volumes: a.volumes,
