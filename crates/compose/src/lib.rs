@@ -17,6 +17,7 @@ mod envfile;
 mod error;
 mod extends;
 mod files;
+mod include;
 mod interp;
 mod load;
 mod merge;

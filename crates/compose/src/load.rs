@@ -11,8 +11,8 @@ use crate::convert::{self, Cx};
 use crate::files::{check_project_name, discover, normalize_project_name, Found};
 use crate::merge::{merge_documents, merge_service, normalize_service};
 use crate::model::{Network, Project};
-use crate::node::{parse, Node, Pos, Value};
-use crate::paths::{resolve_service_paths, resolve_top_level_paths};
+use crate::node::{parse, Node, Pos};
+use crate::paths::resolve_service_paths;
 use crate::{interp, validate, LoadError};
 
 /// What to load, as the command line and environment say.
@@ -41,19 +41,22 @@ pub struct Options {
 
 /// Variables for interpolation: the process environment over a `.env`.
 #[derive(Debug, Clone, Default)]
-struct Env {
-    process: BTreeMap<String, String>,
-    dotenv: IndexMap<String, String>,
+pub(crate) struct Env {
+    /// The process environment.
+    pub(crate) process: BTreeMap<String, String>,
+    /// The project's `.env` (or `--env-file`s).
+    pub(crate) dotenv: IndexMap<String, String>,
 }
 
 impl Env {
-    fn get(&self, k: &str) -> Option<String> {
+    /// A variable: the process environment first, then the `.env`.
+    pub(crate) fn get(&self, k: &str) -> Option<String> {
         self.process.get(k).or_else(|| self.dotenv.get(k)).cloned()
     }
 }
 
 /// Read a `.env`-style file.
-fn read_dotenv(
+pub(crate) fn read_dotenv(
     path: &Path,
     process: &BTreeMap<String, String>,
 ) -> Result<IndexMap<String, String>, LoadError> {
@@ -68,7 +71,7 @@ fn read_dotenv(
     })
 }
 
-fn abs_from(base: &Path, p: &Path) -> PathBuf {
+pub(crate) fn abs_from(base: &Path, p: &Path) -> PathBuf {
     PathBuf::from(convert::absolute(&p.to_string_lossy(), base, &|_| None))
 }
 
@@ -344,7 +347,7 @@ fn project_name(
 
 /// Parse and interpolate one file, then bring in its `include`s and
 /// resolve its `extends`.
-fn load_document(
+pub(crate) fn load_document(
     text: &str,
     shown: &Path,
     file_dir: &Path,
@@ -370,7 +373,7 @@ fn load_document(
     }
     crate::extends::resolve_extends(&mut doc, shown, file_dir, &lookup, warnings, stack)?;
     if let Some(inc) = doc.as_map_mut().and_then(|m| m.shift_remove("include")) {
-        include(&mut doc, &inc, file_dir, env, warnings, stack)?;
+        crate::include::include(&mut doc, &inc, file_dir, env, warnings, stack)?;
     }
     Ok(doc)
 }
@@ -386,148 +389,6 @@ pub(crate) fn read_other(
     let mut doc = parse(&text, shown)?;
     interp::interpolate_tree(&mut doc, "", lookup, warnings)?;
     Ok(doc)
-}
-
-const SECTIONS: &[&str] = &["services", "networks", "volumes", "secrets", "configs"];
-
-fn include(
-    doc: &mut Node,
-    inc: &Node,
-    file_dir: &Path,
-    env: &Env,
-    warnings: &mut Vec<String>,
-    stack: &mut Vec<PathBuf>,
-) -> Result<(), LoadError> {
-    let Value::Seq(items) = &inc.value else {
-        return Err(convert::err(
-            inc,
-            "include",
-            format!("must be a list, not {}", inc.kind()),
-        ));
-    };
-    for (i, item) in items.iter().enumerate() {
-        let ip = format!("include[{i}]");
-        let (paths, project_directory, env_files) = match &item.value {
-            Value::Scalar(s) => (vec![s.text.clone()], None, Vec::new()),
-            Value::Map(m) => {
-                convert::check_keys(item, &ip, &["path", "project_directory", "env_file"])?;
-                let paths = m
-                    .get("path")
-                    .ok_or_else(|| convert::err(item, &ip, "missing property \"path\""))
-                    .and_then(|p| convert::string_or_list(p, &format!("{ip}.path")))?;
-                let pd = m
-                    .get("project_directory")
-                    .map(|p| convert::string(p, &format!("{ip}.project_directory")))
-                    .transpose()?;
-                let ef = m
-                    .get("env_file")
-                    .map(|p| convert::string_or_list(p, &format!("{ip}.env_file")))
-                    .transpose()?
-                    .unwrap_or_default();
-                (paths, pd, ef)
-            }
-            _ => {
-                return Err(convert::err(
-                    item,
-                    &ip,
-                    format!("must be a string or mapping, not {}", item.kind()),
-                ))
-            }
-        };
-        let abs: Vec<PathBuf> = paths
-            .iter()
-            .map(|p| abs_from(file_dir, Path::new(p)))
-            .collect();
-        let Some(first) = abs.first() else {
-            continue;
-        };
-        let sub_dir = match &project_directory {
-            Some(d) => abs_from(file_dir, Path::new(d)),
-            None => first.parent().map(Path::to_path_buf).unwrap_or_default(),
-        };
-        let mut sub_env = Env {
-            process: env.process.clone(),
-            dotenv: IndexMap::new(),
-        };
-        if env_files.is_empty() {
-            let dot = sub_dir.join(".env");
-            if dot.is_file() {
-                sub_env.dotenv = read_dotenv(&dot, &sub_env.process)?;
-            }
-        } else {
-            for f in &env_files {
-                let parsed = read_dotenv(&abs_from(file_dir, Path::new(f)), &sub_env.process)?;
-                sub_env.dotenv.extend(parsed);
-            }
-        }
-        let mut sub: Option<Node> = None;
-        for (p, shown) in abs.iter().zip(&paths) {
-            if stack.contains(p) {
-                return Err(convert::err(
-                    item,
-                    &ip,
-                    format!("include cycle: {} is already being loaded", p.display()),
-                ));
-            }
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| convert::err(item, &ip, format!("cannot read {shown}: {e}")))?;
-            stack.push(p.clone());
-            let shown_path = PathBuf::from(shown);
-            let d = load_document(
-                &text,
-                &shown_path,
-                p.parent().unwrap_or(Path::new("/")),
-                &sub_env,
-                warnings,
-                stack,
-            )?;
-            stack.pop();
-            match &mut sub {
-                None => sub = Some(d),
-                Some(b) => merge_documents(b, d),
-            }
-        }
-        let Some(mut sub) = sub else { continue };
-        let lookup = |k: &str| sub_env.get(k);
-        resolve_top_level_paths(&mut sub, &sub_dir, &lookup);
-        let Value::Map(sub_map) = sub.value else {
-            continue;
-        };
-        let Some(target) = doc.as_map_mut() else {
-            continue;
-        };
-        for (section, node) in sub_map {
-            if !SECTIONS.contains(&section.as_str()) {
-                continue;
-            }
-            let Value::Map(entries) = node.value else {
-                continue;
-            };
-            let dest = target
-                .entry(section.clone())
-                .or_insert_with(|| Node::map(item.pos.clone()));
-            if dest.is_null() {
-                *dest = Node::map(item.pos.clone());
-            }
-            let Some(dest_map) = dest.as_map_mut() else {
-                continue;
-            };
-            for (k, v) in entries {
-                if let Some(existing) = dest_map.get(&k) {
-                    if existing.to_json() != v.to_json() {
-                        return Err(convert::err(
-                            existing,
-                            &format!("{section}.{k}"),
-                            "conflicts with imported resource",
-                        ));
-                    }
-                    continue;
-                }
-                dest_map.insert(k, v);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Merge `over` into `base` as `extends` does.
