@@ -588,7 +588,7 @@ secrets:
 }
 
 #[test]
-fn up_reports_missing_images_and_needs_detach() {
+fn up_reports_missing_images() {
     let dir = unique_tmp_dir("noimg").join("p");
     let project = uname("noimg").replace('x', "-");
     write(
@@ -596,9 +596,6 @@ fn up_reports_missing_images_and_needs_detach() {
         &format!("name: {project}\nservices:\n  a:\n    image: berth-e2e/absent:never\n"),
     );
     let _down = Down(dir.clone());
-    compose_in(&dir, &["up"])
-        .code(1)
-        .stderr_has("use `berth compose up -d`");
     let o = compose_in(&dir, &["up", "-d"]);
     o.code(1);
     assert!(o.stderr.contains("berth-e2e/absent:never"), "{}", o.stderr);
@@ -780,4 +777,83 @@ fn scale_up_and_down_and_project_name_without_a_file() {
         .ok()
         .stderr_has(&format!(" Container {project}-worker-1  Removed"));
     assert_eq!(compose_in(&dir, &["ps", "-a", "-q"]).ok().out(), "");
+}
+
+#[test]
+fn up_in_the_foreground_follows_output_until_exit_and_ctrl_c_stops() {
+    let project = uname("fg").replace('x', "-");
+    let dir = unique_tmp_dir("fg").join("p");
+    let image = &h().image;
+    write(
+        &dir.join("compose.yaml"),
+        &format!(
+            "name: {project}\nservices:\n  a:\n    image: {image}\n    command: [\"sh\", \"-c\", \"echo hello from a\"]\n  b:\n    image: {image}\n    command: [\"sh\", \"-c\", \"echo hi from b; exit 2\"]\n"
+        ),
+    );
+    let _down = Down(dir.clone());
+    // One-shot services: `up` shows their output and returns once all exited.
+    let o = compose_in(&dir, &["up"]);
+    o.ok();
+    let (a, b) = (format!("{project}-a-1"), format!("{project}-b-1"));
+    for want in [
+        format!("Attaching to {a}, {b}\n"),
+        format!("{a} | hello from a\n"),
+        format!("{b} | hi from b\n"),
+        format!("{a} exited with code 0\n"),
+        format!("{b} exited with code 2\n"),
+    ] {
+        assert!(
+            o.stdout.contains(&want),
+            "missing {want:?} in:\n{}",
+            o.stdout
+        );
+    }
+
+    // A server: Ctrl+C (SIGINT) stops it and `up` exits with 130.
+    write(
+        &dir.join("compose.yaml"),
+        &format!(
+            "name: {project}\nservices:\n  srv:\n    image: {image}\n    command: [\"sh\", \"-c\", \"echo ready; exec sleep 100000\"]\n    stop_grace_period: 1s\n"
+        ),
+    );
+    let mut child = Command::new(berth_exe())
+        .current_dir(&dir)
+        .args(["-H", h().host.as_str(), "compose", "up"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn compose up");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let srv = format!("{project}-srv-1");
+    let want = format!("{srv} | ready");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == want => break,
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no {want:?} from `compose up`: {e}");
+            }
+        }
+    }
+    let pid = child.id().to_string();
+    run_cmd(Path::new("kill"), &["-INT", &pid], &[], None, CMD_TIMEOUT).ok();
+    let code = wait_timeout(&mut child, std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(130));
+    assert_eq!(inspect(&srv, "{{.State.Status}}"), "exited");
 }

@@ -65,7 +65,13 @@ impl Prefixed {
     }
 }
 
-async fn one(client: &Client, id: &str, prefix: String, opts: &LogsOptions) -> CliResult {
+/// Copy one container's log stream to stdout, each line after `prefix`.
+pub(super) async fn one(
+    client: &Client,
+    id: &str,
+    prefix: String,
+    opts: &LogsOptions,
+) -> CliResult {
     let tty = client.container_inspect(id).await?.config.tty;
     let mut stream = client.container_logs(id, opts).await?;
     let mut out = Prefixed {
@@ -107,15 +113,7 @@ pub async fn logs(compose: &ComposeArgs, a: &LogsArgs, host: &str) -> CliResult 
                 .get(labels::SERVICE)
                 .is_some_and(|s| a.service.contains(s))
     });
-    let names: Vec<String> = list
-        .iter()
-        .map(|c| {
-            c.names
-                .first()
-                .map(|n| n.trim_start_matches('/').to_string())
-                .unwrap_or_default()
-        })
-        .collect();
+    let names: Vec<String> = list.iter().map(name_of).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     let opts = LogsOptions {
         follow: a.follow,
@@ -136,4 +134,12 @@ pub async fn logs(compose: &ComposeArgs, a: &LogsArgs, host: &str) -> CliResult 
         r?;
     }
     Ok(())
+}
+
+/// A container's name without its leading `/`.
+pub(super) fn name_of(c: &berth_spec::api::ContainerSummary) -> String {
+    c.names
+        .first()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
 }

@@ -1,10 +1,14 @@
 //! `berth compose up -d` and `berth compose down`.
 
-use berth_compose::apply::{self, DownOptions};
+use berth_client::{Client, LogsOptions};
+use berth_compose::apply::{self, labels, project_containers, DownOptions};
+use berth_compose::Project;
 use clap::Args;
+use futures_util::future::join_all;
 
 use super::ComposeArgs;
 use crate::cli::error::{CliError, CliResult};
+use crate::cli::output::out;
 
 /// `berth compose up`.
 #[derive(Debug, Args)]
@@ -51,11 +55,6 @@ fn apply_error(e: apply::ApplyError) -> CliError {
 
 /// Run `compose up`.
 pub async fn up(compose: &ComposeArgs, a: &UpArgs, host: &str) -> CliResult {
-    if !a.detach {
-        return Err(CliError::msg(
-            "berth compose up runs detached only for now: use `berth compose up -d`, then `berth compose logs`-like `berth logs NAME`",
-        ));
-    }
     let project = compose.project(&a.service)?;
     let client = crate::cli::client(host).await?;
     if !a.no_build {
@@ -69,7 +68,66 @@ pub async fn up(compose: &ComposeArgs, a: &UpArgs, host: &str) -> CliResult {
     }
     apply::up(&client, &project, &mut progress)
         .await
-        .map_err(apply_error)
+        .map_err(apply_error)?;
+    if a.detach {
+        return Ok(());
+    }
+    attach(&client, &project).await
+}
+
+/// `up` in the foreground: follow every container's output until they
+/// all exit; Ctrl+C stops them.
+async fn attach(client: &Client, project: &Project) -> CliResult {
+    let mut list = project_containers(client, &project.name, None, true).await?;
+    list.retain(|c| {
+        c.labels
+            .get(labels::SERVICE)
+            .is_some_and(|s| project.services.contains_key(s))
+    });
+    let names: Vec<String> = list.iter().map(super::logs::name_of).collect();
+    out(&format!("Attaching to {}\n", names.join(", ")))?;
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let opts = LogsOptions {
+        follow: true,
+        timestamps: false,
+        tail: Some("all".into()),
+        since: None,
+        until: None,
+    };
+    let follow = join_all(list.iter().zip(&names).map(|(c, name)| {
+        let opts = &opts;
+        async move {
+            super::logs::one(client, &c.id, format!("{name:<width$} | "), opts).await?;
+            let code = client.container_inspect(&c.id).await?.state.exit_code;
+            out(&format!("{name} exited with code {code}\n"))
+        }
+    }));
+    tokio::select! {
+        results = follow => {
+            for r in results {
+                r?;
+            }
+            Ok(())
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+            let stops = list.iter().zip(&names).map(|(c, name)| async move {
+                progress("Container", name, "Stopping");
+                let r = client.container_stop(&c.id, None).await;
+                progress("Container", name, "Stopped");
+                r
+            });
+            tokio::select! {
+                results = join_all(stops) => {
+                    for r in results {
+                        r?;
+                    }
+                    Err(CliError::status(130, ""))
+                }
+                _ = tokio::signal::ctrl_c() => Err(CliError::status(130, "")),
+            }
+        }
+    }
 }
 
 /// Run `compose down`.
