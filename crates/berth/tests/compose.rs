@@ -757,6 +757,23 @@ fn scale_up_and_down_and_project_name_without_a_file() {
     assert_eq!(inspect(&format!("{project}-worker-1"), "{{.Id}}"), first);
     h().run(&["inspect", &format!("{project}-worker-2")])
         .fails();
+    // stop, start and restart act on the existing containers.
+    let w1 = format!("{project}-worker-1");
+    compose_in(&dir, &["stop"])
+        .ok()
+        .stderr_has(&format!(" Container {w1}  Stopped"));
+    assert_eq!(inspect(&w1, "{{.State.Status}}"), "exited");
+    compose_in(&dir, &["start"])
+        .ok()
+        .stderr_has(&format!(" Container {w1}  Started"));
+    assert_eq!(inspect(&w1, "{{.State.Status}}"), "running");
+    let started = inspect(&w1, "{{.State.StartedAt}}");
+    compose_in(&dir, &["restart", "worker"])
+        .ok()
+        .stderr_has(&format!(" Container {w1}  Started"));
+    assert_eq!(inspect(&w1, "{{.State.Status}}"), "running");
+    assert_ne!(inspect(&w1, "{{.State.StartedAt}}"), started);
+    assert_eq!(inspect(&w1, "{{.Id}}"), first);
     // Elsewhere, -p finds the project's containers without its file.
     let elsewhere = unique_tmp_dir("nofile");
     let by_name = |args: &[&str]| {
@@ -770,9 +787,14 @@ fn scale_up_and_down_and_project_name_without_a_file() {
         "{}",
         ps.stdout
     );
-    by_name(&["logs", "worker"])
-        .ok()
-        .stdout_is(&format!("{project}-worker-1 | up\n"));
+    // One `up` line per start (run, start, restart): the log outlives restarts.
+    let three = format!("{project}-worker-1 | up\n").repeat(3);
+    wait_until(
+        "the third start's line",
+        std::time::Duration::from_secs(20),
+        || by_name(&["logs", "worker"]).stdout == three,
+    );
+    by_name(&["logs", "worker"]).ok().stdout_is(&three);
     by_name(&["down", "-t", "1"])
         .ok()
         .stderr_has(&format!(" Container {project}-worker-1  Removed"));

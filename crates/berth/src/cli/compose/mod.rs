@@ -5,6 +5,7 @@
 mod build;
 mod config;
 mod exec;
+mod lifecycle;
 mod logs;
 mod ps;
 mod up;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use berth_compose::{load, Options, Project};
 use clap::{Args, Subcommand};
+use lifecycle::Action;
 
 use super::error::{CliError, CliResult};
 
@@ -57,6 +59,12 @@ pub enum ComposeCommand {
     Ps(ps::PsArgs),
     /// View output from containers
     Logs(logs::LogsArgs),
+    /// Stop services
+    Stop(lifecycle::StopArgs),
+    /// Start services
+    Start(lifecycle::StartArgs),
+    /// Restart service containers
+    Restart(lifecycle::StopArgs),
     /// Execute a command in a running container
     #[command(override_usage = "berth compose exec [OPTIONS] SERVICE COMMAND [ARGS...]")]
     Exec(exec::ComposeExecArgs),
@@ -77,6 +85,15 @@ impl ComposeArgs {
             ComposeCommand::Ps(a) => ps::ps(&self, a, host).await,
             ComposeCommand::Logs(a) => logs::logs(&self, a, host).await,
             ComposeCommand::Exec(a) => exec::compose_exec(&self, a, host).await,
+            ComposeCommand::Stop(a) => {
+                lifecycle::lifecycle(&self, Action::Stop, &a.service, a.timeout, host).await
+            }
+            ComposeCommand::Start(a) => {
+                lifecycle::lifecycle(&self, Action::Start, &a.service, None, host).await
+            }
+            ComposeCommand::Restart(a) => {
+                lifecycle::lifecycle(&self, Action::Restart, &a.service, a.timeout, host).await
+            }
         }
     }
 
