@@ -11,6 +11,7 @@ PACKAGES=(
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
+  docker-compose                 # Compose 1.29 (Python): `compose config` checked against it where v1 and v2 agree
 )
 
 if [ "$(id -u)" -ne 0 ]; then
