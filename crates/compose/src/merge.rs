@@ -200,6 +200,15 @@ pub fn normalize_service(svc: &mut Node) {
     let Some(m) = svc.as_map_mut() else {
         return;
     };
+    // `build: DIR` is `build: {context: DIR}`, so that a later file can add args.
+    if let Some(b) = m.get_mut("build") {
+        if let Value::Scalar(_) = b.value {
+            let context = b.clone();
+            let mut map = IndexMap::new();
+            map.insert("context".to_string(), context);
+            b.value = Value::Map(map);
+        }
+    }
     for key in MAP_LISTS {
         if let Some(n) = m.get_mut(*key) {
             list_to_map(n, '=');
@@ -330,6 +339,18 @@ mod tests {
         assert_eq!(w["labels"], serde_json::json!({}));
         assert!(j["services"].get("gone").is_none());
         assert!(j.get("volumes").is_none());
+    }
+
+    #[test]
+    fn build_string_merges_with_build_mapping() {
+        let j = merged(
+            "services:\n  w:\n    build: ./app\n",
+            "services:\n  w:\n    build: {args: {A: '1'}}\n",
+        );
+        assert_eq!(
+            j["services"]["w"]["build"],
+            serde_json::json!({"context": "./app", "args": {"A": "1"}})
+        );
     }
 
     #[test]
