@@ -5,6 +5,7 @@ mod attach;
 mod build;
 mod buildctx;
 mod commit;
+mod compose;
 mod connect;
 mod containers;
 mod cp;
@@ -130,6 +131,8 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Docker Compose: define and run multi-container applications
+    Compose(compose::ComposeArgs),
     /// Run the berth daemon in the foreground
     Daemon(DaemonArgs),
 }
@@ -612,6 +615,7 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Search(a) => registry::search(&client(host).await?, &a).await,
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
+        Command::Compose(c) => c.run(host).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }
