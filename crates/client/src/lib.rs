@@ -13,6 +13,7 @@
 mod build;
 mod client;
 mod containers;
+mod envcap;
 mod error;
 mod events;
 mod exec;

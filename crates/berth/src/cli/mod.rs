@@ -8,6 +8,7 @@ mod commit;
 mod connect;
 mod containers;
 mod cp;
+mod envcap;
 mod envfile;
 mod error;
 mod events;
@@ -121,6 +122,9 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Capture, diff and rebuild installed packages (berth extension)
+    #[command(subcommand)]
+    Env(envcap::EnvCommand),
     /// Run the berth daemon in the foreground
     Daemon(DaemonArgs),
 }
@@ -568,6 +572,7 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         }
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
+        Command::Env(e) => e.run(&client(host).await?).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }
