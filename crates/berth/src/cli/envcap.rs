@@ -92,9 +92,12 @@ impl EnvCommand {
 /// A daemon without the extension answers 404 "page not found".
 fn unsupported(e: ClientError) -> CliError {
     match &e {
-        ClientError::Daemon { status: 404, message } if message == "page not found" => {
-            CliError::msg("Error: berth env needs a berth daemon (this daemon has no /berth/env endpoint)")
-        }
+        ClientError::Daemon {
+            status: 404,
+            message,
+        } if message == "page not found" => CliError::msg(
+            "Error: berth env needs a berth daemon (this daemon has no /berth/env endpoint)",
+        ),
         _ => e.into(),
     }
 }
@@ -175,7 +178,12 @@ async fn resolve_target(client: &Client, name: &str) -> CliResult<Target> {
             // else the image is its own base (the recipe only pins it).
             let base = recorded(&img)
                 .and_then(|r| r["base"].as_str().map(str::to_string))
-                .or_else(|| img["Parent"].as_str().filter(|p| !p.is_empty()).map(str::to_string));
+                .or_else(|| {
+                    img["Parent"]
+                        .as_str()
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                });
             if let Some(base) = base {
                 if let Ok(base_img) = image_json(client, &base).await {
                     let base_env = env_of(client, &base, true).await?;

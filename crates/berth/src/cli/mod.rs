@@ -24,6 +24,7 @@ mod output;
 mod ps;
 mod publish;
 mod run;
+mod startwatch;
 mod stats;
 mod system;
 mod template;
