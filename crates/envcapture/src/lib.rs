@@ -38,6 +38,7 @@ use model::Place as P;
 
 /// Capture the environment of `root`.
 pub fn capture(root: &RootFs) -> Environment {
+    root.forget();
     let mut ctx = ctx::Ctx::new(root);
     let os = system::os_release(&mut ctx);
     let mut collections = Vec::new();

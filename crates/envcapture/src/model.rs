@@ -50,7 +50,9 @@ pub struct Package {
     /// Channel (conda) or repository (R).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-    /// Who installed it (Python's `INSTALLER`: pip, conda, debian...).
+    /// Who installed it (Python's `INSTALLER`: pip, conda, debian...; for
+    /// Debian's `/usr/lib/python3/dist-packages`, which only apt writes,
+    /// `debian` when the file is absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installer: Option<String>,
     /// Where it came from when not an index (Python's `direct_url.json`).

@@ -7,6 +7,9 @@ use crate::ctx::{join, Ctx, MAX_METADATA, MAX_SMALL};
 use crate::model::{Collection, Ecosystem, Package, Place};
 use crate::rootfs::Kind;
 
+/// The distribution's own Python directory on Debian and Ubuntu.
+const DEBIAN_DIST_PACKAGES: &str = "/usr/lib/python3/dist-packages";
+
 /// PEP 503 normalised name (lowercase, runs of `-_.` become `-`).
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -87,7 +90,12 @@ pub fn capture(ctx: &mut Ctx, prefix: &str, place: Place) -> Option<Collection> 
             } else {
                 continue;
             };
-            if let Some(p) = p {
+            if let Some(mut p) = p {
+                // Only apt writes Debian's /usr/lib/python3/dist-packages
+                // (pip goes to /usr/local); its packages carry no INSTALLER.
+                if p.installer.is_none() && site == DEBIAN_DIST_PACKAGES {
+                    p.installer = Some("debian".into());
+                }
                 let key = normalize(&p.name);
                 if !packages.iter().any(|q| normalize(&q.name) == key) {
                     packages.push(p);

@@ -12,7 +12,8 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`: the kernel refuses any symlink
 //! on the host side, so nothing is ever read outside the layers.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -90,6 +91,9 @@ struct Resolved {
 /// A read-only root filesystem.
 pub struct RootFs {
     layers: Vec<Layer>,
+    /// Directories already looked up (path below the root → contributing
+    /// layers): a capture reads many files in the same few directories.
+    dirs: RefCell<HashMap<String, Vec<usize>>>,
 }
 
 fn io_issue(e: rustix::io::Errno) -> Issue {
@@ -148,7 +152,16 @@ impl RootFs {
             })?;
             layers.push(Layer { fd });
         }
-        Ok(RootFs { layers })
+        Ok(RootFs {
+            layers,
+            dirs: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// Forget the directories looked up so far (a new capture sees the
+    /// filesystem as it is now).
+    pub fn forget(&self) {
+        self.dirs.borrow_mut().clear();
     }
 
     fn open_in(&self, layer: usize, comps: &[String], flags: OFlags) -> Result<OwnedFd, Issue> {
@@ -195,6 +208,10 @@ impl RootFs {
     ) -> Result<Option<(Node, usize)>, Issue> {
         let mut path = dir.to_vec();
         path.push(name.to_string());
+        let key = path.join("/");
+        if let Some(v) = self.dirs.borrow().get(&key) {
+            return Ok(Some((Node::Dir(v.clone()), v[0])));
+        }
         let mut found: Option<Vec<usize>> = None;
         for &l in layers {
             let st = match self.stat_in(l, &path) {
@@ -230,6 +247,7 @@ impl RootFs {
         }
         Ok(found.map(|v| {
             let top = v[0];
+            self.dirs.borrow_mut().insert(key, v.clone());
             (Node::Dir(v), top)
         }))
     }

@@ -43,6 +43,12 @@ fn debian_root() -> tempfile::TempDir {
         "1.16.0",
         "debian",
     );
+    // Debian's python3-* packages: no INSTALLER file.
+    write(
+        r,
+        "/usr/lib/python3/dist-packages/numpy-1.24.2.egg-info",
+        "Metadata-Version: 2.1\nName: numpy\nVersion: 1.24.2\n",
+    );
     write(
         r,
         "/usr/lib/python3.11/EXTERNALLY-MANAGED",
@@ -108,8 +114,12 @@ fn debian_and_python() {
         ]
     );
     let usr = env.collection(Ecosystem::Pip, "/usr").unwrap();
-    assert_eq!(usr.packages[0].name, "six");
-    assert_eq!(usr.packages[0].installer.as_deref(), Some("debian"));
+    let u: Vec<_> = usr
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.installer.as_deref()))
+        .collect();
+    assert_eq!(u, vec![("numpy", Some("debian")), ("six", Some("debian"))]);
     let local = env.collection(Ecosystem::Pip, "/usr/local").unwrap();
     assert!(local.externally_managed);
     assert_eq!(local.interpreter.as_deref(), Some("python3.11"));
@@ -252,6 +262,17 @@ fn hostile_metadata_is_warned_and_skipped() {
     std::os::unix::fs::symlink(outside.path().join("METADATA"), abs_dir.join("METADATA")).unwrap();
     // A directory where a file is expected.
     std::fs::create_dir_all(r.join(format!("{}/dir-1.0.dist-info/METADATA", &site[1..]))).unwrap();
+    // A FIFO (opening it must not block).
+    let fifo = r.join(format!("{}/fifo-1.0.dist-info", &site[1..]));
+    std::fs::create_dir_all(&fifo).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo.join("METADATA"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
     // A 100 MB METADATA (sparse).
     let huge = r.join(format!("{}/huge-1.0.dist-info", &site[1..]));
     std::fs::create_dir_all(&huge).unwrap();
@@ -290,6 +311,7 @@ fn hostile_metadata_is_warned_and_skipped() {
     warned("escape-1.0", "outside the root");
     warned("absolute-1.0", "no such file");
     warned("dir-1.0", "a directory");
+    warned("fifo-1.0", "a FIFO");
     warned("huge-1.0", "too large");
     warned("loop-1.0", "too many levels");
     warned("bad.json", "not strings");
@@ -388,6 +410,8 @@ fn diff_and_recipe() {
         "{df}"
     );
     assert_eq!(r.files["requirements-usr-local.txt"], "requests==2.31.0\n");
+    // numpy came with apt (Debian's dist-packages): apt's line installs it, pip does not.
+    assert!(!r.files.contains_key("requirements-usr.txt"), "{df}");
     assert_eq!(
         r.files["requirements-opt-venv.txt"],
         "mypkg @ https://example.invalid/mypkg.tar.gz\ntool==1.0\nTyping_Extensions==4.12.2\n"

@@ -175,15 +175,9 @@ async fn resolve_target(client: &Client, name: &str) -> CliResult<Target> {
             })?;
             let env = env_of(client, name, true).await?;
             // The base of a committed image is the one its label names;
-            // else the image is its own base (the recipe only pins it).
-            let base = recorded(&img)
-                .and_then(|r| r["base"].as_str().map(str::to_string))
-                .or_else(|| {
-                    img["Parent"]
-                        .as_str()
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_string)
-                });
+            // else the image is its own base (the recipe only pins it, and
+            // README.txt lists what it holds).
+            let base = recorded(&img).and_then(|r| r["base"].as_str().map(str::to_string));
             if let Some(base) = base {
                 if let Ok(base_img) = image_json(client, &base).await {
                     let base_env = env_of(client, &base, true).await?;
