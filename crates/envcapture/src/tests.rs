@@ -267,7 +267,7 @@ fn hostile_metadata_is_warned_and_skipped() {
     std::fs::create_dir_all(&fifo).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &fifo.join("METADATA"),
+        fifo.join("METADATA"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
         0,
