@@ -182,6 +182,9 @@ fn env_errors() {
         .fails()
         .stderr_has("yaml");
     h.run(&["env", "diff"]).fails();
+    h.run(&["env", "capture"])
+        .fails()
+        .stderr_has("\"berth env capture\" requires exactly 1 argument.");
 }
 
 /// The data scientist's loop: apt-get and pip inside a Debian container, `env diff` shows the

@@ -348,7 +348,9 @@ fn protect_trailing_args(root: &clap::Command, mut args: Vec<String>) -> Vec<Str
 fn arity_phrase(cmd: &str) -> &'static str {
     match cmd {
         "rename" | "tag" | "cp" | "connect" | "disconnect" => "exactly 2 arguments",
-        "logs" | "diff" | "export" | "commit" | "history" | "build" => "exactly 1 argument",
+        "logs" | "diff" | "export" | "commit" | "history" | "build" | "capture" | "show" => {
+            "exactly 1 argument"
+        }
         _ => "at least 1 argument",
     }
 }
