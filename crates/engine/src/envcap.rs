@@ -73,33 +73,37 @@ impl Engine {
         if changes.is_empty() {
             return Ok(None);
         }
-        let mut rec = RecordedEnv {
-            base: image_id.to_string(),
-            changes,
-            truncated: false,
-            counts: BTreeMap::new(),
-        };
-        let json = serde_json::to_string(&rec).map_err(|e| EngineError::system(e.to_string()))?;
-        if json.len() <= MAX_LABEL {
-            return Ok(Some(json));
-        }
-        for c in std::mem::take(&mut rec.changes.collections) {
-            rec.counts.insert(
-                format!("{} {}", c.ecosystem.name(), c.location),
-                format!(
-                    "+{} -{} ^{} v{}",
-                    c.added.len(),
-                    c.removed.len(),
-                    c.upgraded.len(),
-                    c.downgraded.len()
-                ),
-            );
-        }
-        rec.truncated = true;
-        serde_json::to_string(&rec)
-            .map(Some)
-            .map_err(|e| EngineError::system(e.to_string()))
+        label_json(image_id, changes).map(Some)
     }
+}
+
+/// The [`ENV_LABEL`] JSON: the base image and the changes, or only counts
+/// per collection when the lists would exceed [`MAX_LABEL`].
+fn label_json(base: &str, changes: EnvDiff) -> Result<String> {
+    let mut rec = RecordedEnv {
+        base: base.to_string(),
+        changes,
+        truncated: false,
+        counts: BTreeMap::new(),
+    };
+    let json = serde_json::to_string(&rec).map_err(|e| EngineError::system(e.to_string()))?;
+    if json.len() <= MAX_LABEL {
+        return Ok(json);
+    }
+    for c in std::mem::take(&mut rec.changes.collections) {
+        rec.counts.insert(
+            format!("{} {}", c.ecosystem.name(), c.location),
+            format!(
+                "+{} -{} ^{} v{}",
+                c.added.len(),
+                c.removed.len(),
+                c.upgraded.len(),
+                c.downgraded.len()
+            ),
+        );
+    }
+    rec.truncated = true;
+    serde_json::to_string(&rec).map_err(|e| EngineError::system(e.to_string()))
 }
 
 /// Record the container's package changes in `config`'s labels for
@@ -119,5 +123,43 @@ pub(crate) async fn record_in(
         }
         Ok(None) => {}
         Err(e) => tracing::warn!("commit {name}: environment not recorded: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_envcapture::{CollectionDiff, Ecosystem, Package, Place};
+
+    fn changes(n: usize) -> EnvDiff {
+        EnvDiff {
+            collections: vec![CollectionDiff {
+                ecosystem: Ecosystem::Pip,
+                location: "/opt/venv".into(),
+                place: Place::Venv,
+                interpreter: None,
+                added: (0..n)
+                    .map(|i| Package::new(format!("package-number-{i}"), "1.0.0"))
+                    .collect(),
+                removed: vec![],
+                upgraded: vec![],
+                downgraded: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn small_labels_keep_the_lists_large_ones_only_counts() {
+        let small: RecordedEnv =
+            serde_json::from_str(&label_json("sha256:b", changes(2)).unwrap()).unwrap();
+        assert_eq!(small.base, "sha256:b");
+        assert!(!small.truncated);
+        assert_eq!(small.changes.collections[0].added.len(), 2);
+        let big_json = label_json("sha256:b", changes(20_000)).unwrap();
+        assert!(big_json.len() < 1024, "{}", big_json.len());
+        let big: RecordedEnv = serde_json::from_str(&big_json).unwrap();
+        assert!(big.truncated);
+        assert!(big.changes.collections.is_empty());
+        assert_eq!(big.counts["pip /opt/venv"], "+20000 -0 ^0 v0");
     }
 }
