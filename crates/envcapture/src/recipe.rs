@@ -125,9 +125,7 @@ pub fn plan(from: &str, base: &Environment, current: &Environment, source: &str)
     let _ = writeln!(df, "FROM {from}");
     let mut staged = false;
     let mut stage = |df: &mut String, name: &str| {
-        if !staged {
-            staged = true;
-        }
+        staged = true;
         let _ = writeln!(df, "COPY {name} {STAGE}/{name}");
     };
     let order = [
