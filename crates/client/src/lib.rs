@@ -17,6 +17,7 @@ mod build;
 mod client;
 mod containers;
 pub mod credentials;
+mod envcap;
 mod error;
 mod events;
 mod exec;

@@ -9,6 +9,7 @@ mod attach;
 mod body;
 mod build;
 mod containers;
+mod envcap;
 mod error;
 mod events;
 mod exec;

@@ -158,6 +158,9 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::POST, ["networks", id, "disconnect"]) => {
             crate::networks::disconnect(&ctx, &decode(id), req).await
         }
+        (Method::GET, ["berth", "env", _, ..]) => {
+            crate::envcap::env(&ctx, &decode(&trimmed["berth/env/".len()..]), &q).await
+        }
         (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
         (Method::POST, ["auth"]) => crate::registry::auth(&ctx, req).await,
         (Method::GET, ["distribution", .., "json"]) if segs.len() >= 3 => {

@@ -266,6 +266,7 @@ impl Engine {
             crate::merge::merge_config(&mut merged, &base);
             base = merged;
         }
+        crate::envcap::record_in(self, name, &rec.image_id, &mut base).await;
         let event_ref = reference.clone();
         let event_comment = comment.clone();
         let opts = CommitOptions {

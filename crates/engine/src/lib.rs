@@ -10,6 +10,7 @@ mod attach;
 mod build;
 mod container;
 mod create;
+pub mod envcap;
 mod error;
 mod events;
 mod exec;

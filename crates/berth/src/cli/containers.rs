@@ -193,15 +193,20 @@ pub async fn start(client: &Client, args: &StartArgs) -> CliResult {
         .await;
     }
     let mut failed = Vec::new();
+    let mut started = Vec::new();
     for c in &args.containers {
         match client.container_start(c).await {
-            Ok(_) => outln(c)?,
+            Ok(_) => {
+                outln(c)?;
+                started.push(c.clone());
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed.push(c.clone());
             }
         }
     }
+    super::startwatch::explain(client, &started).await;
     if failed.is_empty() {
         Ok(())
     } else {

@@ -9,6 +9,7 @@ mod compose;
 mod connect;
 mod containers;
 mod cp;
+mod envcap;
 mod envfile;
 mod error;
 mod events;
@@ -27,6 +28,7 @@ mod ps;
 mod publish;
 mod registry;
 mod run;
+mod startwatch;
 mod stats;
 mod system;
 mod template;
@@ -133,6 +135,9 @@ pub enum Command {
     System(SystemCommand),
     /// Docker Compose: define and run multi-container applications
     Compose(compose::ComposeArgs),
+    /// Capture, diff and rebuild installed packages (berth extension)
+    #[command(subcommand)]
+    Env(envcap::EnvCommand),
     /// Run the berth daemon in the foreground
     Daemon(DaemonArgs),
 }
@@ -362,7 +367,7 @@ fn arity_phrase(cmd: &str) -> &'static str {
     match cmd {
         "rename" | "tag" | "cp" | "connect" | "disconnect" => "exactly 2 arguments",
         "logs" | "diff" | "export" | "commit" | "history" | "build" | "pull" | "push"
-        | "search" => "exactly 1 argument",
+        | "search" | "capture" | "show" => "exactly 1 argument",
         "login" | "logout" => "at most 1 argument",
         _ => "at least 1 argument",
     }
@@ -616,6 +621,7 @@ async fn dispatch(host: &str, command: Command) -> CliResult {
         Command::Network(n) => n.run(&client(host).await?).await,
         Command::Volume(v) => v.run(&client(host).await?).await,
         Command::Compose(c) => c.run(host).await,
+        Command::Env(e) => e.run(&client(host).await?).await,
         Command::Daemon(_) => Err(CliError::msg("daemon is handled before dispatch")),
     }
 }

@@ -858,7 +858,9 @@ pub async fn run(client: &Client, args: &RunArgs) -> CliResult {
             }
             return Err(report("run", &msg, start_error_code(&msg), false));
         }
-        return outln(&id);
+        outln(&id)?;
+        super::startwatch::explain(client, std::slice::from_ref(&id)).await;
+        return Ok(());
     }
     let session = Session {
         id: id.clone(),
