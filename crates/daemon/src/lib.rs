@@ -15,6 +15,7 @@ mod events;
 mod exec;
 mod images;
 mod networks;
+mod pull_all;
 mod query;
 mod registry;
 mod respond;

@@ -105,6 +105,12 @@ pub async fn pull(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     };
     let auth = auth_header(req.headers());
     drop(req);
+    // No tag anywhere: every tag of the repository (`docker pull --all-tags`).
+    let named = Reference::parse_normalized(image.strip_suffix(':').unwrap_or(image))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if tag.is_empty() && named.tag().is_none() && named.digest().is_none() {
+        return crate::pull_all::pull_all_tags(ctx, named, platform, auth).await;
+    }
     let cancel = Arc::new(AtomicBool::new(false));
     let engine = ctx.engine.clone();
     let prep_cancel = Arc::clone(&cancel);

@@ -33,6 +33,7 @@ pub mod endpoint;
 pub mod error;
 pub mod manifest;
 mod session;
+mod tags;
 
 pub use auth::AuthConfig;
 pub use blob::{BlobReader, Mount};

@@ -5,6 +5,7 @@
 mod errors;
 mod pull;
 mod push;
+mod tags;
 
 use std::sync::{Arc, RwLock};
 

@@ -44,6 +44,9 @@ pub struct PreparedPush {
     session: Session,
     /// (tag, image ID) to push, in order.
     tags: Vec<(String, String)>,
+    /// The tag asked for when the repository exists locally but not with that tag: as
+    /// dockerd, the push starts, then fails with `tag does not exist: REPO:TAG`.
+    missing_tag: Option<String>,
     max_uploads: usize,
     cancel: Arc<AtomicBool>,
 }
@@ -73,6 +76,30 @@ impl Engine {
     pub fn prepare_push(&self, req: PushRequest, cancel: Arc<AtomicBool>) -> Result<PreparedPush> {
         let store = self.store();
         let name = req.name.name();
+        let all_tags = || -> Result<Vec<(String, String)>> {
+            let mut out = Vec::new();
+            for s in store.list(true)? {
+                for t in s.repo_tags.unwrap_or_default() {
+                    let Ok(r) = Reference::parse_normalized(&t) else {
+                        continue;
+                    };
+                    if r.name() == name {
+                        if let Some(tag) = r.tag() {
+                            out.push((tag.to_string(), s.id.clone()));
+                        }
+                    }
+                }
+            }
+            out.sort();
+            Ok(out)
+        };
+        let no_such_repository = || {
+            EngineError::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                req.name.familiar_name()
+            ))
+        };
+        let mut missing_tag = None;
         let tags: Vec<(String, String)> = match &req.tag {
             Some(t) => {
                 let r = req
@@ -81,34 +108,17 @@ impl Engine {
                     .map_err(|e| EngineError::invalid(e.to_string()))?;
                 match store.resolve(&r.to_string()) {
                     Ok(id) if store_has_exact_tag(&store, &r) => vec![(t.clone(), id)],
-                    _ => {
-                        return Err(EngineError::not_found(format!(
-                            "An image does not exist locally with the tag: {}",
-                            req.name.familiar_name()
-                        )))
+                    _ if !all_tags()?.is_empty() => {
+                        missing_tag = Some(r.familiar_string());
+                        Vec::new()
                     }
+                    _ => return Err(no_such_repository()),
                 }
             }
             None => {
-                let mut out = Vec::new();
-                for s in store.list(true)? {
-                    for t in s.repo_tags.unwrap_or_default() {
-                        let Ok(r) = Reference::parse_normalized(&t) else {
-                            continue;
-                        };
-                        if r.name() == name {
-                            if let Some(tag) = r.tag() {
-                                out.push((tag.to_string(), s.id.clone()));
-                            }
-                        }
-                    }
-                }
-                out.sort();
+                let out = all_tags()?;
                 if out.is_empty() {
-                    return Err(EngineError::not_found(format!(
-                        "An image does not exist locally with the tag: {}",
-                        req.name.familiar_name()
-                    )));
+                    return Err(no_such_repository());
                 }
                 out
             }
@@ -127,6 +137,7 @@ impl Engine {
             req,
             session,
             tags,
+            missing_tag,
             max_uploads: settings.max_concurrent_uploads.max(1),
             cancel,
         })
@@ -186,6 +197,9 @@ impl PreparedPush {
             "The push refers to repository [{}]",
             self.req.name.name()
         )));
+        if let Some(missing) = &self.missing_tag {
+            return Err(EngineError::not_found(format!("tag does not exist: {missing}")));
+        }
         for (tag, id) in &self.tags {
             self.push_tag(engine, tag, id, emit)?;
         }
