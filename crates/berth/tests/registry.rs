@@ -972,3 +972,64 @@ fn kill_9_mid_pull_leaves_nothing_and_the_next_pull_finishes() {
         id
     );
 }
+
+#[test]
+fn build_from_pulls_a_missing_base_and_pull_1_pulls_again() {
+    let reg = Registry::plain("reg-build");
+    reg.seed(
+        &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
+        "bb:1",
+    );
+    let host = reg.host();
+    let base = format!("{host}/bb:1");
+    let (digest, m) = reg.manifest("bb", "1");
+    let id = m["config"]["digest"].as_str().expect("config").to_string();
+    let d = daemon("reg-build-d", &[]);
+    let ctx = unique_tmp_dir("reg-build-ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nRUN echo built > /built.txt\n"),
+    )
+    .expect("Dockerfile");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["-H", d.host.as_str(), "build"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-t", "regtest-built:1", path_str(&ctx)]);
+        run_cmd(
+            Path::new(DOCKER_20),
+            &args,
+            &[("DOCKER_BUILDKIT", "0")],
+            None,
+            CMD_TIMEOUT,
+        )
+    };
+    let first = build(&[]);
+    first.ok();
+    let s = short(m["layers"][0]["digest"].as_str().expect("layer"));
+    let want = format!(
+        "Step 1/2 : FROM {base}\n1: Pulling from bb\n{s}: Pulling fs layer\n{s}: Verifying Checksum\n{s}: Download complete\n{s}: Pull complete\nDigest: {digest}\nStatus: Downloaded newer image for {base}\n ---> {}\n",
+        &id["sha256:".len()..][..12]
+    );
+    assert!(first.stdout.contains(&want), "{}", first.stdout);
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["run", "--rm", "regtest-built:1", "cat", "/built.txt"],
+    )
+    .ok()
+    .stdout_is("built\n");
+
+    // Present: no pull; with --pull: asked again, up to date.
+    let cached = build(&[]);
+    cached.ok();
+    assert!(!cached.stdout.contains("Pulling from"), "{}", cached.stdout);
+    build(&["--pull"]).ok().stdout_has(&format!(
+        "1: Pulling from bb\nDigest: {digest}\nStatus: Image is up to date for {base}\n"
+    ));
+
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {host}/bb:nope\n")).expect("Dockerfile");
+    build(&[]).code(1).stderr_has(&format!(
+        "manifest for {host}/bb:nope not found: manifest unknown: manifest unknown"
+    ));
+}
