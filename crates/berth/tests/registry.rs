@@ -424,6 +424,32 @@ fn pull_by_tag_then_up_to_date_then_by_digest() {
         format!("{id} [{name}] [{host}/bb@{digest}]")
     );
 
+    // dockerd's `pull` event: the reference, named by its repository.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 1;
+    let (status, events) = api(
+        &d,
+        "GET",
+        &format!("/events?since=0&until={until}"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{events}");
+    let pulls: Vec<serde_json::Value> = messages(&events)
+        .into_iter()
+        .filter(|e| e["Action"] == "pull")
+        .collect();
+    assert_eq!(pulls.len(), 1, "{events}");
+    assert_eq!(pulls[0]["Type"], "image");
+    assert_eq!(pulls[0]["Actor"]["ID"], name.as_str());
+    assert_eq!(
+        pulls[0]["Actor"]["Attributes"]["name"],
+        format!("{host}/bb")
+    );
+
     // Again: nothing to fetch.
     let again = docker_at(DOCKER_20, &d.host, None, &["pull", &name]);
     again.ok();

@@ -121,7 +121,7 @@ pub async fn pull(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     tokio::task::spawn_blocking(move || {
         let emit = |m: ProgressMessage| stream.send(m);
         match prepared.run(&engine, &emit) {
-            Ok(done) => engine.log_image_event(&done.familiar, &done.familiar, "pull"),
+            Ok(done) => engine.log_image_event(&done.familiar, &done.name, "pull"),
             Err(e) => {
                 tracing::info!("pull failed: {}", e.message);
                 stream.send(ProgressMessage::error(e.message));
@@ -145,6 +145,7 @@ pub async fn push(ctx: &Ctx, name: &str, q: &Query, req: Request<Incoming>) -> A
         .or_else(|| named.tag().map(str::to_string));
     let name_only = Reference::parse_normalized(&named.name())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let preq_tag = tag.clone();
     let preq = PushRequest {
         name: name_only,
         tag,
@@ -158,11 +159,15 @@ pub async fn push(ctx: &Ctx, name: &str, q: &Query, req: Request<Incoming>) -> A
         .map_err(|e| ApiError::internal(format!("background task failed: {e}")))??;
     let (stream, body) = Stream::new(Arc::clone(&cancel));
     let engine = ctx.engine.clone();
-    let event_name = named.familiar_string();
+    let event_name = named.familiar_name();
+    let event_id = match &preq_tag {
+        Some(t) => format!("{event_name}:{t}"),
+        None => event_name.clone(),
+    };
     tokio::task::spawn_blocking(move || {
         let emit = |m: ProgressMessage| stream.send(m);
         match prepared.run(&engine, &emit) {
-            Ok(()) => engine.log_image_event(&event_name, &event_name, "push"),
+            Ok(()) => engine.log_image_event(&event_id, &event_name, "push"),
             Err(e) => {
                 tracing::info!("push failed: {}", e.message);
                 stream.send(ProgressMessage::error(e.message));

@@ -200,7 +200,7 @@ impl Builder {
                 }
             };
             let done = prepared.run(&engine, &emit)?;
-            engine.log_image_event(&done.familiar, &done.familiar, "pull");
+            engine.log_image_event(&done.familiar, &done.name, "pull");
             Ok(done.id)
         })
         .await
