@@ -1059,3 +1059,139 @@ fn build_from_pulls_a_missing_base_and_pull_1_pulls_again() {
         "manifest for {host}/bb:nope not found: manifest unknown: manifest unknown"
     ));
 }
+
+/// A token server on loopback: answers every request with a bearer token
+/// (valid 300 s) and records the request lines and `Authorization`
+/// headers it saw.
+fn token_server(stop: Arc<AtomicBool>) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind token server");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let line = text.lines().next().unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .map(|l| l["authorization:".len()..].trim().to_string())
+                .unwrap_or_default();
+            log.lock().expect("lock").push(format!("{line} | {auth}"));
+            let body = r#"{"token":"berth-test-token","expires_in":300}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn bearer_tokens_with_credentials_are_fetched_per_scope_and_cached() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (token_port, seen) = token_server(Arc::clone(&stop));
+    // distribution's `silly` access controller: Bearer challenges naming
+    // our token server; any bearer token is accepted.
+    let dir = unique_tmp_dir("reg-token");
+    let port = free_port();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  silly:\n    realm: http://127.0.0.1:{token_port}/token\n    service: berth-test\n",
+            dir.display()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn docker-registry");
+    wait_until("the registry to listen", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let host = format!("127.0.0.1:{port}");
+    run_cmd(
+        Path::new("skopeo"),
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "seed:seed",
+            &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
+            &format!("docker://{host}/tok:1"),
+        ],
+        &[],
+        None,
+        CMD_TIMEOUT,
+    )
+    .ok();
+    seen.lock().expect("lock").clear();
+
+    let d = daemon("reg-token-d", &[]);
+    let cfg = unique_tmp_dir("reg-token-cfg");
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        Some(&cfg),
+        &["login", "-u", "alice", "-p", "wonderland", &host],
+    )
+    .ok()
+    .stdout_has("Login Succeeded");
+    let name = format!("{host}/tok:1");
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["pull", &name]).ok();
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["rmi", &name]).ok();
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["pull", &name]).ok();
+
+    let requests = seen.lock().expect("lock").clone();
+    // alice:wonderland
+    let basic = "Basic YWxpY2U6d29uZGVybGFuZA==";
+    let login: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("offline_token=true"))
+        .collect();
+    assert_eq!(login.len(), 1, "{requests:#?}");
+    assert!(
+        login[0].contains("client_id=docker") && login[0].ends_with(basic),
+        "{requests:#?}"
+    );
+    // Two pulls, one token for the repository's pull scope.
+    let pulls: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("scope=repository%3Atok%3Apull"))
+        .collect();
+    assert_eq!(pulls.len(), 1, "{requests:#?}");
+    assert!(
+        pulls[0].contains("service=berth-test") && pulls[0].ends_with(basic),
+        "{requests:#?}"
+    );
+    assert!(
+        !d.log_text().contains("wonderland"),
+        "the password reached the daemon log"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
