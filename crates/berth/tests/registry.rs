@@ -1195,3 +1195,65 @@ fn bearer_tokens_with_credentials_are_fetched_per_scope_and_cached() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_client_that_goes_away_cancels_its_pull() {
+    let reg = Registry::plain("reg-cancel");
+    let big = Layer::files(&[("big.bin", &random_bytes(8 << 20))], Comp::Plain);
+    let (src, _) = oci_layout("reg-cancel-img", &[&big]);
+    reg.seed(&src, "c:1");
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = slow_relay(
+        reg.port,
+        16 * 1024,
+        Duration::from_millis(12),
+        Arc::clone(&stop),
+    );
+    let d = daemon("reg-cancel-d", &[]);
+    let mut conn = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
+    write!(
+        conn,
+        "POST /images/create?fromImage=127.0.0.1:{relay}/c&tag=1 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Downloading") {
+        let n = conn.read(&mut buf).expect("read progress");
+        assert!(
+            n > 0,
+            "stream ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let layers = d.data_root.join("image/layers");
+    let staging = || {
+        std::fs::read_dir(&layers)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            })
+            .unwrap_or(false)
+    };
+    wait_until(
+        "the layer to be extracted",
+        Duration::from_secs(30),
+        staging,
+    );
+    drop(conn);
+    // Cancelled: the staging directory goes and no layer is committed
+    // (a finished download would have renamed it into place).
+    wait_until("the pull to stop", Duration::from_secs(30), || !staging());
+    assert_eq!(layer_dirs(&d), Vec::<String>::new());
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["image", "inspect", &format!("127.0.0.1:{relay}/c:1")],
+    )
+    .code(1);
+    stop.store(true, Ordering::Relaxed);
+}
