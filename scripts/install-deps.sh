@@ -11,6 +11,7 @@ PACKAGES=(
   docker.io iptables             # the reference dockerd (../shared/tools/docker-oracle) and the docker CLI
   tmux hyperfine jq python3 ca-certificates curl
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
+  docker-registry skopeo apache2-utils openssl  # registries of the registry e2e tests, seeding, htpasswd, test certificates
 )
 
 if [ "$(id -u)" -ne 0 ]; then

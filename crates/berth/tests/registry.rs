@@ -531,6 +531,10 @@ fn docker_cli_28_pulls_through_berth() {
         &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
         "bb:28",
     );
+    assert!(
+        Path::new(DOCKER_28).exists(),
+        "the docker CLI 28 is expected at {DOCKER_28} (the static client from download.docker.com)"
+    );
     let d = daemon("reg-cli28-d", &[]);
     let name = format!("{}/bb:28", reg.host());
     docker_at(DOCKER_28, &d.host, None, &["pull", &name])
