@@ -127,6 +127,10 @@ impl Registry {
             "Accept: application/vnd.oci.image.manifest.v1+json",
             "-H",
             "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            "-H",
+            "Accept: application/vnd.oci.image.index.v1+json",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
         ];
         if let Some(c) = &self.creds {
             args.push("-u");
@@ -241,6 +245,45 @@ impl Layer {
 /// returns `oci:<dir>:t` for skopeo and the image ID (config digest).
 fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     let dir = unique_tmp_dir(tag);
+    let (desc, id) = oci_image(&dir, berth_spec::image::go_arch(), layers);
+    write_index(&dir, vec![desc]);
+    (format!("oci:{}:t", dir.display()), id)
+}
+
+/// A multi-platform layout: one image per architecture, listed in an
+/// index (tag `t`). Returns `oci:<dir>:t` and the image IDs.
+fn oci_multi(tag: &str, images: &[(&str, &[&Layer])]) -> (String, Vec<String>) {
+    let dir = unique_tmp_dir(tag);
+    let mut descs = Vec::new();
+    let mut ids = Vec::new();
+    for (arch, layers) in images {
+        let (mut desc, id) = oci_image(&dir, arch, layers);
+        desc["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+        descs.push(desc);
+        ids.push(id);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descs,
+    });
+    let bytes = serde_json::to_vec(&index).expect("index JSON");
+    let d = Digest::of_bytes(&bytes);
+    std::fs::write(dir.join("blobs/sha256").join(d.hex()), &bytes).expect("write index blob");
+    write_index(
+        &dir,
+        vec![serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": d.to_string(),
+            "size": bytes.len(),
+        })],
+    );
+    (format!("oci:{}:t", dir.display()), ids)
+}
+
+/// Write the blobs of one image into `dir`; returns its manifest's
+/// descriptor and the image ID.
+fn oci_image(dir: &Path, arch: &str, layers: &[&Layer]) -> (serde_json::Value, String) {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).expect("mkdir blobs");
     let put = |bytes: &[u8]| -> Digest {
@@ -254,7 +297,7 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
         .map(|_| serde_json::json!({"created": "2023-11-14T22:13:20Z", "created_by": "berth registry test"}))
         .collect();
     let config = serde_json::json!({
-        "architecture": berth_spec::image::go_arch(),
+        "architecture": arch,
         "os": "linux",
         "created": "2023-11-14T22:13:20Z",
         "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
@@ -278,15 +321,22 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     });
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest JSON");
     let manifest_digest = put(&manifest_bytes);
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
+    (
+        serde_json::json!({
             "mediaType": OCI_MANIFEST,
             "digest": manifest_digest.to_string(),
             "size": manifest_bytes.len(),
-            "annotations": {"org.opencontainers.image.ref.name": "t"},
-        }],
-    });
+        }),
+        config_digest.to_string(),
+    )
+}
+
+/// `index.json` (the one entry tagged `t`) and `oci-layout`.
+fn write_index(dir: &Path, mut manifests: Vec<serde_json::Value>) {
+    for m in &mut manifests {
+        m["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "t"});
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
     std::fs::write(
         dir.join("index.json"),
         serde_json::to_vec(&index).expect("index"),
@@ -294,10 +344,6 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     .expect("index.json");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
         .expect("oci-layout");
-    (
-        format!("oci:{}:t", dir.display()),
-        config_digest.to_string(),
-    )
 }
 
 /// `n` random bytes.
@@ -1260,4 +1306,75 @@ fn a_client_that_goes_away_cancels_its_pull() {
     )
     .code(1);
     stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn multi_platform_images_pick_this_machines_platform() {
+    let reg = Registry::plain("reg-multi");
+    let here = berth_spec::image::go_arch();
+    let other = if here == "amd64" { "arm64" } else { "amd64" };
+    let base = Layer::busybox(Comp::Gzip);
+    let mark_here = Layer::files(&[("arch.txt", b"here\n")], Comp::Gzip);
+    let mark_other = Layer::files(&[("arch.txt", b"other\n")], Comp::Gzip);
+    let (src, ids) = oci_multi(
+        "reg-multi-img",
+        &[(other, &[&base, &mark_other]), (here, &[&base, &mark_here])],
+    );
+    let dest = format!("docker://{}/multi:1", reg.host());
+    run_cmd(
+        Path::new("skopeo"),
+        &["copy", "--all", "--dest-tls-verify=false", &src, &dest],
+        &[],
+        None,
+        CMD_TIMEOUT,
+    )
+    .ok();
+    let (index_digest, _) = reg.manifest("multi", "1");
+    let d = daemon("reg-multi-d", &[]);
+    let name = format!("{}/multi:1", reg.host());
+
+    let (status, body) = api(
+        &d,
+        "POST",
+        &format!(
+            "/images/create?fromImage={}/multi&tag=1&platform=linux/s390x",
+            reg.host()
+        ),
+        &[],
+        "",
+    );
+    assert_eq!(
+        (status, body.trim()),
+        (
+            404,
+            r#"{"message":"no matching manifest for linux/s390x in the manifest list entries"}"#
+        )
+    );
+
+    docker_at(DOCKER_20, &d.host, None, &["pull", &name])
+        .ok()
+        .stdout_has(&format!("Digest: {index_digest}\n"));
+    assert_eq!(
+        docker_at(
+            DOCKER_20,
+            &d.host,
+            None,
+            &["image", "inspect", "-f", "{{.Id}} {{.Architecture}}", &name]
+        )
+        .out(),
+        format!("{} {here}", ids[1])
+    );
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["run", "--rm", &name, "cat", "/arch.txt"],
+    )
+    .ok()
+    .stdout_is("here\n");
+    let (status, body) = api(&d, "GET", &format!("/distribution/{name}/json"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["Descriptor"]["digest"], index_digest.to_string());
+    assert_eq!(v["Platforms"].as_array().map(Vec::len), Some(2), "{body}");
 }
