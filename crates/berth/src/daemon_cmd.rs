@@ -57,7 +57,8 @@ impl RegistryArgs {
     fn settings(&self) -> anyhow::Result<berth_engine::RegistrySettings> {
         for m in &self.registry_mirrors {
             if !(m.starts_with("http://") || m.starts_with("https://")) {
-                bail!("invalid mirror: unsupported scheme \"\" in \"{m}\"");
+                let scheme = m.split_once("://").map(|(s, _)| s).unwrap_or("");
+                bail!("invalid mirror: unsupported scheme {scheme:?} in {m:?}");
             }
         }
         if self.max_concurrent_downloads == 0 || self.max_concurrent_uploads == 0 {

@@ -1378,3 +1378,87 @@ fn multi_platform_images_pick_this_machines_platform() {
     assert_eq!(v["Descriptor"]["digest"], index_digest.to_string());
     assert_eq!(v["Platforms"].as_array().map(Vec::len), Some(2), "{body}");
 }
+
+/// A TCP relay to `target` that cuts the first connection to pass `cut`
+/// bytes from the server, there; the others pass everything.
+/// Returns its port and how many connections it cut.
+fn cutting_relay(target: u16, cut: usize) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::AtomicUsize;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+    let port = listener.local_addr().expect("addr").port();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&cuts);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+            });
+            let counter = Arc::clone(&counter);
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut passed = 0usize;
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if passed + n >= cut
+                        && counter
+                            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    {
+                        let _ = c_out.write_all(&buf[..cut.saturating_sub(passed)]);
+                        break;
+                    }
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Both);
+                let _ = s_in.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (port, cuts)
+}
+
+#[test]
+fn a_dropped_download_resumes_with_range() {
+    let reg = Registry::plain("reg-resume");
+    let big = Layer::files(&[("big.bin", &random_bytes(4 << 20))], Comp::Gzip);
+    let (src, id) = oci_layout("reg-resume-img", &[&big]);
+    reg.seed(&src, "r:1");
+    // The first connection carries the ping, the manifest, the config and
+    // the start of the layer, then breaks.
+    let (relay, cuts) = cutting_relay(reg.port, 1 << 20);
+    let d = daemon("reg-resume-d", &[]);
+    let name = format!("127.0.0.1:{relay}/r:1");
+    docker_at(DOCKER_20, &d.host, None, &["pull", &name])
+        .ok()
+        .stdout_has(&format!("Status: Downloaded newer image for {name}"));
+    assert_eq!(
+        cuts.load(Ordering::SeqCst),
+        1,
+        "the relay never cut a connection"
+    );
+    assert_eq!(
+        docker_at(
+            DOCKER_20,
+            &d.host,
+            None,
+            &["image", "inspect", "-f", "{{.Id}}", &name]
+        )
+        .out(),
+        id
+    );
+}
