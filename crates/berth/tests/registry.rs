@@ -1462,3 +1462,75 @@ fn a_dropped_download_resumes_with_range() {
         id
     );
 }
+
+#[test]
+fn search_lists_a_private_registrys_catalog() {
+    let reg = Registry::plain("reg-search");
+    let src = format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar")));
+    reg.seed(&src, "team/notebook:1");
+    reg.seed(&src, "team/database:1");
+    reg.seed(&src, "other/notebook-extra:1");
+    let d = daemon("reg-search-d", &[]);
+    let host = reg.host();
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/notebook"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("{host}/other/notebook-extra"),
+            format!("{host}/team/notebook")
+        ]
+    );
+    assert_eq!(v[0]["star_count"], 0);
+    assert_eq!(v[0]["is_official"], false);
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/team&limit=1"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .expect("JSON")
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/team&limit=101"),
+        &[],
+        "",
+    );
+    assert_eq!(
+        (status, body.trim()),
+        (
+            400,
+            r#"{"message":"Limit 101 is outside the range of [1, 100]"}"#
+        )
+    );
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["search", &format!("{host}/database")],
+    )
+    .ok()
+    .stdout_has(&format!("{host}/team/database"));
+}

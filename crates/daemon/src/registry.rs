@@ -200,3 +200,18 @@ pub async fn distribution(ctx: &Ctx, name: &str, req: Request<Incoming>) -> ApiR
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     ok_json(&ctx.engine.distribution_inspect(r, auth).await?)
 }
+
+/// `GET /images/search?term=&limit=&filters=` (private registries).
+pub async fn search(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
+    let auth = auth_header(req.headers());
+    drop(req);
+    let term = q.get("term").unwrap_or_default().to_string();
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        None => 25,
+    };
+    let filters = q.filters()?;
+    ok_json(&ctx.engine.search(&term, limit, &filters, auth).await?)
+}
