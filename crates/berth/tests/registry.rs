@@ -110,6 +110,10 @@ impl Registry {
         args.push(src);
         args.push(&dest);
         run_cmd(Path::new("skopeo"), &args, &[], None, CMD_TIMEOUT).ok();
+        // A layout this file wrote is not needed any more.
+        if let Some(dir) = src.strip_prefix("oci:").and_then(|s| s.strip_suffix(":t")) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// The manifest the registry serves for `repo:reference` (bytes and
