@@ -12,7 +12,7 @@ PACKAGES=(
   tmux hyperfine jq python3 ca-certificates curl
   python3-docker                 # docker-py, the Python client the healthcheck tests drive
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
-  docker-registry skopeo apache2-utils   # local registries (distribution 2.8), seeding them, htpasswd
+  docker-registry skopeo apache2-utils openssl  # registries of the registry e2e tests, seeding, htpasswd, test certificates
   docker-compose                 # Compose v1.29, the book's client, for compatibility tests
 )
 

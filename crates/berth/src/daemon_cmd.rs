@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::Parser;
 
 /// Options of `berth daemon` (parsed, with their defaults, by the CLI's `DaemonArgs`).
 #[derive(Debug, Clone)]
@@ -58,7 +57,8 @@ impl RegistryArgs {
     fn settings(&self) -> anyhow::Result<berth_engine::RegistrySettings> {
         for m in &self.registry_mirrors {
             if !(m.starts_with("http://") || m.starts_with("https://")) {
-                bail!("invalid mirror: unsupported scheme \"\" in \"{m}\"");
+                let scheme = m.split_once("://").map(|(s, _)| s).unwrap_or("");
+                bail!("invalid mirror: unsupported scheme {scheme:?} in {m:?}");
             }
         }
         if self.max_concurrent_downloads == 0 || self.max_concurrent_uploads == 0 {
@@ -79,7 +79,7 @@ impl RegistryArgs {
 
 /// `berth daemon [OPTIONS]` parsed on its own (all of dockerd's flags that
 /// berth has, registry flags included).
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(
     name = "berth daemon",
     about = "Run the berth daemon in the foreground"
@@ -127,7 +127,12 @@ pub fn is_daemon_invocation(args: &[String]) -> bool {
 
 /// Parse `berth daemon ...` and run it; returns the exit code.
 pub fn main(args: &[String]) -> i32 {
-    let cli = match DaemonCli::try_parse_from(args.iter().skip(1)) {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = DaemonCli::command().bin_name("berth daemon");
+    let parsed = cmd
+        .try_get_matches_from_mut(args.iter().skip(1))
+        .and_then(|m| DaemonCli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -110,6 +110,10 @@ impl Registry {
         args.push(src);
         args.push(&dest);
         run_cmd(Path::new("skopeo"), &args, &[], None, CMD_TIMEOUT).ok();
+        // A layout this file wrote is not needed any more.
+        if let Some(dir) = src.strip_prefix("oci:").and_then(|s| s.strip_suffix(":t")) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// The manifest the registry serves for `repo:reference` (bytes and
@@ -127,6 +131,10 @@ impl Registry {
             "Accept: application/vnd.oci.image.manifest.v1+json",
             "-H",
             "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            "-H",
+            "Accept: application/vnd.oci.image.index.v1+json",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.list.v2+json",
         ];
         if let Some(c) = &self.creds {
             args.push("-u");
@@ -241,6 +249,45 @@ impl Layer {
 /// returns `oci:<dir>:t` for skopeo and the image ID (config digest).
 fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     let dir = unique_tmp_dir(tag);
+    let (desc, id) = oci_image(&dir, berth_spec::image::go_arch(), layers);
+    write_index(&dir, vec![desc]);
+    (format!("oci:{}:t", dir.display()), id)
+}
+
+/// A multi-platform layout: one image per architecture, listed in an
+/// index (tag `t`). Returns `oci:<dir>:t` and the image IDs.
+fn oci_multi(tag: &str, images: &[(&str, &[&Layer])]) -> (String, Vec<String>) {
+    let dir = unique_tmp_dir(tag);
+    let mut descs = Vec::new();
+    let mut ids = Vec::new();
+    for (arch, layers) in images {
+        let (mut desc, id) = oci_image(&dir, arch, layers);
+        desc["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+        descs.push(desc);
+        ids.push(id);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descs,
+    });
+    let bytes = serde_json::to_vec(&index).expect("index JSON");
+    let d = Digest::of_bytes(&bytes);
+    std::fs::write(dir.join("blobs/sha256").join(d.hex()), &bytes).expect("write index blob");
+    write_index(
+        &dir,
+        vec![serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": d.to_string(),
+            "size": bytes.len(),
+        })],
+    );
+    (format!("oci:{}:t", dir.display()), ids)
+}
+
+/// Write the blobs of one image into `dir`; returns its manifest's
+/// descriptor and the image ID.
+fn oci_image(dir: &Path, arch: &str, layers: &[&Layer]) -> (serde_json::Value, String) {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).expect("mkdir blobs");
     let put = |bytes: &[u8]| -> Digest {
@@ -254,7 +301,7 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
         .map(|_| serde_json::json!({"created": "2023-11-14T22:13:20Z", "created_by": "berth registry test"}))
         .collect();
     let config = serde_json::json!({
-        "architecture": berth_spec::image::go_arch(),
+        "architecture": arch,
         "os": "linux",
         "created": "2023-11-14T22:13:20Z",
         "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
@@ -278,15 +325,22 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     });
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest JSON");
     let manifest_digest = put(&manifest_bytes);
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
+    (
+        serde_json::json!({
             "mediaType": OCI_MANIFEST,
             "digest": manifest_digest.to_string(),
             "size": manifest_bytes.len(),
-            "annotations": {"org.opencontainers.image.ref.name": "t"},
-        }],
-    });
+        }),
+        config_digest.to_string(),
+    )
+}
+
+/// `index.json` (the one entry tagged `t`) and `oci-layout`.
+fn write_index(dir: &Path, mut manifests: Vec<serde_json::Value>) {
+    for m in &mut manifests {
+        m["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "t"});
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": manifests});
     std::fs::write(
         dir.join("index.json"),
         serde_json::to_vec(&index).expect("index"),
@@ -294,10 +348,6 @@ fn oci_layout(tag: &str, layers: &[&Layer]) -> (String, String) {
     .expect("index.json");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
         .expect("oci-layout");
-    (
-        format!("oci:{}:t", dir.display()),
-        config_digest.to_string(),
-    )
 }
 
 /// `n` random bytes.
@@ -424,6 +474,32 @@ fn pull_by_tag_then_up_to_date_then_by_digest() {
         format!("{id} [{name}] [{host}/bb@{digest}]")
     );
 
+    // dockerd's `pull` event: the reference, named by its repository.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 1;
+    let (status, events) = api(
+        &d,
+        "GET",
+        &format!("/events?since=0&until={until}"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{events}");
+    let pulls: Vec<serde_json::Value> = messages(&events)
+        .into_iter()
+        .filter(|e| e["Action"] == "pull")
+        .collect();
+    assert_eq!(pulls.len(), 1, "{events}");
+    assert_eq!(pulls[0]["Type"], "image");
+    assert_eq!(pulls[0]["Actor"]["ID"], name.as_str());
+    assert_eq!(
+        pulls[0]["Actor"]["Attributes"]["name"],
+        format!("{host}/bb")
+    );
+
     // Again: nothing to fetch.
     let again = docker_at(DOCKER_20, &d.host, None, &["pull", &name]);
     again.ok();
@@ -504,6 +580,10 @@ fn docker_cli_28_pulls_through_berth() {
     reg.seed(
         &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
         "bb:28",
+    );
+    assert!(
+        Path::new(DOCKER_28).exists(),
+        "the docker CLI 28 is expected at {DOCKER_28} (the static client from download.docker.com)"
     );
     let d = daemon("reg-cli28-d", &[]);
     let name = format!("{}/bb:28", reg.host());
@@ -971,4 +1051,490 @@ fn kill_9_mid_pull_leaves_nothing_and_the_next_pull_finishes() {
         .out(),
         id
     );
+}
+
+#[test]
+fn build_from_pulls_a_missing_base_and_pull_1_pulls_again() {
+    let reg = Registry::plain("reg-build");
+    reg.seed(
+        &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
+        "bb:1",
+    );
+    let host = reg.host();
+    let base = format!("{host}/bb:1");
+    let (digest, m) = reg.manifest("bb", "1");
+    let id = m["config"]["digest"].as_str().expect("config").to_string();
+    let d = daemon("reg-build-d", &[]);
+    let ctx = unique_tmp_dir("reg-build-ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nRUN echo built > /built.txt\n"),
+    )
+    .expect("Dockerfile");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["-H", d.host.as_str(), "build"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-t", "regtest-built:1", path_str(&ctx)]);
+        run_cmd(
+            Path::new(DOCKER_20),
+            &args,
+            &[("DOCKER_BUILDKIT", "0")],
+            None,
+            CMD_TIMEOUT,
+        )
+    };
+    let first = build(&[]);
+    first.ok();
+    let s = short(m["layers"][0]["digest"].as_str().expect("layer"));
+    let want = format!(
+        "Step 1/2 : FROM {base}\n1: Pulling from bb\n{s}: Pulling fs layer\n{s}: Verifying Checksum\n{s}: Download complete\n{s}: Pull complete\nDigest: {digest}\nStatus: Downloaded newer image for {base}\n ---> {}\n",
+        &id["sha256:".len()..][..12]
+    );
+    assert!(first.stdout.contains(&want), "{}", first.stdout);
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["run", "--rm", "regtest-built:1", "cat", "/built.txt"],
+    )
+    .ok()
+    .stdout_is("built\n");
+
+    // Present: no pull; with --pull: asked again, up to date.
+    let cached = build(&[]);
+    cached.ok();
+    assert!(!cached.stdout.contains("Pulling from"), "{}", cached.stdout);
+    build(&["--pull"]).ok().stdout_has(&format!(
+        "1: Pulling from bb\nDigest: {digest}\nStatus: Image is up to date for {base}\n"
+    ));
+
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {host}/bb:nope\n")).expect("Dockerfile");
+    build(&[]).code(1).stderr_has(&format!(
+        "manifest for {host}/bb:nope not found: manifest unknown: manifest unknown"
+    ));
+}
+
+/// A token server on loopback: answers every request with a bearer token
+/// (valid 300 s) and records the request lines and `Authorization`
+/// headers it saw.
+fn token_server(stop: Arc<AtomicBool>) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind token server");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let _ = conn.set_nonblocking(false);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let line = text.lines().next().unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .map(|l| l["authorization:".len()..].trim().to_string())
+                .unwrap_or_default();
+            log.lock().expect("lock").push(format!("{line} | {auth}"));
+            let body = r#"{"token":"berth-test-token","expires_in":300}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn bearer_tokens_with_credentials_are_fetched_per_scope_and_cached() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (token_port, seen) = token_server(Arc::clone(&stop));
+    // distribution's `silly` access controller: Bearer challenges naming
+    // our token server; any bearer token is accepted.
+    let dir = unique_tmp_dir("reg-token");
+    let port = free_port();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  silly:\n    realm: http://127.0.0.1:{token_port}/token\n    service: berth-test\n",
+            dir.display()
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn docker-registry");
+    wait_until("the registry to listen", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let host = format!("127.0.0.1:{port}");
+    run_cmd(
+        Path::new("skopeo"),
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "seed:seed",
+            &format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar"))),
+            &format!("docker://{host}/tok:1"),
+        ],
+        &[],
+        None,
+        CMD_TIMEOUT,
+    )
+    .ok();
+    seen.lock().expect("lock").clear();
+
+    let d = daemon("reg-token-d", &[]);
+    let cfg = unique_tmp_dir("reg-token-cfg");
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        Some(&cfg),
+        &["login", "-u", "alice", "-p", "wonderland", &host],
+    )
+    .ok()
+    .stdout_has("Login Succeeded");
+    let name = format!("{host}/tok:1");
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["pull", &name]).ok();
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["rmi", &name]).ok();
+    docker_at(DOCKER_20, &d.host, Some(&cfg), &["pull", &name]).ok();
+
+    let requests = seen.lock().expect("lock").clone();
+    // alice:wonderland
+    let basic = "Basic YWxpY2U6d29uZGVybGFuZA==";
+    let login: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("offline_token=true"))
+        .collect();
+    assert_eq!(login.len(), 1, "{requests:#?}");
+    assert!(
+        login[0].contains("client_id=docker") && login[0].ends_with(basic),
+        "{requests:#?}"
+    );
+    // Two pulls, one token for the repository's pull scope.
+    let pulls: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("scope=repository%3Atok%3Apull"))
+        .collect();
+    assert_eq!(pulls.len(), 1, "{requests:#?}");
+    assert!(
+        pulls[0].contains("service=berth-test") && pulls[0].ends_with(basic),
+        "{requests:#?}"
+    );
+    assert!(
+        !d.log_text().contains("wonderland"),
+        "the password reached the daemon log"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_client_that_goes_away_cancels_its_pull() {
+    let reg = Registry::plain("reg-cancel");
+    let big = Layer::files(&[("big.bin", &random_bytes(8 << 20))], Comp::Plain);
+    let (src, _) = oci_layout("reg-cancel-img", &[&big]);
+    reg.seed(&src, "c:1");
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = slow_relay(
+        reg.port,
+        16 * 1024,
+        Duration::from_millis(12),
+        Arc::clone(&stop),
+    );
+    let d = daemon("reg-cancel-d", &[]);
+    let mut conn = std::os::unix::net::UnixStream::connect(&d.sock).expect("connect");
+    write!(
+        conn,
+        "POST /images/create?fromImage=127.0.0.1:{relay}/c&tag=1 HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Downloading") {
+        let n = conn.read(&mut buf).expect("read progress");
+        assert!(
+            n > 0,
+            "stream ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let layers = d.data_root.join("image/layers");
+    let staging = || {
+        std::fs::read_dir(&layers)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            })
+            .unwrap_or(false)
+    };
+    wait_until(
+        "the layer to be extracted",
+        Duration::from_secs(30),
+        staging,
+    );
+    drop(conn);
+    // Cancelled: the staging directory goes and no layer is committed
+    // (a finished download would have renamed it into place).
+    wait_until("the pull to stop", Duration::from_secs(30), || !staging());
+    assert_eq!(layer_dirs(&d), Vec::<String>::new());
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["image", "inspect", &format!("127.0.0.1:{relay}/c:1")],
+    )
+    .code(1);
+    stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn multi_platform_images_pick_this_machines_platform() {
+    let reg = Registry::plain("reg-multi");
+    let here = berth_spec::image::go_arch();
+    let other = if here == "amd64" { "arm64" } else { "amd64" };
+    let base = Layer::busybox(Comp::Gzip);
+    let mark_here = Layer::files(&[("arch.txt", b"here\n")], Comp::Gzip);
+    let mark_other = Layer::files(&[("arch.txt", b"other\n")], Comp::Gzip);
+    let (src, ids) = oci_multi(
+        "reg-multi-img",
+        &[(other, &[&base, &mark_other]), (here, &[&base, &mark_here])],
+    );
+    let dest = format!("docker://{}/multi:1", reg.host());
+    run_cmd(
+        Path::new("skopeo"),
+        &["copy", "--all", "--dest-tls-verify=false", &src, &dest],
+        &[],
+        None,
+        CMD_TIMEOUT,
+    )
+    .ok();
+    let (index_digest, _) = reg.manifest("multi", "1");
+    let d = daemon("reg-multi-d", &[]);
+    let name = format!("{}/multi:1", reg.host());
+
+    let (status, body) = api(
+        &d,
+        "POST",
+        &format!(
+            "/images/create?fromImage={}/multi&tag=1&platform=linux/s390x",
+            reg.host()
+        ),
+        &[],
+        "",
+    );
+    assert_eq!(
+        (status, body.trim()),
+        (
+            404,
+            r#"{"message":"no matching manifest for linux/s390x in the manifest list entries"}"#
+        )
+    );
+
+    docker_at(DOCKER_20, &d.host, None, &["pull", &name])
+        .ok()
+        .stdout_has(&format!("Digest: {index_digest}\n"));
+    assert_eq!(
+        docker_at(
+            DOCKER_20,
+            &d.host,
+            None,
+            &["image", "inspect", "-f", "{{.Id}} {{.Architecture}}", &name]
+        )
+        .out(),
+        format!("{} {here}", ids[1])
+    );
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["run", "--rm", &name, "cat", "/arch.txt"],
+    )
+    .ok()
+    .stdout_is("here\n");
+    let (status, body) = api(&d, "GET", &format!("/distribution/{name}/json"), &[], "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["Descriptor"]["digest"], index_digest.to_string());
+    assert_eq!(v["Platforms"].as_array().map(Vec::len), Some(2), "{body}");
+}
+
+/// A TCP relay to `target` that cuts the first connection to pass `cut`
+/// bytes from the server, there; the others pass everything.
+/// Returns its port and how many connections it cut.
+fn cutting_relay(target: u16, cut: usize) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::AtomicUsize;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind relay");
+    let port = listener.local_addr().expect("addr").port();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&cuts);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+            });
+            let counter = Arc::clone(&counter);
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut passed = 0usize;
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if passed + n >= cut
+                        && counter
+                            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    {
+                        let _ = c_out.write_all(&buf[..cut.saturating_sub(passed)]);
+                        break;
+                    }
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Both);
+                let _ = s_in.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (port, cuts)
+}
+
+#[test]
+fn a_dropped_download_resumes_with_range() {
+    let reg = Registry::plain("reg-resume");
+    let big = Layer::files(&[("big.bin", &random_bytes(4 << 20))], Comp::Gzip);
+    let (src, id) = oci_layout("reg-resume-img", &[&big]);
+    reg.seed(&src, "r:1");
+    // The first connection carries the ping, the manifest, the config and
+    // the start of the layer, then breaks.
+    let (relay, cuts) = cutting_relay(reg.port, 1 << 20);
+    let d = daemon("reg-resume-d", &[]);
+    let name = format!("127.0.0.1:{relay}/r:1");
+    docker_at(DOCKER_20, &d.host, None, &["pull", &name])
+        .ok()
+        .stdout_has(&format!("Status: Downloaded newer image for {name}"));
+    assert_eq!(
+        cuts.load(Ordering::SeqCst),
+        1,
+        "the relay never cut a connection"
+    );
+    assert_eq!(
+        docker_at(
+            DOCKER_20,
+            &d.host,
+            None,
+            &["image", "inspect", "-f", "{{.Id}}", &name]
+        )
+        .out(),
+        id
+    );
+}
+
+#[test]
+fn search_lists_a_private_registrys_catalog() {
+    let reg = Registry::plain("reg-search");
+    let src = format!("oci-archive:{}", path_str(&fixture("busybox-oci.tar")));
+    reg.seed(&src, "team/notebook:1");
+    reg.seed(&src, "team/database:1");
+    reg.seed(&src, "other/notebook-extra:1");
+    let d = daemon("reg-search-d", &[]);
+    let host = reg.host();
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/notebook"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("{host}/other/notebook-extra"),
+            format!("{host}/team/notebook")
+        ]
+    );
+    assert_eq!(v[0]["star_count"], 0);
+    assert_eq!(v[0]["is_official"], false);
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/team&limit=1"),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .expect("JSON")
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let (status, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={host}/team&limit=101"),
+        &[],
+        "",
+    );
+    assert_eq!(
+        (status, body.trim()),
+        (
+            400,
+            r#"{"message":"Limit 101 is outside the range of [1, 100]"}"#
+        )
+    );
+    docker_at(
+        DOCKER_20,
+        &d.host,
+        None,
+        &["search", &format!("{host}/database")],
+    )
+    .ok()
+    .stdout_has(&format!("{host}/team/database"));
 }

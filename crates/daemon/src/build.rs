@@ -73,11 +73,41 @@ pub(crate) fn options(q: &Query) -> Result<BuildOptions, ApiError> {
             .map(str::to_string),
         no_cache: q.bool("nocache"),
         pull: q.bool("pull"),
+        registry_auth: BTreeMap::new(),
         labels,
         network_mode: q.get("networkmode").unwrap_or_default().to_string(),
         remove,
         force_remove,
     })
+}
+
+/// `X-Registry-Config`: base64url JSON of credentials by server address
+/// (undecodable means none).
+fn registry_config(headers: &hyper::HeaderMap) -> BTreeMap<String, berth_engine::AuthConfig> {
+    use base64::Engine as _;
+    let Some(v) = headers
+        .get("x-registry-config")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return BTreeMap::new();
+    };
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    for e in engines {
+        if let Ok(bytes) = e.decode(v.trim()) {
+            if let Ok(mut map) =
+                serde_json::from_slice::<BTreeMap<String, berth_engine::AuthConfig>>(&bytes)
+            {
+                for a in map.values_mut() {
+                    a.fill_from_auth();
+                }
+                return map;
+            }
+        }
+    }
+    BTreeMap::new()
 }
 
 /// One JSON message as dockerd frames it (followed by CRLF).
@@ -91,6 +121,7 @@ fn message_json(m: &BuildMessage) -> Value {
     match m {
         BuildMessage::Stream(s) => json!({ "stream": s }),
         BuildMessage::Aux(a) => json!({ "aux": a }),
+        BuildMessage::Progress(p) => serde_json::to_value(p).unwrap_or_default(),
     }
 }
 
@@ -112,7 +143,8 @@ pub(crate) fn error_json(message: &str, code: Option<i64>) -> Value {
 
 /// `POST /build`.
 pub async fn build(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
-    let opts = options(q)?;
+    let mut opts = options(q)?;
+    opts.registry_auth = registry_config(req.headers());
     let quiet = q.bool("q");
     let reader = BodyReader::spawn(req.into_body());
     let (tx, mut rx) = mpsc::channel::<BuildMessage>(64);

@@ -127,7 +127,7 @@ pub async fn pull(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
     tokio::task::spawn_blocking(move || {
         let emit = |m: ProgressMessage| stream.send(m);
         match prepared.run(&engine, &emit) {
-            Ok(done) => engine.log_image_event(&done.familiar, &done.familiar, "pull"),
+            Ok(done) => engine.log_image_event(&done.familiar, &done.name, "pull"),
             Err(e) => {
                 tracing::info!("pull failed: {}", e.message);
                 stream.send(ProgressMessage::error(e.message));
@@ -151,6 +151,7 @@ pub async fn push(ctx: &Ctx, name: &str, q: &Query, req: Request<Incoming>) -> A
         .or_else(|| named.tag().map(str::to_string));
     let name_only = Reference::parse_normalized(&named.name())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let preq_tag = tag.clone();
     let preq = PushRequest {
         name: name_only,
         tag,
@@ -164,11 +165,15 @@ pub async fn push(ctx: &Ctx, name: &str, q: &Query, req: Request<Incoming>) -> A
         .map_err(|e| ApiError::internal(format!("background task failed: {e}")))??;
     let (stream, body) = Stream::new(Arc::clone(&cancel));
     let engine = ctx.engine.clone();
-    let event_name = named.familiar_string();
+    let event_name = named.familiar_name();
+    let event_id = match &preq_tag {
+        Some(t) => format!("{event_name}:{t}"),
+        None => event_name.clone(),
+    };
     tokio::task::spawn_blocking(move || {
         let emit = |m: ProgressMessage| stream.send(m);
         match prepared.run(&engine, &emit) {
-            Ok(()) => engine.log_image_event(&event_name, &event_name, "push"),
+            Ok(()) => engine.log_image_event(&event_id, &event_name, "push"),
             Err(e) => {
                 tracing::info!("push failed: {}", e.message);
                 stream.send(ProgressMessage::error(e.message));
@@ -200,4 +205,19 @@ pub async fn distribution(ctx: &Ctx, name: &str, req: Request<Incoming>) -> ApiR
     let r = Reference::parse_normalized_tagged(name)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     ok_json(&ctx.engine.distribution_inspect(r, auth).await?)
+}
+
+/// `GET /images/search?term=&limit=&filters=` (private registries).
+pub async fn search(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
+    let auth = auth_header(req.headers());
+    drop(req);
+    let term = q.get("term").unwrap_or_default().to_string();
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        None => 25,
+    };
+    let filters = q.filters()?;
+    ok_json(&ctx.engine.search(&term, limit, &filters, auth).await?)
 }

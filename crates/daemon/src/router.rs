@@ -174,6 +174,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::POST, ["images", "load"]) => images::load(&ctx, &q, req).await,
         (Method::POST, ["images", "prune"]) => images::prune(&ctx, &q).await,
         (Method::GET, ["images", "get"]) => images::save(&ctx, q.all("names")).await,
+        (Method::GET, ["images", "search"]) => crate::registry::search(&ctx, &q, req).await,
         (_, ["images", ..]) if segs.len() >= 2 => {
             // Image names may contain '/': /images/{name}/json|history|get|tag, DELETE /images/{name}.
             let rest = &trimmed["images/".len()..];

@@ -100,6 +100,33 @@ impl Registry {
         Err(last_err.unwrap_or_else(|| RegistryError::Connect(format!("no endpoint for {domain}"))))
     }
 
+    /// `GET /v2/_catalog` of the registry of `domain` (one page of up to
+    /// 1000 repository names), with the `registry:catalog:*` scope.
+    pub fn catalog(
+        self: &Arc<Self>,
+        domain: &str,
+        auth: &AuthConfig,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Vec<String>> {
+        let s = self.session(domain, "", auth, Access::Pull, cancel)?;
+        *s.scopes.lock().unwrap_or_else(|p| p.into_inner()) =
+            vec!["registry:catalog:*".to_string()];
+        let url = format!("{}/v2/_catalog?n=1000", s.endpoint.base);
+        let resp = s.send("GET", &url, &[], SendBody::Empty)?;
+        if !resp.status().is_success() {
+            return Err(Session::status_error(resp));
+        }
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            #[serde(default)]
+            repositories: Vec<String>,
+        }
+        let body = read_limited_to(resp, 8 << 20);
+        let c: Catalog = serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::Protocol(format!("invalid catalog: {e}")))?;
+        Ok(c.repositories)
+    }
+
     /// `POST /auth`: check credentials against the registry at
     /// `server` (a host or URL; empty means Docker Hub). Returns the
     /// identity token the token server handed out, if any.
@@ -207,9 +234,12 @@ fn challenge_of(resp: &Response<Body>) -> Option<Challenge> {
 }
 
 pub(crate) fn read_limited(resp: Response<Body>) -> Vec<u8> {
+    read_limited_to(resp, MAX_ERROR_BODY)
+}
+
+fn read_limited_to(resp: Response<Body>, max: u64) -> Vec<u8> {
     let mut body = Vec::new();
-    let _ =
-        std::io::Read::take(resp.into_body().into_reader(), MAX_ERROR_BODY).read_to_end(&mut body);
+    let _ = std::io::Read::take(resp.into_body().into_reader(), max).read_to_end(&mut body);
     body
 }
 

@@ -68,9 +68,11 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// `--no-cache`.
     pub no_cache: bool,
-    /// `--pull`: accepted; berth has no registry client yet, so a local
-    /// base image is always used as it is (a no-op).
+    /// `--pull`: pull every base image again, even when present.
     pub pull: bool,
+    /// Registry credentials (`X-Registry-Config`), by server address
+    /// (`127.0.0.1:5000`, `https://index.docker.io/v1/`).
+    pub registry_auth: BTreeMap<String, berth_registry::AuthConfig>,
     /// `--label`s added to the final image (one LABEL step each, sorted).
     pub labels: BTreeMap<String, String>,
     /// `--network` of RUN steps: `""`/`"default"` mean the default bridge;
@@ -91,6 +93,7 @@ impl Default for BuildOptions {
             target: None,
             no_cache: false,
             pull: false,
+            registry_auth: BTreeMap::new(),
             labels: BTreeMap::new(),
             network_mode: String::new(),
             remove: true,
@@ -106,6 +109,8 @@ pub enum BuildMessage {
     Stream(String),
     /// An `aux` object (`{"ID":"sha256:..."}`).
     Aux(serde_json::Value),
+    /// A pull's progress message (a FROM that pulls), passed on as is.
+    Progress(berth_spec::api::ProgressMessage),
 }
 
 /// `<data-root>/build/tmp`: per-build work directories.
@@ -270,6 +275,11 @@ impl Builder {
     }
 
     /// Send a text line (or several) to the client.
+    /// The channel of the build's output (for pulls on blocking threads).
+    pub fn output(&self) -> mpsc::Sender<BuildMessage> {
+        self.out.clone()
+    }
+
     pub async fn say(&self, text: impl Into<String>) {
         let _ = self.out.send(BuildMessage::Stream(text.into())).await;
     }

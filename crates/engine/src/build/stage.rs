@@ -1,11 +1,13 @@
 //! The state of the stage being built (dockerd's `dispatchState`), and FROM.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use berth_dockerfile::{Command, Instruction};
-use berth_spec::api::ContainerConfig;
+use berth_spec::api::{ContainerConfig, ProgressMessage};
 
-use super::{parse_error, short, Builder};
+use super::{parse_error, short, BuildMessage, Builder};
 use crate::blocking;
 use crate::error::{EngineError, Result};
 use crate::merge::DEFAULT_PATH;
@@ -121,16 +123,16 @@ impl Builder {
             None => {
                 let store = self.engine.store();
                 let name = image.clone();
-                blocking(move || {
-                    store.resolve(&name).map_err(|e| {
-                        if e.is_not_found() {
-                            pull_error(&name)
-                        } else {
-                            e.into()
-                        }
-                    })
+                let local = blocking(move || match store.resolve(&name) {
+                    Ok(id) => Ok(Some(id)),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e.into()),
                 })
-                .await?
+                .await?;
+                match local {
+                    Some(id) if !self.opts.pull => id,
+                    _ => self.pull_base(&image).await?,
+                }
             }
         };
         let store = self.engine.store();
@@ -175,20 +177,51 @@ impl Builder {
     }
 }
 
-/// What a FROM of an image that is not here says. dockerd would try to pull
-/// it; berth has no registry client yet, so the build fails the way a pull
-/// without registry access fails, naming the image.
-fn pull_error(name: &str) -> EngineError {
-    let shown = berth_spec::reference::Reference::parse_normalized(name)
-        .map(|r| r.familiar_string())
-        .unwrap_or_else(|_| name.to_string());
-    let shown = if shown.contains(':') || shown.contains('@') {
-        shown
-    } else {
-        format!("{shown}:latest")
-    };
-    EngineError::not_found(format!(
-        "pull access denied for {}, repository does not exist or may require 'docker login': No such image: {shown} (berth cannot pull images yet)",
-        shown.rsplit_once(':').map(|(r, _)| r).unwrap_or(&shown)
-    ))
+impl Builder {
+    /// Pull a FROM image (missing, or `--pull`), its progress in the build
+    /// output as dockerd's classic builder shows it. Returns the image ID.
+    async fn pull_base(&self, image: &str) -> Result<String> {
+        let reference = berth_spec::reference::Reference::parse_normalized_tagged(image)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let auth = self.auth_for(reference.domain());
+        let engine = Arc::clone(&self.engine);
+        let out = self.output();
+        blocking(move || {
+            let cancel = Arc::new(AtomicBool::new(false));
+            let req = crate::PullRequest {
+                reference,
+                platform: None,
+                auth,
+            };
+            let prepared = engine.prepare_pull(req, Arc::clone(&cancel))?;
+            let emit = |m: ProgressMessage| {
+                if out.blocking_send(BuildMessage::Progress(m)).is_err() {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            };
+            let done = prepared.run(&engine, &emit)?;
+            engine.log_image_event(&done.familiar, &done.name, "pull");
+            Ok(done.id)
+        })
+        .await
+    }
+
+    /// The credentials of `X-Registry-Config` for a registry domain.
+    fn auth_for(&self, domain: &str) -> berth_registry::AuthConfig {
+        let hub = domain == berth_spec::reference::DEFAULT_DOMAIN;
+        self.opts
+            .registry_auth
+            .iter()
+            .find(|(server, _)| {
+                let host = server
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .split('/')
+                    .next()
+                    .unwrap_or("");
+                host == domain || (hub && (host == "index.docker.io" || host == "docker.io"))
+            })
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
+    }
 }

@@ -164,3 +164,92 @@ impl crate::Engine {
         .await
     }
 }
+
+/// One `GET /images/search` result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchResult {
+    /// Stars (0 for private registries).
+    pub star_count: i64,
+    /// Official image (false for private registries).
+    pub is_official: bool,
+    /// `registry/repository`.
+    pub name: String,
+    /// Automated build (false for private registries).
+    pub is_automated: bool,
+    /// Description (empty for private registries).
+    pub description: String,
+}
+
+impl crate::Engine {
+    /// `GET /images/search` for a private registry (`REGISTRY/TERM`):
+    /// the repositories of its `/v2/_catalog` whose name contains `TERM`
+    /// (berth's addition; dockerd only searches Docker Hub's v1 index).
+    pub async fn search(
+        &self,
+        term: &str,
+        limit: usize,
+        filters: &std::collections::BTreeMap<String, Vec<String>>,
+        auth: berth_registry::AuthConfig,
+    ) -> crate::Result<Vec<SearchResult>> {
+        if !(1..=100).contains(&limit) {
+            return Err(crate::EngineError::invalid(format!(
+                "Limit {limit} is outside the range of [1, 100]"
+            )));
+        }
+        let mut none = false;
+        for (k, values) in filters {
+            match k.as_str() {
+                "is-official" | "is-automated" => {
+                    none |= values.iter().any(|v| v == "true" || v == "1");
+                }
+                "stars" => {
+                    for v in values {
+                        let n: i64 = v.parse().map_err(|_| {
+                            crate::EngineError::invalid(format!("Invalid filter 'stars={v}'"))
+                        })?;
+                        none |= n > 0;
+                    }
+                }
+                other => {
+                    return Err(crate::EngineError::invalid(format!(
+                        "Invalid filter '{other}'"
+                    )))
+                }
+            }
+        }
+        let (domain, query) = match term.split_once('/') {
+            Some((d, q)) if d.contains(['.', ':']) || d == "localhost" => (d.to_string(), q),
+            _ => {
+                return Err(crate::EngineError::system(
+                    "berth searches private registries only (docker search REGISTRY/TERM); Docker Hub's search is not supported",
+                ))
+            }
+        };
+        let query = query.to_lowercase();
+        let (registry, _) = self.registry.get();
+        let names = crate::blocking(move || {
+            let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            registry
+                .catalog(&domain, &auth, cancel)
+                .map(|repos| (domain, repos))
+                .map_err(|e| crate::EngineError::system(e.to_string()))
+        })
+        .await?;
+        if none {
+            return Ok(Vec::new());
+        }
+        let (domain, repos) = names;
+        Ok(repos
+            .into_iter()
+            .filter(|r| r.to_lowercase().contains(&query))
+            .take(limit)
+            .map(|r| SearchResult {
+                star_count: 0,
+                is_official: false,
+                name: format!("{domain}/{r}"),
+                is_automated: false,
+                description: String::new(),
+            })
+            .collect())
+    }
+}

@@ -55,8 +55,11 @@ pub struct PreparedPull {
 pub struct PullOutcome {
     /// The image ID.
     pub id: String,
-    /// The reference, familiar form (`busybox:latest`).
+    /// The reference, familiar form (`busybox:latest`): the ID of
+    /// dockerd's `pull` event.
     pub familiar: String,
+    /// The repository, familiar form (`busybox`): the event's `name`.
+    pub name: String,
 }
 
 impl Engine {
@@ -302,6 +305,7 @@ impl PreparedPull {
         Ok(PullOutcome {
             id: reg.id,
             familiar,
+            name: r.familiar_name(),
         })
     }
 
