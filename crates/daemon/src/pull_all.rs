@@ -26,11 +26,10 @@ pub(crate) async fn pull_all_tags(
     let cancel = Arc::new(AtomicBool::new(false));
     let engine = ctx.engine.clone();
     let (list_repo, list_auth, list_cancel) = (repo.clone(), auth.clone(), Arc::clone(&cancel));
-    let tags = tokio::task::spawn_blocking(move || {
-        engine.list_tags(&list_repo, &list_auth, list_cancel)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("background task failed: {e}")))??;
+    let tags =
+        tokio::task::spawn_blocking(move || engine.list_tags(&list_repo, &list_auth, list_cancel))
+            .await
+            .map_err(|e| ApiError::internal(format!("background task failed: {e}")))??;
     let (stream, body) = Stream::new(Arc::clone(&cancel));
     let engine = ctx.engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -70,11 +69,13 @@ pub(crate) async fn pull_all_tags(
             }
         }
         let name = repo.familiar_name();
-        stream.send(ProgressMessage::status(if updated.load(Ordering::Relaxed) {
-            format!("Status: Downloaded newer image for {name}")
-        } else {
-            format!("Status: Image is up to date for {name}")
-        }));
+        stream.send(ProgressMessage::status(
+            if updated.load(Ordering::Relaxed) {
+                format!("Status: Downloaded newer image for {name}")
+            } else {
+                format!("Status: Image is up to date for {name}")
+            },
+        ));
     });
     Ok(with_body(StatusCode::OK, "application/json", body))
 }

@@ -32,6 +32,7 @@ pub mod challenge;
 pub mod endpoint;
 pub mod error;
 pub mod manifest;
+mod search;
 mod session;
 mod tags;
 
@@ -40,4 +41,5 @@ pub use blob::{BlobReader, Mount};
 pub use endpoint::{Endpoint, RegistryOptions, HUB_AUTH_KEY, HUB_HOST};
 pub use error::{RegistryError, RegistryErrorEntry, RegistryErrors, Result};
 pub use manifest::{FetchedManifest, Parsed, PlatformSpec};
+pub use search::V1SearchResult;
 pub use session::{query_escape, Access, Registry, Session};

@@ -168,9 +168,9 @@ impl Registry {
             if let Some(h) = auth.basic_header() {
                 r = r.header("Authorization", &h);
             }
-            let resp = r
-                .call()
-                .map_err(|e| RegistryError::Connect(format!("Get \"{url}\": {e}")))?;
+            let resp = r.call().map_err(|e| {
+                RegistryError::Connect(format!("Get \"{url}\": {}", go_net_error(&url, &e)))
+            })?;
             let status = resp.status();
             if status.as_u16() == 401 || status.as_u16() == 403 {
                 return Err(RegistryError::Auth(format!(
@@ -204,10 +204,9 @@ fn login_domain(server: &str) -> String {
 /// `GET /v2/`: reachable? Returns the challenge of a 401.
 fn ping(agent: &ureq::Agent, ep: &Endpoint) -> Result<Option<Challenge>> {
     let url = format!("{}/v2/", ep.base);
-    let resp = agent
-        .get(&url)
-        .call()
-        .map_err(|e| RegistryError::Connect(format!("Get \"{url}\": {e}")))?;
+    let resp = agent.get(&url).call().map_err(|e| {
+        RegistryError::Connect(format!("Get \"{url}\": {}", go_net_error(&url, &e)))
+    })?;
     let status = resp.status().as_u16();
     if status == 401 {
         return Ok(challenge_of(&resp));
@@ -328,7 +327,12 @@ impl Session {
             return Ok(None);
         };
         let value = if ch.scheme == "basic" {
-            self.auth.basic_header()
+            // As Docker's client: a Basic realm and nothing to answer it with.
+            Some(
+                self.auth
+                    .basic_header()
+                    .ok_or_else(|| RegistryError::Auth(NO_BASIC_AUTH.to_string()))?,
+            )
         } else {
             let scopes = self
                 .scopes
@@ -364,7 +368,12 @@ impl Session {
         self.check_cancel()?;
         let mut refresh = false;
         loop {
-            let auth = self.authorization(refresh)?;
+            let auth = self.authorization(refresh).map_err(|e| match e {
+                RegistryError::Auth(m) if m == NO_BASIC_AUTH => {
+                    RegistryError::Auth(format!("{} \"{url}\": {m}", go_method(method)))
+                }
+                e => e,
+            })?;
             let mut b = ureq::http::Request::builder().method(method).uri(url);
             for (k, v) in headers {
                 b = b.header(*k, *v);
@@ -373,7 +382,9 @@ impl Session {
                 b = b.header("Authorization", a.as_str());
             }
             let what = go_method(method);
-            let err = |e: ureq::Error| RegistryError::Connect(format!("{what} \"{url}\": {e}"));
+            let err = |e: ureq::Error| {
+                RegistryError::Connect(format!("{what} \"{url}\": {}", go_net_error(url, &e)))
+            };
             let resp = match &mut body {
                 SendBody::Empty => {
                     let req = b
@@ -416,6 +427,37 @@ impl Session {
 }
 
 /// Go's spelling of a method in error messages (`Get`, `Head`, ...).
+/// Docker's error when a registry asks for Basic credentials and there are none.
+const NO_BASIC_AUTH: &str = "no basic auth credentials";
+
+/// A connection failure as Go's net package words it (`dial tcp HOST:PORT: connect:
+/// connection refused`), which is what Docker users see and search for; other errors as ureq
+/// gives them.
+fn go_net_error(url: &str, e: &ureq::Error) -> String {
+    let host_port = || {
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+        let host = rest.split('/').next().unwrap_or(rest);
+        if host.contains(':') {
+            host.to_string()
+        } else if url.starts_with("https://") {
+            format!("{host}:443")
+        } else {
+            format!("{host}:80")
+        }
+    };
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                format!("dial tcp {}: connect: connection refused", host_port())
+            }
+            std::io::ErrorKind::TimedOut => format!("dial tcp {}: i/o timeout", host_port()),
+            _ => e.to_string(),
+        },
+        ureq::Error::Timeout(_) => format!("dial tcp {}: i/o timeout", host_port()),
+        _ => e.to_string(),
+    }
+}
+
 fn go_method(m: &str) -> String {
     let mut s = m.to_lowercase();
     if let Some(f) = s.get_mut(0..1) {

@@ -196,27 +196,7 @@ impl crate::Engine {
                 "Limit {limit} is outside the range of [1, 100]"
             )));
         }
-        let mut none = false;
-        for (k, values) in filters {
-            match k.as_str() {
-                "is-official" | "is-automated" => {
-                    none |= values.iter().any(|v| v == "true" || v == "1");
-                }
-                "stars" => {
-                    for v in values {
-                        let n: i64 = v.parse().map_err(|_| {
-                            crate::EngineError::invalid(format!("Invalid filter 'stars={v}'"))
-                        })?;
-                        none |= n > 0;
-                    }
-                }
-                other => {
-                    return Err(crate::EngineError::invalid(format!(
-                        "Invalid filter '{other}'"
-                    )))
-                }
-            }
-        }
+        let filter = SearchFilter::parse(filters)?;
         let (domain, query) = match term.split_once('/') {
             Some((d, q)) if d.contains(['.', ':']) || d == "localhost" => (d.to_string(), q),
             _ => {
@@ -227,29 +207,92 @@ impl crate::Engine {
         };
         let query = query.to_lowercase();
         let (registry, _) = self.registry.get();
-        let names = crate::blocking(move || {
+        let found = crate::blocking(move || {
             let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            registry
+            // dockerd's way first: the registry's v1 search; a registry without one (404)
+            // is searched through its catalog (berth's addition).
+            let v1 = registry
+                .search_v1(&domain, &query, limit, &auth, Arc::clone(&cancel))
+                .map_err(|e| crate::EngineError::system(e.to_string()))?;
+            if let Some(results) = v1 {
+                return Ok(results
+                    .into_iter()
+                    .map(|r| SearchResult {
+                        star_count: r.star_count,
+                        is_official: r.is_official,
+                        name: r.name,
+                        is_automated: r.is_automated,
+                        description: r.description,
+                    })
+                    .collect::<Vec<_>>());
+            }
+            let repos = registry
                 .catalog(&domain, &auth, cancel)
-                .map(|repos| (domain, repos))
-                .map_err(|e| crate::EngineError::system(e.to_string()))
+                .map_err(|e| crate::EngineError::system(e.to_string()))?;
+            Ok(repos
+                .into_iter()
+                .filter(|r| r.to_lowercase().contains(&query))
+                .map(|r| SearchResult {
+                    star_count: 0,
+                    is_official: false,
+                    name: format!("{domain}/{r}"),
+                    is_automated: false,
+                    description: String::new(),
+                })
+                .collect())
         })
         .await?;
-        if none {
-            return Ok(Vec::new());
-        }
-        let (domain, repos) = names;
-        Ok(repos
+        Ok(found
             .into_iter()
-            .filter(|r| r.to_lowercase().contains(&query))
+            .filter(|r| filter.keeps(r))
             .take(limit)
-            .map(|r| SearchResult {
-                star_count: 0,
-                is_official: false,
-                name: format!("{domain}/{r}"),
-                is_automated: false,
-                description: String::new(),
-            })
             .collect())
+    }
+}
+
+/// The `filters` of `GET /images/search`, as dockerd applies them.
+#[derive(Debug, Default)]
+struct SearchFilter {
+    official: Option<bool>,
+    automated: Option<bool>,
+    stars: i64,
+}
+
+impl SearchFilter {
+    fn parse(filters: &std::collections::BTreeMap<String, Vec<String>>) -> crate::Result<Self> {
+        let mut f = SearchFilter::default();
+        let boolean = |k: &str, v: &str| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(crate::EngineError::invalid(format!(
+                "Invalid filter '{k}={v}'"
+            ))),
+        };
+        for (k, values) in filters {
+            for v in values {
+                match k.as_str() {
+                    "is-official" => f.official = Some(boolean(k, v)?),
+                    "is-automated" => f.automated = Some(boolean(k, v)?),
+                    "stars" => {
+                        let n: i64 = v.parse().map_err(|_| {
+                            crate::EngineError::invalid(format!("Invalid filter 'stars={v}'"))
+                        })?;
+                        f.stars = f.stars.max(n);
+                    }
+                    other => {
+                        return Err(crate::EngineError::invalid(format!(
+                            "Invalid filter '{other}'"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn keeps(&self, r: &SearchResult) -> bool {
+        self.official.is_none_or(|o| o == r.is_official)
+            && self.automated.is_none_or(|a| a == r.is_automated)
+            && r.star_count >= self.stars
     }
 }

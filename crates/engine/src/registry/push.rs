@@ -41,12 +41,13 @@ pub struct PushRequest {
 /// A push whose registry answered: nothing was sent yet.
 pub struct PreparedPush {
     req: PushRequest,
-    session: Session,
+    /// `None` when there is nothing to push (`missing` says why).
+    session: Option<Session>,
     /// (tag, image ID) to push, in order.
     tags: Vec<(String, String)>,
-    /// The tag asked for when the repository exists locally but not with that tag: as
-    /// dockerd, the push starts, then fails with `tag does not exist: REPO:TAG`.
-    missing_tag: Option<String>,
+    /// Why there is nothing to push (no such image, or no such tag of a known repository):
+    /// as dockerd, the push starts (`The push refers to repository`), then fails with this.
+    missing: Option<String>,
     max_uploads: usize,
     cancel: Arc<AtomicBool>,
 }
@@ -94,12 +95,12 @@ impl Engine {
             Ok(out)
         };
         let no_such_repository = || {
-            EngineError::not_found(format!(
+            format!(
                 "An image does not exist locally with the tag: {}",
                 req.name.familiar_name()
-            ))
+            )
         };
-        let mut missing_tag = None;
+        let mut missing = None;
         let tags: Vec<(String, String)> = match &req.tag {
             Some(t) => {
                 let r = req
@@ -109,35 +110,44 @@ impl Engine {
                 match store.resolve(&r.to_string()) {
                     Ok(id) if store_has_exact_tag(&store, &r) => vec![(t.clone(), id)],
                     _ if !all_tags()?.is_empty() => {
-                        missing_tag = Some(r.familiar_string());
+                        missing = Some(format!("tag does not exist: {}", r.familiar_string()));
                         Vec::new()
                     }
-                    _ => return Err(no_such_repository()),
+                    _ => {
+                        missing = Some(no_such_repository());
+                        Vec::new()
+                    }
                 }
             }
             None => {
                 let out = all_tags()?;
                 if out.is_empty() {
-                    return Err(no_such_repository());
+                    missing = Some(no_such_repository());
                 }
                 out
             }
         };
         let (registry, settings) = self.registry.get();
-        let session = registry
-            .session(
-                req.name.domain(),
-                req.name.path(),
-                &req.auth,
-                Access::Push,
-                Arc::clone(&cancel),
+        let session = if missing.is_some() {
+            None
+        } else {
+            Some(
+                registry
+                    .session(
+                        req.name.domain(),
+                        req.name.path(),
+                        &req.auth,
+                        Access::Push,
+                        Arc::clone(&cancel),
+                    )
+                    .map_err(|e| push_error(&req.name, e))?,
             )
-            .map_err(|e| push_error(&req.name, e))?;
+        };
         Ok(PreparedPush {
             req,
             session,
             tags,
-            missing_tag,
+            missing,
             max_uploads: settings.max_concurrent_uploads.max(1),
             cancel,
         })
@@ -191,14 +201,20 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 impl PreparedPush {
+    fn session(&self) -> Result<&Session> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| EngineError::system("push: no registry session"))
+    }
+
     /// Upload the image(s) and their manifests. Blocking.
     pub fn run(self, engine: &Engine, emit: &(dyn Fn(ProgressMessage) + Sync)) -> Result<()> {
         emit(ProgressMessage::status(format!(
             "The push refers to repository [{}]",
             self.req.name.name()
         )));
-        if let Some(missing) = &self.missing_tag {
-            return Err(EngineError::not_found(format!("tag does not exist: {missing}")));
+        if let Some(missing) = &self.missing {
+            return Err(EngineError::not_found(missing.clone()));
         }
         for (tag, id) in &self.tags {
             self.push_tag(engine, tag, id, emit)?;
@@ -278,12 +294,15 @@ impl PreparedPush {
         let config_digest = Digest::of_bytes(&config_bytes);
         let r = &self.req.name;
         let have = self
-            .session
+            .session()?
             .blob_exists(&config_digest)
             .map_err(|e| push_error(r, e))?;
         if have.is_none() {
-            let loc = self.session.start_upload().map_err(|e| push_error(r, e))?;
-            self.session
+            let loc = self
+                .session()?
+                .start_upload()
+                .map_err(|e| push_error(r, e))?;
+            self.session()?
                 .upload_monolithic(&loc, &config_digest, &config_bytes)
                 .map_err(|e| push_error(r, e))?;
         }
@@ -299,7 +318,7 @@ impl PreparedPush {
         };
         let bytes = to_json_indent3(&manifest)?;
         let digest = self
-            .session
+            .session()?
             .put_manifest(tag, media_type::DOCKER_MANIFEST, &bytes)
             .map_err(|e| push_error(r, e))?;
         if let Ok(dref) = Reference::parse_normalized(&format!("{}@{digest}", r.name())) {
@@ -352,7 +371,7 @@ impl PreparedPush {
                 continue;
             };
             if self
-                .session
+                .session()?
                 .blob_exists(&d)
                 .map_err(|e| push_error(r, e))?
                 .is_some()
@@ -371,7 +390,7 @@ impl PreparedPush {
                 continue;
             };
             let from = path_of(&s.repository);
-            match self.session.mount_blob(&d, from) {
+            match self.session()?.mount_blob(&d, from) {
                 Ok(Mount::Mounted) => {
                     // dockerd names the source by its path (`library/busybox`).
                     emit(ProgressMessage::layer(
@@ -385,7 +404,10 @@ impl PreparedPush {
                 Err(e) => tracing::debug!("mount of {d} from {from} failed: {e}"),
             }
         }
-        let loc = self.session.start_upload().map_err(|e| push_error(r, e))?;
+        let loc = self
+            .session()?
+            .start_upload()
+            .map_err(|e| push_error(r, e))?;
         self.upload(&store, diff, &loc, emit)
     }
 
@@ -439,7 +461,7 @@ impl PreparedPush {
             Ok(st.0.finish())
         };
         let digest = self
-            .session
+            .session()?
             .upload_streamed(location, &mut hashing, &mut final_digest)
             .map_err(|e| push_error(r, e))?;
         drop(hashing);
