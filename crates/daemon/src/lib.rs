@@ -19,6 +19,7 @@ mod respond;
 mod router;
 mod server;
 mod stats;
+mod swarm;
 mod system;
 mod update;
 mod volumes;

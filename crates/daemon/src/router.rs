@@ -47,7 +47,7 @@ pub(crate) fn strip_version(path: &str) -> Result<&str, ApiError> {
     Ok(tail)
 }
 
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
@@ -93,6 +93,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET | Method::HEAD, ["_ping"]) => system::ping(&method),
         (Method::GET, ["version"]) => system::version(),
         (Method::GET, ["info"]) => system::info(&ctx),
+        (Method::GET, ["system", "df"]) => crate::respond::ok_json(&ctx.engine.disk_usage().await?),
         (Method::GET, ["events"]) => crate::events::events(&ctx, &q).await,
         (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
         (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
@@ -184,6 +185,8 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
                 _ => Err(not_found()),
             }
         }
+        (_, [first, ..]) if crate::swarm::is_swarm_path(first) => crate::swarm::swarm(&segs),
+        (_, ["plugins", ..]) => crate::swarm::plugins(&method, &segs),
         _ => Err(not_found()),
     }
 }

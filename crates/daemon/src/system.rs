@@ -180,7 +180,10 @@ pub fn info(ctx: &Ctx) -> ApiResult {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": {"berth": {"path": cfg.shim_exe.to_string_lossy()}},
+        "Runtimes": {
+            "berth": {"path": cfg.shim_exe.to_string_lossy()},
+            "runc": {"path": cfg.shim_exe.to_string_lossy()},
+        },
         "DefaultRuntime": "berth",
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "LiveRestoreEnabled": true,

@@ -157,6 +157,14 @@ impl Engine {
         if host_config.runtime.is_empty() {
             host_config.runtime = "berth".into();
         }
+        // Both names run the container through berth's shim: `runc` is accepted (and reported
+        // back) for clients that ask for dockerd's default runtime by name.
+        if !matches!(host_config.runtime.as_str(), "berth" | "runc") {
+            return Err(EngineError::invalid(format!(
+                "Unknown runtime specified {}",
+                host_config.runtime
+            )));
+        }
         if host_config.memory_swappiness == Some(-1) {
             host_config.memory_swappiness = None;
         }

@@ -10,11 +10,13 @@ mod attach;
 mod build;
 mod container;
 mod create;
+mod df;
 mod error;
 mod events;
 mod exec;
 mod exitwatch;
 mod files;
+mod files_mounts;
 mod images;
 mod init;
 mod inspect;
@@ -47,6 +49,7 @@ pub use berth_runtime::attach as attach_protocol;
 pub use berth_runtime::attach::AttachOptions;
 pub use berth_store::Store;
 pub use build::{BuildMessage, BuildOptions};
+pub use df::DiskUsage;
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{
     build_event, parse_event_time, parse_go_duration, EventBus, EventFilter, Subscription,
