@@ -101,7 +101,16 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET, ["containers", id, "json"]) => {
             containers::inspect(&ctx, &decode(id), &q).await
         }
+        (Method::DELETE, ["containers", id]) if q.bool("link") => {
+            ctx.engine.remove_link(&decode(id)).await?;
+            crate::respond::status(hyper::StatusCode::NO_CONTENT)
+        }
         (Method::DELETE, ["containers", id]) => containers::remove(&ctx, &decode(id), &q).await,
+        (Method::DELETE, ["containers", linker, alias]) if q.bool("link") => {
+            let name = format!("{}/{}", decode(linker), decode(alias));
+            ctx.engine.remove_link(&name).await?;
+            crate::respond::status(hyper::StatusCode::NO_CONTENT)
+        }
         (Method::POST, ["containers", id, action]) => {
             let id = decode(id);
             match *action {

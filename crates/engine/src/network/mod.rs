@@ -17,6 +17,7 @@ mod links;
 mod manager;
 mod names;
 mod ports;
+mod unlink;
 pub(crate) mod record;
 mod view;
 
