@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares docker-py's junit results on berth and on dockerd (called by scripts/docker-py.sh).
 
-usage: docker-py-compare.py BERTH.xml DOCKERD.xml FAIL_ON_BOTH.txt KNOWN_GAPS.txt
+usage: docker-py-compare.py BERTH.xml DOCKERD.xml FAIL_ON_DOCKERD.txt KNOWN_GAPS.txt
 
 Exits 1 when a test that passed on dockerd did not pass on berth and is not a listed known gap.
 Prints the figure `docker-py: N passed on berth / M passed on dockerd`.
@@ -38,7 +38,7 @@ def listed(path):
 
 def main():
     berth, dockerd = outcomes(sys.argv[1]), outcomes(sys.argv[2])
-    fail_on_both, gaps = listed(sys.argv[3]), listed(sys.argv[4])
+    fail_on_dockerd, gaps = listed(sys.argv[3]), listed(sys.argv[4])
     passed_b = {t for t, o in berth.items() if o == "passed"}
     passed_d = {t for t, o in dockerd.items() if o == "passed"}
     failed_d = {t for t, o in dockerd.items() if o == "failed"}
@@ -46,8 +46,8 @@ def main():
     regressions = sorted(t for t in passed_d - passed_b if t not in gaps)
     gaps_open = sorted(t for t in passed_d - passed_b if t in gaps)
     gaps_fixed = sorted(t for t in gaps if t in passed_b)
-    unlisted_both = sorted(failed_d - fail_on_both)
-    stale_both = sorted(t for t in fail_on_both if dockerd.get(t) == "passed")
+    unlisted_dockerd = sorted(failed_d - fail_on_dockerd)
+    stale_dockerd = sorted(t for t in fail_on_dockerd if dockerd.get(t) == "passed")
     berth_only = sorted(passed_b - passed_d)
 
     def section(title, items):
@@ -58,8 +58,8 @@ def main():
 
     section("known gaps (pass on dockerd, fail on berth; listed in KNOWN_GAPS)", gaps_open)
     section("known gaps that now pass on berth: remove them from KNOWN_GAPS", gaps_fixed)
-    section("fail on dockerd but not listed in FAIL_ON_BOTH (add them, with the reason)", unlisted_both)
-    section("listed in FAIL_ON_BOTH but pass on dockerd now", stale_both)
+    section("fail on dockerd but not listed in FAIL_ON_DOCKERD (add them, with the reason)", unlisted_dockerd)
+    section("listed in FAIL_ON_DOCKERD but pass on dockerd now", stale_dockerd)
     section("pass on berth only", berth_only)
     section("REGRESSIONS: pass on dockerd, fail on berth", regressions)
     print(f"\ndocker-py: {len(passed_b)} passed on berth / {len(passed_d)} passed on dockerd")

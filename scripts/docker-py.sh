@@ -50,25 +50,59 @@ EXCLUDED_FILES=(
   api_plugin_test.py     # managed plugins (installs vieux/sshfs from Docker Hub)
   credentials            # credential helpers (needs docker-credential-* binaries)
 )
-# ---- Excluded by test: tests that turn the engine into a swarm manager (they would also make
-# the shared reference dockerd a swarm manager for every other user of it).
+# ---- Excluded by test (deselected on both engines):
 EXCLUDED_TESTS=(
+  # They turn the engine into a swarm manager (and would make the shared reference dockerd one).
   api_network_test.py::TestNetworks::test_create_network_attachable   # init_swarm + overlay
   api_network_test.py::TestNetworks::test_create_network_ingress      # init_swarm + ingress
   api_network_test.py::TestNetworks::test_create_inspect_network_with_scope # init_swarm + overlay
+  # They pull from Docker Hub: no registry is reachable here, so they fail on dockerd too (with
+  # a registry lookup error); deselected so that no run tries to reach the internet.
+  api_image_test.py::PullImageTest::test_pull
+  api_image_test.py::PullImageTest::test_pull_streaming
+  api_image_test.py::ImportImageTest::test_get_load_image             # pulls hello-world first
+  api_image_test.py::PruneImagesTest::test_prune_images               # pulls hello-world first
+  api_image_test.py::InspectDistributionTest::test_inspect_distribution # asks Docker Hub
+  models_images_test.py::ImageCollectionTest::test_list               # pulls alpine:latest
+  models_images_test.py::ImageCollectionTest::test_list_with_repository # pulls alpine:latest
+  models_images_test.py::ImageCollectionTest::test_pull
+  models_images_test.py::ImageCollectionTest::test_pull_multiple
+  models_images_test.py::ImageCollectionTest::test_pull_with_sha
+  models_images_test.py::ImageCollectionTest::test_pull_with_tag
+  models_images_test.py::ImageTest::test_tag_and_remove               # pulls alpine:latest
+  models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist # run pulls the missing image
 )
+# No pull test passes on dockerd only thanks to a local image: the suite's one pull of a local
+# image (conftest's TEST_IMG) is skipped because the image is there.
 
-# ---- Tests that fail on dockerd too here, and why (they are not compared; listed for the record).
-# Every one needs Docker Hub (no registry is reachable from this machine) unless said otherwise.
-# Kept in sync with the baseline: the script reports any test that fails on dockerd and is not
-# in this list, and any listed test that passes on dockerd.
-FAIL_ON_BOTH=(
+# ---- Tests that fail on the reference dockerd here, and why (not compared; the script reports
+# any dockerd failure missing from this list, and any listed test that passes on dockerd).
+FAIL_ON_DOCKERD=(
+  api_container_test.py::AttachContainerTest::test_attach_no_stream   # docker-py reads the raw socket under http.client's buffer: output sent with the headers is lost (both engines)
+  api_container_test.py::AttachContainerTest::test_run_container_reading_socket_ws # websocket-client rejects docker-py's http+docker:// URL (client side, both engines)
+  api_exec_test.py::ExecTest::test_exec_command_as_user               # the suite's alpine has a postgres user; ours is the busybox fixture (both engines)
+  api_exec_test.py::ExecTest::test_exec_command_with_workdir          # /var/opt exists in alpine, not in the busybox fixture (both engines)
+  api_container_test.py::VolumeBindTest::test_create_with_binds_rw_rshared # dockerd: rshared needs the host path on a shared mount (passes on berth)
+  api_container_test.py::ListContainersTest::test_list_containers     # counts every container of the engine: the reference dockerd is shared with other test runs (passes on berth's private daemon)
 )
 
 # ---- Tests that pass on dockerd and still fail on berth: known gaps, each with its reason.
 # The gate tolerates exactly these (and reports them); anything else that passes on dockerd
 # must pass on berth. Remove a line when the gap is fixed (the script says when one passes).
 KNOWN_GAPS=(
+  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_fails          # State.Health: fixed by the health branch
+  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_passes         # State.Health: fixed by the health branch
+  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_start_period   # State.Health: fixed by the health branch
+  api_network_test.py::TestNetworks::test_create_network_ipv6_enabled  # berth's networks are IPv4 only
+  api_network_test.py::TestNetworks::test_create_with_ipv6_address     # berth's networks are IPv4 only
+  api_network_test.py::TestNetworks::test_connect_with_ipv6_address    # berth's networks are IPv4 only
+  api_network_test.py::TestNetworks::test_create_with_links            # links on a user network: the embedded DNS does not answer link aliases
+  api_network_test.py::TestNetworks::test_connect_with_links           # links on a user network: the embedded DNS does not answer link aliases
+  # Racy in the test itself: it reads `logs` right after `start`, without `wait`; dockerd is
+  # slow enough to win the race, berth often is not.
+  api_build_test.py::BuildTest::test_build_in_context_abs_dockerfile
+  api_build_test.py::BuildTest::test_build_in_context_nested_dockerfile
+  api_build_test.py::BuildTest::test_build_out_of_context_dockerfile
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -161,7 +195,7 @@ fi
 [ -z "$only" ] || exit 0
 
 # ---- Comparison.
-printf '%s\n' "${FAIL_ON_BOTH[@]}" >"$OUT/fail-on-both.txt"
+printf '%s\n' "${FAIL_ON_DOCKERD[@]}" >"$OUT/fail-on-dockerd.txt"
 printf '%s\n' "${KNOWN_GAPS[@]}" >"$OUT/known-gaps.txt"
 exec python3 "$repo/scripts/docker-py-compare.py" "$OUT/berth.xml" "$OUT/dockerd.xml" \
-  "$OUT/fail-on-both.txt" "$OUT/known-gaps.txt"
+  "$OUT/fail-on-dockerd.txt" "$OUT/known-gaps.txt"

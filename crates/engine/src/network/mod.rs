@@ -49,6 +49,16 @@ pub(crate) struct NetEntry {
     pub pool: Pool,
 }
 
+impl NetEntry {
+    /// Whether a running endpoint holds an address (the auxiliary addresses do not count).
+    pub fn in_use(&self) -> bool {
+        self.pool
+            .allocated
+            .iter()
+            .any(|ip| !self.cfg.is_aux_address(*ip))
+    }
+}
+
 /// Mutable networking state (short critical sections only).
 #[derive(Default)]
 pub(crate) struct Inner {
@@ -189,7 +199,7 @@ impl Drop for NetState {
             Ok(i) => i,
             Err(p) => p.into_inner(),
         };
-        if inner.nets.values().any(|n| !n.pool.allocated.is_empty()) {
+        if inner.nets.values().any(NetEntry::in_use) {
             return;
         }
         inner.dns.clear();
