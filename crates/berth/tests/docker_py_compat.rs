@@ -321,8 +321,16 @@ fn create_checks_runtime_and_log_driver_names() {
             "error looking up logging plugin asdf: plugin \"asdf\" not found"
         )
     );
+    // Nothing asked: dockerd's default runtime name.
+    let plain = uname("pyruntime");
+    g.container(&plain);
+    let (st, body) = create(&plain, serde_json::json!({}));
+    assert_eq!(st, 201, "{body}");
+    assert_eq!(h().inspect_f(&plain, "{{.HostConfig.Runtime}}"), "runc");
     let (_, info) = api("GET", "/v1.41/info", None);
-    assert!(json(&info)["Runtimes"]["runc"].is_object(), "{info}");
+    let info = json(&info);
+    assert!(info["Runtimes"]["runc"].is_object(), "{info}");
+    assert_eq!(info["DefaultRuntime"], "runc");
 }
 
 #[test]
@@ -452,6 +460,37 @@ fn network_and_endpoint_options_are_kept() {
     assert!(
         ip.starts_with("172.29.130.") && ip != "172.29.130.129" && ip != "172.29.130.130",
         "{ep}"
+    );
+    // API 1.41 creates a container on one network only.
+    let body = serde_json::json!({
+        "Image": h().image, "Cmd": ["true"], "HostConfig": {"NetworkMode": net},
+        "NetworkingConfig": {"EndpointsConfig": {net.clone(): {}, "bar": {}}}
+    });
+    let (st, out) = api("POST", "/v1.41/containers/create", Some(&body.to_string()));
+    let mut both = vec![net.as_str(), "bar"];
+    both.sort();
+    assert_eq!(
+        (st, message(&out)),
+        (
+            400,
+            format!("Container cannot be connected to network endpoints: {}", both.join(", "))
+        )
+    );
+    // A MAC address given at connect shows before the container runs.
+    let mc = uname("pymacc");
+    g.container(&mc);
+    h().run(&["create", "--name", &mc, &h().image, "true"]).ok();
+    let body = serde_json::json!({"Container": mc, "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02"}});
+    let (st, out) = api(
+        "POST",
+        &format!("/v1.41/networks/{net}/connect"),
+        Some(&body.to_string()),
+    );
+    assert_eq!(st, 200, "{out}");
+    let v = h().inspect_json(&mc);
+    assert_eq!(
+        v["NetworkSettings"]["Networks"][net.as_str()]["MacAddress"],
+        "02:42:ac:11:00:02"
     );
     // Link-local addresses of an endpoint on the default bridge are recorded and reported.
     let ll = uname("pyll");

@@ -194,7 +194,7 @@ pub fn info(ctx: &Ctx) -> ApiResult {
             "berth": {"path": cfg.shim_exe.to_string_lossy()},
             "runc": {"path": cfg.shim_exe.to_string_lossy()},
         },
-        "DefaultRuntime": "berth",
+        "DefaultRuntime": "runc",
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "LiveRestoreEnabled": true,
         "Isolation": "",

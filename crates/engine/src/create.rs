@@ -168,11 +168,11 @@ impl Engine {
                 host_config.log_config.kind
             )));
         }
+        // dockerd's default runtime is named `runc`, and clients expect that name back; under
+        // berth, `runc` and `berth` both name berth's own runtime (the shim).
         if host_config.runtime.is_empty() {
-            host_config.runtime = "berth".into();
+            host_config.runtime = "runc".into();
         }
-        // Both names run the container through berth's shim: `runc` is accepted (and reported
-        // back) for clients that ask for dockerd's default runtime by name.
         if !matches!(host_config.runtime.as_str(), "berth" | "runc") {
             return Err(EngineError::invalid(format!(
                 "Unknown runtime specified {}",

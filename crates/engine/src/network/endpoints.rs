@@ -115,6 +115,14 @@ impl Engine {
         let configs = nc
             .and_then(|n| n.endpoints_config.clone())
             .unwrap_or_default();
+        // API 1.41 creates a container on one network; the others are connected after.
+        if configs.len() > 1 {
+            let names: Vec<&str> = configs.keys().map(String::as_str).collect();
+            return Err(EngineError::invalid(format!(
+                "Container cannot be connected to network endpoints: {}",
+                names.join(", ")
+            )));
+        }
         if !is_bridge_mode(mode) {
             return Ok(out);
         }

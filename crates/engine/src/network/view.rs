@@ -67,6 +67,9 @@ impl Engine {
             s.ip_address = ep.ip.map(|i| i.to_string()).unwrap_or_default();
             s.ip_prefix_len = i64::from(ep.prefix);
             s.mac_address = ep.mac.clone();
+        } else {
+            // A MAC address asked for shows before the container runs, as dockerd shows it.
+            s.mac_address = ep.requested_mac.clone();
         }
         s
     }
