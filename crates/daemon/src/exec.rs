@@ -55,16 +55,19 @@ pub async fn start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
             ExecStarted::Failed(msg) => Err(ApiError::bad_request(msg)),
         };
     }
-    ctx.engine.exec_check_start(id)?;
+    // Only a missing exec is an HTTP error; the rest (already run, container not running,
+    // a process that cannot start) goes into the stream, as dockerd writes it there.
+    ctx.engine.exec_inspect(id)?;
     let engine = Arc::clone(&ctx.engine);
     let exec_id = id.to_string();
     let raw = cfg.tty;
     let pending: PendingAttach = Box::pin(async move {
-        let mut conn = match engine.exec_start(&exec_id, false).await? {
-            ExecStarted::Attached(conn) => conn,
+        let mut conn = match engine.exec_start(&exec_id, false).await {
+            Ok(ExecStarted::Attached(conn)) => conn,
             // dockerd writes the error into the stream as stdout, then ends it.
-            ExecStarted::Failed(msg) => failed_conn(&format!("{msg}\r\n"))?,
-            ExecStarted::Detached => failed_conn("")?,
+            Ok(ExecStarted::Failed(msg)) => failed_conn(&format!("{msg}\r\n"))?,
+            Ok(ExecStarted::Detached) => failed_conn("")?,
+            Err(e) => failed_conn(&format!("{}\r\n", e.message))?,
         };
         conn.tty = raw;
         Ok(conn)

@@ -283,26 +283,6 @@ impl Engine {
         }
     }
 
-    /// The errors `POST /exec/{id}/start` answers before anything starts (no such exec, it
-    /// already ran, its container is not running), so an attached start can check them before
-    /// the connection is hijacked and start the process only after.
-    pub fn exec_check_start(&self, id: &str) -> Result<()> {
-        let rec = execs().get(id).cloned().ok_or_else(|| no_such_exec(id))?;
-        if rec.started {
-            return Err(EngineError::conflict(format!(
-                "Error: Exec command {id} has already run"
-            )));
-        }
-        let c = self.lookup(&rec.container_id)?;
-        if c.rec().state.status != Status::Running {
-            return Err(EngineError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
-        }
-        Ok(())
-    }
-
     /// `POST /exec/{id}/start`.
     pub async fn exec_start(self: &Arc<Self>, id: &str, detach: bool) -> Result<ExecStarted> {
         let rec = {
