@@ -169,6 +169,11 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
             crate::networks::disconnect(&ctx, &decode(id), req).await
         }
         (Method::POST, ["build"]) => build::build(&ctx, &q, req).await,
+        // berth's build cache is its intermediate images (`image prune` removes them): no
+        // separate cache to prune, as dockerd reports when it has none.
+        (Method::POST, ["build", "prune"]) => crate::respond::ok_json(&serde_json::json!({
+            "CachesDeleted": null, "SpaceReclaimed": 0
+        })),
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
         (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,

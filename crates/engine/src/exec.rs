@@ -36,7 +36,9 @@ pub struct ExecConfig {
     pub working_dir: String,
     /// Extended privileges.
     pub privileged: bool,
-    /// Detach key sequence override.
+    /// Detach key sequence override. dockerd matches JSON names case-insensitively, and
+    /// docker-py sends this one as `detachKeys`.
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
     /// Initial TTY size `[height, width]`.
     pub console_size: Option<[u64; 2]>,
