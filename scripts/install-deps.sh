@@ -13,6 +13,7 @@ PACKAGES=(
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
   docker-registry skopeo apache2-utils   # local registries (distribution 2.8), seeding them, htpasswd
   docker-compose                 # Compose v1.29, the book's client, for compatibility tests
+  python3-venv                   # the docker-py gate's venv (scripts/docker-py.sh)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

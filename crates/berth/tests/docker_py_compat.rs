@@ -37,7 +37,10 @@ fn json(body: &str) -> serde_json::Value {
 
 /// `{"message": ...}` of an error body.
 fn message(body: &str) -> String {
-    json(body)["message"].as_str().unwrap_or_default().to_string()
+    json(body)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A detached `sleep` container (removed by the returned guard).
@@ -67,7 +70,11 @@ fn swarm_and_plugin_endpoints_answer_as_a_node_outside_a_swarm() {
         "/v1.41/nodes/x",
     ] {
         let (st, body) = api("GET", path, None);
-        assert_eq!((st, message(&body).as_str()), (503, NOT_A_MANAGER), "{path}");
+        assert_eq!(
+            (st, message(&body).as_str()),
+            (503, NOT_A_MANAGER),
+            "{path}"
+        );
     }
     // docker-py's leave_swarm(force=True) treats this 503 as "not in a swarm".
     let (st, body) = api("POST", "/v1.41/swarm/leave?force=true", Some("{}"));
@@ -105,7 +112,10 @@ fn frames(raw: &str) -> Vec<(u8, String)> {
     let mut bytes = raw.as_bytes();
     let mut out: Vec<(u8, String)> = Vec::new();
     while !bytes.is_empty() {
-        assert!(bytes.len() >= 8 && bytes[1..4] == [0, 0, 0], "not a frame: {raw:?}");
+        assert!(
+            bytes.len() >= 8 && bytes[1..4] == [0, 0, 0],
+            "not a frame: {raw:?}"
+        );
         let len = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
         let payload = String::from_utf8_lossy(&bytes[8..8 + len]).into_owned();
         match out.last_mut() {
@@ -130,7 +140,11 @@ fn exec_output_is_framed_by_the_start_request_tty() {
         Some(r#"{"Tty":false}"#),
     );
     assert_eq!(st, 200, "{out}");
-    assert_eq!(frames(&out), vec![(1, "out\r\nerr\r\n".to_string())], "{out:?}");
+    assert_eq!(
+        frames(&out),
+        vec![(1, "out\r\nerr\r\n".to_string())],
+        "{out:?}"
+    );
     // The same exec with Tty=true: raw bytes.
     let id = exec_create(&name, cmd, true);
     let (st, out) = api(
@@ -179,16 +193,22 @@ fn system_df_counts_images_containers_and_volumes() {
         .as_array()
         .and_then(|a| a.iter().find(|i| i["Id"] == h().image_id.as_str()).cloned())
         .unwrap_or_else(|| panic!("test image missing from df: {v}"));
-    assert!(image["Containers"].as_i64().is_some_and(|n| n >= 1), "{image}");
-    assert!(v["Containers"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c["Names"][0] == format!("/{name}").as_str())));
+    assert!(
+        image["Containers"].as_i64().is_some_and(|n| n >= 1),
+        "{image}"
+    );
+    assert!(v["Containers"].as_array().is_some_and(|a| a
+        .iter()
+        .any(|c| c["Names"][0] == format!("/{name}").as_str())));
     let volume = v["Volumes"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["Name"] == vol.as_str()).cloned())
         .unwrap_or_else(|| panic!("volume missing from df: {v}"));
     assert_eq!(volume["UsageData"]["RefCount"], 1, "{volume}");
-    assert!(v["BuildCache"].is_array() || v["BuildCache"].is_null(), "{v}");
+    assert!(
+        v["BuildCache"].is_array() || v["BuildCache"].is_null(),
+        "{v}"
+    );
     h().run(&["rm", "-f", &name]).ok();
     h().run(&["volume", "rm", &vol]).ok();
 }
@@ -270,7 +290,11 @@ fn delete_with_link_removes_only_the_link() {
         (st, message(&body)),
         (404, format!("No such container: {linker}/nolink"))
     );
-    let (st, body) = api("DELETE", &format!("/v1.41/containers/{target}?link=true"), None);
+    let (st, body) = api(
+        "DELETE",
+        &format!("/v1.41/containers/{target}?link=true"),
+        None,
+    );
     assert_eq!(
         (st, message(&body).as_str()),
         (
@@ -473,20 +497,24 @@ fn network_and_endpoint_options_are_kept() {
         "NetworkingConfig": {"EndpointsConfig": {net.clone(): {}, "bar": {}}}
     });
     let (st, out) = api("POST", "/v1.41/containers/create", Some(&body.to_string()));
-    let mut both = vec![net.as_str(), "bar"];
+    let mut both = [net.as_str(), "bar"];
     both.sort();
     assert_eq!(
         (st, message(&out)),
         (
             400,
-            format!("Container cannot be connected to network endpoints: {}", both.join(", "))
+            format!(
+                "Container cannot be connected to network endpoints: {}",
+                both.join(", ")
+            )
         )
     );
     // A MAC address given at connect shows before the container runs.
     let mc = uname("pymacc");
     g.container(&mc);
     h().run(&["create", "--name", &mc, &h().image, "true"]).ok();
-    let body = serde_json::json!({"Container": mc, "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02"}});
+    let body =
+        serde_json::json!({"Container": mc, "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02"}});
     let (st, out) = api(
         "POST",
         &format!("/v1.41/networks/{net}/connect"),
@@ -530,7 +558,10 @@ fn image_errors_as_dockerd_reports_them() {
     let req = "POST /v1.41/images/load HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: 3\r\n\r\nabc";
     let (st, body) = http(&sock(), req).expect("load");
     assert_eq!(st, 200, "{body}");
-    let last = body.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or_default();
+    let last = body
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
     let v = json(last);
     assert!(
         v["error"].is_string() && v["errorDetail"]["message"] == v["error"],
@@ -608,14 +639,20 @@ fn build_cache_from_extra_hosts_commit_and_image_count() {
     let cached = |out: &str| out.matches("Using cache").count();
     // Only the named images' steps are reused...
     let out = build(
-        &format!("t={second}&extrahosts={hosts}&cachefrom={}", pct(&format!("[\"{first}\"]"))),
+        &format!(
+            "t={second}&extrahosts={hosts}&cachefrom={}",
+            pct(&format!("[\"{first}\"]"))
+        ),
         &ctx,
     );
     assert_eq!(cached(&out), 3, "{out}");
     // ...and none when the named image does not exist.
     h().run(&["rmi", &second]).ok();
     let out = build(
-        &format!("t={second}&extrahosts={hosts}&cachefrom={}", pct("[\"nosuchtag\"]")),
+        &format!(
+            "t={second}&extrahosts={hosts}&cachefrom={}",
+            pct("[\"nosuchtag\"]")
+        ),
         &ctx,
     );
     assert_eq!(cached(&out), 0, "{out}");
@@ -623,8 +660,13 @@ fn build_cache_from_extra_hosts_commit_and_image_count() {
     // commit with an empty config: the image records the container's image as given.
     let name = uname("pycommit");
     g.container(&name);
-    h().run(&["run", "--name", &name, &h().image, "touch", "/x"]).ok();
-    let (st, out) = api("POST", &format!("/v1.41/commit?container={name}"), Some("{}"));
+    h().run(&["run", "--name", &name, &h().image, "touch", "/x"])
+        .ok();
+    let (st, out) = api(
+        "POST",
+        &format!("/v1.41/commit?container={name}"),
+        Some("{}"),
+    );
     assert_eq!(st, 201, "{out}");
     let id = json(&out)["Id"].as_str().expect("Id").to_string();
     g.image(&id);
@@ -635,7 +677,11 @@ fn build_cache_from_extra_hosts_commit_and_image_count() {
     let (_, all) = api("GET", "/v1.41/images/json?all=1", None);
     let mut ids: Vec<String> = json(&all)
         .as_array()
-        .map(|a| a.iter().filter_map(|i| i["Id"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["Id"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids.dedup();

@@ -108,36 +108,6 @@ fn strip_null_members(value: &mut serde_json::Value) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
-    #[serde(rename_all = "PascalCase", default)]
-    struct Inner {
-        subnet: String,
-    }
-
-    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
-    #[serde(rename_all = "PascalCase", default)]
-    struct Outer {
-        name: String,
-        config: Vec<Inner>,
-        internal: bool,
-    }
-
-    #[test]
-    fn null_members_are_zero_values() {
-        let v: Outer =
-            parse_json(br#"{"Name":"n","Internal":null,"Config":[{"Subnet":null}]}"#).unwrap();
-        assert_eq!(v.name, "n");
-        assert_eq!(v.config, vec![Inner::default()]);
-        let e = parse_json::<Outer>(br#"{"Name":1}"#).unwrap_err();
-        assert!(e.message.contains("invalid type: integer"), "{}", e.message);
-        assert!(parse_json::<Outer>(b"{").is_err());
-    }
-}
-
 /// A blocking `std::io::Read` over a request body being received by a
 /// background task (bounded channel: the body is never buffered whole).
 pub struct BodyReader {
@@ -188,5 +158,35 @@ impl std::io::Read for BodyReader {
         let n = buf.len().min(self.cur.remaining());
         self.cur.copy_to_slice(&mut buf[..n]);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Inner {
+        subnet: String,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Outer {
+        name: String,
+        config: Vec<Inner>,
+        internal: bool,
+    }
+
+    #[test]
+    fn null_members_are_zero_values() {
+        let v: Outer =
+            parse_json(br#"{"Name":"n","Internal":null,"Config":[{"Subnet":null}]}"#).unwrap();
+        assert_eq!(v.name, "n");
+        assert_eq!(v.config, vec![Inner::default()]);
+        let e = parse_json::<Outer>(br#"{"Name":1}"#).unwrap_err();
+        assert!(e.message.contains("invalid type: integer"), "{}", e.message);
+        assert!(parse_json::<Outer>(b"{").is_err());
     }
 }

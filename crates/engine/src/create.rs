@@ -15,8 +15,17 @@ use crate::{blocking, Engine};
 
 /// The log drivers built into dockerd 20.10 (`docker info` → Plugins.Log).
 const LOG_DRIVERS: &[&str] = &[
-    "awslogs", "fluentd", "gcplogs", "gelf", "journald", "json-file", "local", "logentries",
-    "none", "splunk", "syslog",
+    "awslogs",
+    "fluentd",
+    "gcplogs",
+    "gelf",
+    "journald",
+    "json-file",
+    "local",
+    "logentries",
+    "none",
+    "splunk",
+    "syslog",
 ];
 
 /// `/etc/hosts` of a container without a network of its own, as Docker writes it.

@@ -72,10 +72,7 @@ impl Engine {
             }
         }
         for image in &mut images {
-            image.containers = containers
-                .iter()
-                .filter(|c| c.image_id == image.id)
-                .count() as i64;
+            image.containers = containers.iter().filter(|c| c.image_id == image.id).count() as i64;
             image.shared_size = layers_of
                 .get(&image.id)
                 .map(|dirs| {

@@ -15,8 +15,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::container::Container;
-use crate::files_mounts::{archive_root, ArchiveRoot};
 use crate::error::{EngineError, Result};
+use crate::files_mounts::{archive_root, ArchiveRoot};
 use crate::record::Status;
 use crate::{blocking, Engine};
 

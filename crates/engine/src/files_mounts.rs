@@ -53,7 +53,11 @@ pub(crate) fn archive_root(mounts: &[MountRecord], path: &str) -> ArchiveRoot {
         Some((m, dest)) => {
             let mut rest = format!("/{}", wanted[dest.len()..].join("/"));
             if path.ends_with("/.") {
-                rest = if rest == "/" { "/.".into() } else { format!("{rest}/.") };
+                rest = if rest == "/" {
+                    "/.".into()
+                } else {
+                    format!("{rest}/.")
+                };
             }
             ArchiveRoot {
                 source: Some(PathBuf::from(&m.source)),

@@ -270,8 +270,12 @@ nohome:x:1001:1001:::\n";
     #[test]
     fn group_add_appends_names_and_numbers() {
         let mut u = resolve_user("", None, Some("root:x:0:\nstaff:x:50:\n")).unwrap();
-        add_groups(&mut u, &["staff".into(), "1000".into()], Some("root:x:0:\nstaff:x:50:\n"))
-            .unwrap();
+        add_groups(
+            &mut u,
+            &["staff".into(), "1000".into()],
+            Some("root:x:0:\nstaff:x:50:\n"),
+        )
+        .unwrap();
         assert_eq!(u.additional_gids, vec![0, 50, 1000]);
         let e = add_groups(&mut u, &["nosuch".into()], None).unwrap_err();
         assert!(e.to_string().contains("Unable to find group nosuch"), "{e}");

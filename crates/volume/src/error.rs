@@ -12,7 +12,9 @@ pub enum VolumeError {
         message: String,
     },
     /// A volume driver that is not installed (dockerd's 404).
-    #[error("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")]
+    #[error(
+        "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+    )]
     PluginNotFound {
         /// The volume name as requested.
         name: String,

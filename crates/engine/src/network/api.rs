@@ -433,10 +433,7 @@ impl Engine {
         }
         let dns = {
             let mut g = self.net.lock();
-            let busy = g
-                .nets
-                .get(&n.id)
-                .is_some_and(NetEntry::in_use);
+            let busy = g.nets.get(&n.id).is_some_and(NetEntry::in_use);
             if busy {
                 return Err(forbidden(format!(
                     "error while removing network: network {} id {} has active endpoints",

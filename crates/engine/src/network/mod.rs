@@ -17,8 +17,8 @@ mod links;
 mod manager;
 mod names;
 mod ports;
-mod unlink;
 pub(crate) mod record;
+mod unlink;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};
