@@ -358,6 +358,39 @@ fn create_checks_runtime_and_log_driver_names() {
             "error looking up logging plugin asdf: plugin \"asdf\" not found"
         )
     );
+    // Names dockerd matches case-insensitively, as docker-py spells them.
+    let rt = uname("pyrt");
+    g.container(&rt);
+    let (st, body) = create(
+        &rt,
+        serde_json::json!({"CPURealtimePeriod": 1000, "CPURealtimeRuntime": 500}),
+    );
+    assert_eq!(st, 201, "{body}");
+    let v = h().inspect_json(&rt);
+    assert_eq!(
+        (
+            &v["HostConfig"]["CpuRealtimePeriod"],
+            &v["HostConfig"]["CpuRealtimeRuntime"]
+        ),
+        (&serde_json::json!(1000), &serde_json::json!(500))
+    );
+    let ex = uname("pydk");
+    let _s = sleeper(&ex, &[]);
+    let (st, out) = api(
+        "POST",
+        &format!("/v1.41/containers/{ex}/exec"),
+        Some(r#"{"Cmd":["true"],"detachKeys":"ctrl-x"}"#),
+    );
+    assert_eq!(st, 201, "{out}");
+    let id = json(&out)["Id"].as_str().expect("Id").to_string();
+    let (_, out) = api("GET", &format!("/v1.41/exec/{id}/json"), None);
+    // (dockerd shows the parsed keys base64-encoded, berth the sequence as given: both set.)
+    assert!(
+        json(&out)["DetachKeys"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty()),
+        "{out}"
+    );
     // Nothing asked: dockerd's default runtime name.
     let plain = uname("pyruntime");
     g.container(&plain);
