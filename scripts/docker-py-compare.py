@@ -57,7 +57,7 @@ def main():
                 print(f"  {t}  [berth: {berth.get(t, 'absent')}, dockerd: {dockerd.get(t, 'absent')}]")
 
     section("known gaps (pass on dockerd, fail on berth; listed in KNOWN_GAPS)", gaps_open)
-    section("known gaps that now pass on berth: remove them from KNOWN_GAPS", gaps_fixed)
+    section("known gaps that passed on berth this run (remove them from KNOWN_GAPS once they keep passing)", gaps_fixed)
     section("fail on dockerd but not listed in FAIL_ON_DOCKERD (add them, with the reason)", unlisted_dockerd)
     section("listed in FAIL_ON_DOCKERD but pass on dockerd now", stale_dockerd)
     section("pass on berth only", berth_only)
