@@ -14,6 +14,7 @@ PACKAGES=(
   tini                           # its static init (/usr/bin/tini-static) is `run --init`'s /sbin/docker-init
   docker-registry skopeo apache2-utils openssl  # registries of the registry e2e tests, seeding, htpasswd, test certificates
   docker-compose                 # Compose v1.29, the book's client, for compatibility tests
+  python3-venv                   # the docker-py gate's venv (scripts/docker-py.sh)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -74,7 +74,38 @@ pub async fn read_json_or_default<T: DeserializeOwned + Default>(
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))
+    parse_json(&bytes)
+}
+
+/// Parse a JSON request body as dockerd's Go decoder does: a `null` member is the same as an
+/// absent one (the field keeps its zero value) instead of a type error. The body is first
+/// parsed as is, so errors keep serde's wording and position.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let err = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    if err.is_data() {
+        if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            strip_null_members(&mut value);
+            if let Ok(v) = serde_json::from_value(value) {
+                return Ok(v);
+            }
+        }
+    }
+    Err(ApiError::bad_request(err.to_string()))
+}
+
+/// Remove every object member whose value is `null`, at any depth.
+fn strip_null_members(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_null_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_null_members),
+        _ => {}
+    }
 }
 
 /// A blocking `std::io::Read` over a request body being received by a
@@ -127,5 +158,35 @@ impl std::io::Read for BodyReader {
         let n = buf.len().min(self.cur.remaining());
         self.cur.copy_to_slice(&mut buf[..n]);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Inner {
+        subnet: String,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Outer {
+        name: String,
+        config: Vec<Inner>,
+        internal: bool,
+    }
+
+    #[test]
+    fn null_members_are_zero_values() {
+        let v: Outer =
+            parse_json(br#"{"Name":"n","Internal":null,"Config":[{"Subnet":null}]}"#).unwrap();
+        assert_eq!(v.name, "n");
+        assert_eq!(v.config, vec![Inner::default()]);
+        let e = parse_json::<Outer>(br#"{"Name":1}"#).unwrap_err();
+        assert!(e.message.contains("invalid type: integer"), "{}", e.message);
+        assert!(parse_json::<Outer>(b"{").is_err());
     }
 }

@@ -78,6 +78,16 @@ pub(crate) fn options(q: &Query) -> Result<BuildOptions, ApiError> {
         network_mode: q.get("networkmode").unwrap_or_default().to_string(),
         remove,
         force_remove,
+        cache_from: json_param::<Option<Vec<String>>>(q, "cachefrom")?.unwrap_or_default(),
+        // docker-py repeats the parameter; the docker CLI may join entries with commas.
+        extra_hosts: q
+            .all("extrahosts")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 

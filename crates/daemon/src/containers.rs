@@ -87,8 +87,7 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
             "Config cannot be empty in order to create a container",
         ));
     }
-    let create: ContainerCreateRequest =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let create: ContainerCreateRequest = body::parse_json(&bytes)?;
     let name = q.get("name").map(str::to_string);
     let resp = ctx.engine.create(create, name).await?;
     json(StatusCode::CREATED, &resp)

@@ -154,16 +154,17 @@ pub async fn create(ctx: &Ctx, q: &Query, req: Request<Incoming>) -> ApiResult {
 pub async fn load(ctx: &Ctx, _q: &Query, req: Request<Incoming>) -> ApiResult {
     let reader = BodyReader::spawn(req.into_body());
     let store = ctx.engine.store();
-    let (ids, lines) = blocking(move || {
+    let (loaded, lines) = blocking(move || {
         let mut lines: Vec<String> = Vec::new();
-        let ids = store.load(reader, &mut |l: &str| lines.push(l.to_string()))?;
-        Ok((ids, lines))
+        let loaded = store.load(reader, &mut |l: &str| lines.push(l.to_string()));
+        Ok((loaded, lines))
     })
     .await?;
+    let ids = loaded.as_ref().cloned().unwrap_or_default();
     for id in &ids {
         ctx.engine.log_image_event(id, id, "load");
     }
-    let msgs: Vec<StreamMessage> = lines
+    let mut msgs: Vec<StreamMessage> = lines
         .into_iter()
         .map(|l| StreamMessage {
             stream: Some(if l.ends_with('\n') {
@@ -174,6 +175,16 @@ pub async fn load(ctx: &Ctx, _q: &Query, req: Request<Incoming>) -> ApiResult {
             ..Default::default()
         })
         .collect();
+    // dockerd answers 200 before reading the archive: a bad archive is an error message in
+    // the stream, after what was loaded (docker-py raises `ImageLoadError` on it).
+    if let Err(e) = loaded {
+        let message = ApiError::from(e).message;
+        msgs.push(StreamMessage {
+            error: Some(message.clone()),
+            error_detail: Some(berth_spec::api::ErrorResponse { message }),
+            ..Default::default()
+        });
+    }
     Ok(with_body(
         StatusCode::OK,
         "application/json",

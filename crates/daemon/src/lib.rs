@@ -22,6 +22,7 @@ mod respond;
 mod router;
 mod server;
 mod stats;
+mod swarm;
 mod system;
 mod update;
 mod volumes;

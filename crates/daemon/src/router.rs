@@ -47,7 +47,7 @@ pub(crate) fn strip_version(path: &str) -> Result<&str, ApiError> {
     Ok(tail)
 }
 
-fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
@@ -93,6 +93,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET | Method::HEAD, ["_ping"]) => system::ping(&method),
         (Method::GET, ["version"]) => system::version(),
         (Method::GET, ["info"]) => system::info(&ctx),
+        (Method::GET, ["system", "df"]) => crate::respond::ok_json(&ctx.engine.disk_usage().await?),
         (Method::GET, ["events"]) => crate::events::events(&ctx, &q).await,
         (Method::POST, ["containers", "create"]) => containers::create(&ctx, &q, req).await,
         (Method::GET, ["containers", "json"]) => containers::list(&ctx, &q).await,
@@ -100,7 +101,16 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
         (Method::GET, ["containers", id, "json"]) => {
             containers::inspect(&ctx, &decode(id), &q).await
         }
+        (Method::DELETE, ["containers", id]) if q.bool("link") => {
+            ctx.engine.remove_link(&decode(id)).await?;
+            crate::respond::status(hyper::StatusCode::NO_CONTENT)
+        }
         (Method::DELETE, ["containers", id]) => containers::remove(&ctx, &decode(id), &q).await,
+        (Method::DELETE, ["containers", linker, alias]) if q.bool("link") => {
+            let name = format!("{}/{}", decode(linker), decode(alias));
+            ctx.engine.remove_link(&name).await?;
+            crate::respond::status(hyper::StatusCode::NO_CONTENT)
+        }
         (Method::POST, ["containers", id, action]) => {
             let id = decode(id);
             match *action {
@@ -168,6 +178,11 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
             let name = decode(rest.strip_suffix("/json").unwrap_or(rest));
             crate::registry::distribution(&ctx, &name, req).await
         }
+        // berth's build cache is its intermediate images (`image prune` removes them): no
+        // separate cache to prune, as dockerd reports when it has none.
+        (Method::POST, ["build", "prune"]) => crate::respond::ok_json(&serde_json::json!({
+            "CachesDeleted": null, "SpaceReclaimed": 0
+        })),
         (Method::POST, ["commit"]) => containers::commit(&ctx, &q, req).await,
         (Method::GET, ["images", "json"]) => images::list(&ctx, &q).await,
         (Method::POST, ["images", "create"]) => images::create(&ctx, &q, req).await,
@@ -195,6 +210,8 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> ApiResult {
                 _ => Err(not_found()),
             }
         }
+        (_, [first, ..]) if crate::swarm::is_swarm_path(first) => crate::swarm::swarm(&segs),
+        (_, ["plugins", ..]) => crate::swarm::plugins(&method, &segs),
         _ => Err(not_found()),
     }
 }

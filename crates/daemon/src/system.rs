@@ -117,7 +117,17 @@ pub fn version() -> ApiResult {
 pub fn info(ctx: &Ctx) -> ApiResult {
     let engine = &ctx.engine;
     let (total, running, paused, stopped) = engine.container_counts();
-    let images = engine.store().list(false).map(|l| l.len()).unwrap_or(0);
+    // Every image in the store, intermediate ones too, as dockerd counts (one per ID).
+    let images = engine
+        .store()
+        .list(true)
+        .map(|l| {
+            l.iter()
+                .map(|i| i.id.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        })
+        .unwrap_or(0);
     let cfg = engine.config();
     let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         "2"
@@ -180,8 +190,11 @@ pub fn info(ctx: &Ctx) -> ApiResult {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": {"berth": {"path": cfg.shim_exe.to_string_lossy()}},
-        "DefaultRuntime": "berth",
+        "Runtimes": {
+            "berth": {"path": cfg.shim_exe.to_string_lossy()},
+            "runc": {"path": cfg.shim_exe.to_string_lossy()},
+        },
+        "DefaultRuntime": "runc",
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "LiveRestoreEnabled": true,
         "Isolation": "",

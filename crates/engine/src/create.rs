@@ -13,6 +13,21 @@ use crate::merge::{entrypoint_and_args, merge_config};
 use crate::record::ContainerRecord;
 use crate::{blocking, Engine};
 
+/// The log drivers built into dockerd 20.10 (`docker info` → Plugins.Log).
+const LOG_DRIVERS: &[&str] = &[
+    "awslogs",
+    "fluentd",
+    "gcplogs",
+    "gelf",
+    "journald",
+    "json-file",
+    "local",
+    "logentries",
+    "none",
+    "splunk",
+    "syslog",
+];
+
 /// `/etc/hosts` of a container without a network of its own, as Docker writes it.
 pub(crate) const HOSTS_LOCAL: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
@@ -155,8 +170,24 @@ impl Engine {
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }
+        // The names of dockerd's built-in log drivers are accepted (and recorded) as before;
+        // any other name would be a logging plugin, and none is installed.
+        if !LOG_DRIVERS.contains(&host_config.log_config.kind.as_str()) {
+            return Err(EngineError::invalid(format!(
+                "error looking up logging plugin {0}: plugin \"{0}\" not found",
+                host_config.log_config.kind
+            )));
+        }
+        // dockerd's default runtime is named `runc`, and clients expect that name back; under
+        // berth, `runc` and `berth` both name berth's own runtime (the shim).
         if host_config.runtime.is_empty() {
-            host_config.runtime = "berth".into();
+            host_config.runtime = "runc".into();
+        }
+        if !matches!(host_config.runtime.as_str(), "berth" | "runc") {
+            return Err(EngineError::invalid(format!(
+                "Unknown runtime specified {}",
+                host_config.runtime
+            )));
         }
         if host_config.memory_swappiness == Some(-1) {
             host_config.memory_swappiness = None;
@@ -197,7 +228,14 @@ impl Engine {
         let _volume_use = self.volume_use_lock().await;
         let mounts = self.resolve_mounts(&config, &host_config).await?;
         let new_volumes = self.new_volumes(&mounts);
-        let network = self.net_create_config(&host_config, req.networking_config.as_ref())?;
+        let mut network = self.net_create_config(&host_config, req.networking_config.as_ref())?;
+        // `Config.MacAddress` (API <= 1.43) is the primary endpoint's address (checked at
+        // start, as dockerd does).
+        if !config.mac_address.is_empty() {
+            for ep in network.endpoints.values_mut().filter(|e| e.order == 0) {
+                ep.requested_mac = config.mac_address.clone();
+            }
+        }
         let net_warnings = crate::network::create_warnings(&host_config);
         let id = new_id();
         if config.hostname.is_empty() {

@@ -36,7 +36,9 @@ pub struct ExecConfig {
     pub working_dir: String,
     /// Extended privileges.
     pub privileged: bool,
-    /// Detach key sequence override.
+    /// Detach key sequence override. dockerd matches JSON names case-insensitively, and
+    /// docker-py sends this one as `detachKeys`.
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
     /// Initial TTY size `[height, width]`.
     pub console_size: Option<[u64; 2]>,
@@ -433,7 +435,19 @@ impl Engine {
 
     /// `POST /exec/{id}/resize`.
     pub async fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
-        let rec = execs().get(id).cloned().ok_or_else(|| no_such_exec(id))?;
+        let mut rec = execs().get(id).cloned().ok_or_else(|| no_such_exec(id))?;
+        // An attached start answers before its process runs, and clients resize right after
+        // it: as dockerd, wait (up to 10 s) for the process to be there.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !rec.running && rec.exit_code.is_none() {
+            if std::time::Instant::now() >= deadline {
+                return Err(EngineError::system(
+                    "timeout waiting for exec session ready",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            rec = execs().get(id).cloned().ok_or_else(|| no_such_exec(id))?;
+        }
         if !rec.running || !rec.config.tty {
             return Ok(());
         }

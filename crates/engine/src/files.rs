@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::container::Container;
 use crate::error::{EngineError, Result};
+use crate::files_mounts::{archive_root, ArchiveRoot};
 use crate::record::Status;
 use crate::{blocking, Engine};
 
@@ -273,6 +274,15 @@ fn ensure_rootfs(
     })
 }
 
+/// `stat` named after the path the client asked for (the last component of `orig`).
+fn named(mut stat: ArchiveStat, orig: &str) -> ArchiveStat {
+    stat.name = Path::new(orig)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into());
+    stat
+}
+
 fn mtime_rfc3339(md: &std::fs::Metadata) -> String {
     chrono::DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
@@ -380,6 +390,35 @@ impl Engine {
         .await
     }
 
+    /// Run `f` on the host directory that holds `path` (a volume's or bind's source when the
+    /// path lies in one, else the container's rootfs) and the path inside it.
+    async fn with_archive_root<T, F>(self: &Arc<Self>, name: &str, path: &str, f: F) -> Result<T>
+    where
+        F: FnOnce(&Path, &ArchiveRoot) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let c = self.lookup(name)?;
+        let target = archive_root(&c.rec().mounts, path);
+        match target.source.clone() {
+            Some(source) => {
+                let _op = c.op.lock().await;
+                self.ensure_registered(&c, name)?;
+                // The container's processes can swap paths inside its volumes too.
+                let running = c.rec().state.status == Status::Running;
+                let dir = c.dir.clone();
+                blocking(move || {
+                    let _frozen = crate::freeze::Frozen::for_copy(&dir, running)?;
+                    f(&source, &target)
+                })
+                .await
+            }
+            None => {
+                self.with_rootfs(name, true, move |root| f(root, &target))
+                    .await
+            }
+        }
+    }
+
     /// `docker diff`: changes of the container's upper dir against its image.
     pub async fn changes(self: &Arc<Self>, name: &str) -> Result<Vec<ChangeItem>> {
         let c = self.lookup(name)?;
@@ -425,9 +464,11 @@ impl Engine {
 
     /// `HEAD /containers/{id}/archive`: stat a path inside the container.
     pub async fn archive_stat(self: &Arc<Self>, name: &str, path: &str) -> Result<ArchiveStat> {
-        let path = path.to_string();
-        self.with_rootfs(name, true, move |root| Ok(stat_path(root, &path)?.0))
-            .await
+        let orig = path.to_string();
+        self.with_archive_root(name, path, move |root, t| {
+            Ok(named(stat_path(root, &t.path)?.0, &orig))
+        })
+        .await
     }
 
     /// `GET /containers/{id}/archive`: the stat and a tar stream of the path.
@@ -444,9 +485,9 @@ impl Engine {
         let path = path.to_string();
         tokio::spawn(async move {
             let res = engine
-                .with_rootfs(&name, true, move |root| {
-                    let (stat, host) = match stat_path(root, &path) {
-                        Ok(v) => v,
+                .with_archive_root(&name, &path.clone(), move |root, t| {
+                    let (stat, host) = match stat_path(root, &t.path) {
+                        Ok((stat, host)) => (named(stat, &path), host),
                         Err(e) => {
                             let _ = stat_tx.send(Err(e));
                             return Ok(());
@@ -498,8 +539,13 @@ impl Engine {
             ));
         }
         let path = path.to_string();
-        self.with_rootfs(name, true, move |root| {
-            let (host, inner) = scoped_resolve(root, &path, true)?;
+        self.with_archive_root(name, &path.clone(), move |root, t| {
+            if !t.rw {
+                return Err(EngineError::invalid(
+                    "mounted volume is marked read-only".to_string(),
+                ));
+            }
+            let (host, inner) = scoped_resolve(root, &t.path, true)?;
             let md = std::fs::metadata(&host).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
                     EngineError::not_found(format!("Could not find the file {path} in container"))

@@ -264,6 +264,11 @@ impl Engine {
         if let Some(mut merged) = config {
             // Docker merges the given config over the container's.
             crate::merge::merge_config(&mut merged, &base);
+            // The image the container was created from stays recorded (dockerd keeps the
+            // container's own config as the image's `ContainerConfig`).
+            if merged.image.is_empty() {
+                merged.image = base.image.clone();
+            }
             base = merged;
         }
         crate::envcap::record_in(self, name, &rec.image_id, &mut base).await;

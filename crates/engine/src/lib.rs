@@ -10,12 +10,14 @@ mod attach;
 mod build;
 mod container;
 mod create;
+mod df;
 pub mod envcap;
 mod error;
 mod events;
 mod exec;
 mod exitwatch;
 mod files;
+mod files_mounts;
 mod freeze;
 mod health;
 mod images;
@@ -52,6 +54,7 @@ pub use berth_runtime::attach as attach_protocol;
 pub use berth_runtime::attach::AttachOptions;
 pub use berth_store::Store;
 pub use build::{BuildMessage, BuildOptions};
+pub use df::DiskUsage;
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{
     build_event, parse_event_time, parse_go_duration, EventBus, EventFilter, Subscription,

@@ -138,6 +138,7 @@ impl Engine {
         spec.env = runtime_env(&rec.config);
         spec.cwd = rec.config.working_dir.clone();
         spec.user = rec.config.user.clone();
+        spec.group_add = rec.host_config.group_add.clone().unwrap_or_default();
         spec.hostname = rec.config.hostname.clone();
         spec.network = if crate::create::effective_network(&rec.host_config.network_mode) == "host"
         {

@@ -604,7 +604,8 @@ fn copy_up_all(
 pub(crate) fn volume_error(e: berth_volume::VolumeError) -> EngineError {
     match e {
         berth_volume::VolumeError::Invalid { .. } => EngineError::invalid(e.to_string()),
-        berth_volume::VolumeError::NotFound(_) => EngineError::not_found(e.to_string()),
+        berth_volume::VolumeError::NotFound(_)
+        | berth_volume::VolumeError::PluginNotFound { .. } => EngineError::not_found(e.to_string()),
         other => EngineError::system(other.to_string()),
     }
 }

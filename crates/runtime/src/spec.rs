@@ -32,6 +32,8 @@ pub struct ContainerSpec {
     pub cwd: String,
     /// Docker `-u` syntax: `""`, `name`, `uid`, `uid:gid`, `name:group`.
     pub user: String,
+    /// `--group-add`: extra supplementary groups (names or numbers).
+    pub group_add: Vec<String>,
     /// Hostname inside the container's UTS namespace.
     pub hostname: String,
     /// Network namespace mode.
@@ -173,6 +175,7 @@ impl Default for ContainerSpec {
             env: Vec::new(),
             cwd: String::new(),
             user: String::new(),
+            group_add: Vec::new(),
             hostname: String::new(),
             network: NetworkMode::None,
             log_path: PathBuf::new(),

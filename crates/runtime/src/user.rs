@@ -68,6 +68,30 @@ fn parse_group(text: &str) -> Vec<GroupEntry<'_>> {
         .collect()
 }
 
+/// Append the `--group-add` groups (names from the container's group file, or numbers) to
+/// `user`'s supplementary groups, as dockerd does at start.
+pub fn add_groups(
+    user: &mut ExecUser,
+    extra: &[String],
+    group: Option<&str>,
+) -> Result<(), RuntimeError> {
+    let groups = parse_group(group.unwrap_or(""));
+    for g in extra {
+        let gid = match groups.iter().find(|e| e.name == g.as_str()) {
+            Some(e) => e.gid,
+            None => g.parse::<u32>().map_err(|_| {
+                RuntimeError::User(format!(
+                    "Unable to find group {g}: no matching entries in group file"
+                ))
+            })?,
+        };
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// Resolve `user` (`""`, `name`, `uid`, `uid:gid`, `name:group`, ...) given the
 /// text of the container's passwd and group files (`None` when absent).
 /// The supplementary groups are the primary group followed, when no group
@@ -241,5 +265,19 @@ nohome:x:1001:1001:::\n";
         assert!(e.to_string().contains("no matching entries in passwd file"));
         let u = resolve_user("", None, None).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/"));
+    }
+
+    #[test]
+    fn group_add_appends_names_and_numbers() {
+        let mut u = resolve_user("", None, Some("root:x:0:\nstaff:x:50:\n")).unwrap();
+        add_groups(
+            &mut u,
+            &["staff".into(), "1000".into()],
+            Some("root:x:0:\nstaff:x:50:\n"),
+        )
+        .unwrap();
+        assert_eq!(u.additional_gids, vec![0, 50, 1000]);
+        let e = add_groups(&mut u, &["nosuch".into()], None).unwrap_err();
+        assert!(e.to_string().contains("Unable to find group nosuch"), "{e}");
     }
 }

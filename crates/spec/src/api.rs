@@ -232,7 +232,10 @@ pub struct HostConfig {
     pub blkio_device_write_iops: Option<Vec<Value>>,
     pub cpu_period: i64,
     pub cpu_quota: i64,
+    // dockerd matches JSON names case-insensitively; docker-py spells these two `CPU...`.
+    #[serde(alias = "CPURealtimePeriod")]
     pub cpu_realtime_period: i64,
+    #[serde(alias = "CPURealtimeRuntime")]
     pub cpu_realtime_runtime: i64,
     pub cpuset_cpus: String,
     pub cpuset_mems: String,

@@ -11,6 +11,16 @@ pub enum VolumeError {
         /// Why it is refused.
         message: String,
     },
+    /// A volume driver that is not installed (dockerd's 404).
+    #[error(
+        "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+    )]
+    PluginNotFound {
+        /// The volume name as requested.
+        name: String,
+        /// The driver asked for.
+        driver: String,
+    },
     /// No such volume (dockerd's 404 `get NAME: no such volume`).
     #[error("get {0}: no such volume")]
     NotFound(String),

@@ -177,9 +177,10 @@ impl VolumeStore {
             opts.driver.clone()
         };
         if driver != "local" {
-            return Err(invalid(format!(
-                "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
-            )));
+            return Err(VolumeError::PluginNotFound {
+                name: name.clone(),
+                driver,
+            });
         }
         if let Some(o) = &opts.options {
             berth_spec::mounts::validate_local_options(o).map_err(invalid)?;

@@ -51,6 +51,29 @@ pub(crate) fn same_config(a: &ContainerConfig, b: &ContainerConfig) -> bool {
         )
 }
 
+/// The images `--cache-from` names (those that resolve; others are ignored, as dockerd does)
+/// and all their ancestors.
+fn cache_sources(
+    store: &berth_store::Store,
+    names: &[String],
+) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for name in names {
+        let mut next = store.resolve(name).ok();
+        while let Some(id) = next.take() {
+            if !out.insert(id.clone()) {
+                break;
+            }
+            next = store
+                .inspect(&id)
+                .ok()
+                .map(|i| i.parent)
+                .filter(|p| !p.is_empty());
+        }
+    }
+    out
+}
+
 impl Builder {
     /// The config a step is cached under: the stage's config with `cmd`.
     pub fn probe_config(&self, s: &Stage, cmd: Vec<String>) -> ContainerConfig {
@@ -70,9 +93,14 @@ impl Builder {
         let store = self.engine.store();
         let parent = s.image_id.clone();
         let probe = probe.clone();
+        let cache_from = self.opts.cache_from.clone();
         blocking(move || {
+            let allowed = (!cache_from.is_empty()).then(|| cache_sources(&store, &cache_from));
             let mut best: Option<(String, String)> = None;
             for (id, cfg) in store.children(&parent)? {
+                if allowed.as_ref().is_some_and(|a| !a.contains(&id)) {
+                    continue;
+                }
                 let Some(cc) = &cfg.container_config else {
                     continue;
                 };

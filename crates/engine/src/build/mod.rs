@@ -82,6 +82,11 @@ pub struct BuildOptions {
     pub remove: bool,
     /// `--force-rm`: remove intermediate containers even after a failure.
     pub force_remove: bool,
+    /// `--cache-from`: when given, the only images whose steps may be reused are these and
+    /// their ancestors (dockerd's classic builder then ignores the rest of the local cache).
+    pub cache_from: Vec<String>,
+    /// `--add-host` entries (`host:ip`) of the RUN containers.
+    pub extra_hosts: Vec<String>,
 }
 
 impl Default for BuildOptions {
@@ -98,6 +103,8 @@ impl Default for BuildOptions {
             network_mode: String::new(),
             remove: true,
             force_remove: false,
+            cache_from: Vec::new(),
+            extra_hosts: Vec::new(),
         }
     }
 }

@@ -135,6 +135,8 @@ impl Builder {
             config,
             host_config: HostConfig {
                 network_mode,
+                extra_hosts: (!self.opts.extra_hosts.is_empty())
+                    .then(|| self.opts.extra_hosts.clone()),
                 ..HostConfig::default()
             },
             ..ContainerCreateRequest::default()

@@ -100,7 +100,8 @@ impl Engine {
                     subnet: n.subnet.to_string(),
                     ip_range: n.ip_range.clone(),
                     gateway: n.gateway.to_string(),
-                    auxiliary_addresses: None,
+                    auxiliary_addresses: (!n.aux_addresses.is_empty())
+                        .then(|| n.aux_addresses.clone()),
                 }],
             },
             internal: n.internal,
@@ -307,6 +308,18 @@ impl Engine {
                 )));
             }
         }
+        let aux_addresses = pool
+            .as_ref()
+            .and_then(|p| p.auxiliary_addresses.clone())
+            .unwrap_or_default();
+        for (name, addr) in &aux_addresses {
+            let ok = addr.parse::<Ipv4Addr>().is_ok_and(|ip| subnet.contains(ip));
+            if !ok {
+                return Err(forbidden(format!(
+                    "auxiliary address: ({name}:{addr}) must belong to the master pool: {subnet}"
+                )));
+            }
+        }
         let cfg = NetworkConfig {
             id: id.clone(),
             name: name.clone(),
@@ -317,6 +330,7 @@ impl Engine {
             user_subnet,
             ip_range,
             user_gateway,
+            aux_addresses,
             internal: req.internal,
             attachable: req.attachable,
             options,
@@ -342,7 +356,7 @@ impl Engine {
             }
             return Err(e);
         }
-        let pool = cfg.new_pool();
+        let pool = cfg.new_pool_reserved();
         self.net.lock().nets.insert(
             id.clone(),
             NetEntry {
@@ -419,10 +433,7 @@ impl Engine {
         }
         let dns = {
             let mut g = self.net.lock();
-            let busy = g
-                .nets
-                .get(&n.id)
-                .is_some_and(|e| !e.pool.allocated.is_empty());
+            let busy = g.nets.get(&n.id).is_some_and(NetEntry::in_use);
             if busy {
                 return Err(forbidden(format!(
                     "error while removing network: network {} id {} has active endpoints",
@@ -479,7 +490,7 @@ impl Engine {
             .lock()
             .nets
             .values()
-            .filter(|n| !n.cfg.default_bridge && n.pool.allocated.is_empty())
+            .filter(|n| !n.cfg.default_bridge && !n.in_use())
             .map(|n| n.cfg.clone())
             .collect();
         let mut deleted = Vec::new();

@@ -34,6 +34,9 @@ pub struct NetworkConfig {
     /// `--gateway` was given.
     #[serde(default)]
     pub user_gateway: bool,
+    /// `--aux-address` (IPAM `AuxiliaryAddresses`): names to addresses never handed out.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, String>,
     /// `--internal`.
     #[serde(default)]
     pub internal: bool,
@@ -67,6 +70,24 @@ impl NetworkConfig {
                 }),
             _ => Pool::new(self.subnet, self.gateway),
         }
+    }
+
+    /// Whether `ip` is one of the auxiliary addresses (taken in the pool, but no endpoint's).
+    pub fn is_aux_address(&self, ip: Ipv4Addr) -> bool {
+        self.aux_addresses
+            .values()
+            .any(|a| a.parse::<Ipv4Addr>() == Ok(ip))
+    }
+
+    /// [`NetworkConfig::new_pool`] with the auxiliary addresses taken, so no endpoint gets one.
+    pub fn new_pool_reserved(&self) -> berth_network::ipam::Pool {
+        let mut pool = self.new_pool();
+        for addr in self.aux_addresses.values() {
+            if let Ok(ip) = addr.parse::<Ipv4Addr>() {
+                let _ = pool.allocate(Some(ip));
+            }
+        }
+        pool
     }
 }
 
@@ -148,6 +169,7 @@ mod tests {
             ip_range: String::new(),
             adopted_bridge: false,
             user_gateway: false,
+            aux_addresses: BTreeMap::new(),
             internal: false,
             attachable: false,
             options: BTreeMap::new(),

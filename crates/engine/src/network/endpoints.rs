@@ -115,6 +115,14 @@ impl Engine {
         let configs = nc
             .and_then(|n| n.endpoints_config.clone())
             .unwrap_or_default();
+        // API 1.41 creates a container on one network; the others are connected after.
+        if configs.len() > 1 {
+            let names: Vec<&str> = configs.keys().map(String::as_str).collect();
+            return Err(EngineError::invalid(format!(
+                "Container cannot be connected to network endpoints: {}",
+                names.join(", ")
+            )));
+        }
         if !is_bridge_mode(mode) {
             return Ok(out);
         }
@@ -315,7 +323,11 @@ impl Engine {
         ep.ip = Some(ip);
         ep.prefix = n.subnet.prefix;
         ep.gateway = Some(n.gateway);
-        ep.mac = berth_network::ipam::mac_from_ip(ip);
+        ep.mac = if ep.requested_mac.is_empty() {
+            berth_network::ipam::mac_from_ip(ip)
+        } else {
+            ep.requested_mac.clone()
+        };
         ep.host_ifname = berth_network::link::random_veth_name();
         ep.ifname = format!("eth{index}");
         let link = berth_network::link::Endpoint {
@@ -570,12 +582,21 @@ pub(crate) fn endpoint_config(
             "network-scoped alias is supported only for containers in user defined networks",
         ));
     }
+    let requested_mac = given.mac_address.clone();
+    let link_local_ips = given
+        .ipam_config
+        .as_ref()
+        .and_then(|c| c.link_local_ips.clone())
+        .unwrap_or_default();
     Ok(EndpointRec {
         network_id: n.id.clone(),
         network_name: n.name.clone(),
         aliases,
         links: given.links.clone().unwrap_or_default(),
         requested_ip,
+        requested_mac,
+        link_local_ips,
+        driver_opts: given.driver_opts.clone(),
         order,
         ..Default::default()
     })

@@ -130,6 +130,7 @@ impl Engine {
                 user_subnet: false,
                 ip_range: String::new(),
                 user_gateway: false,
+                aux_addresses: BTreeMap::new(),
                 internal: false,
                 attachable: false,
                 options: default_bridge_options(&bridge),
@@ -156,7 +157,7 @@ impl Engine {
         {
             let mut g = net.lock();
             for n in &nets {
-                let mut pool = n.new_pool();
+                let mut pool = n.new_pool_reserved();
                 for (_, rn) in &running {
                     if let Some(ip) = rn.endpoints.get(&n.id).and_then(|e| e.ip) {
                         pool.allocated.insert(ip);
@@ -334,7 +335,7 @@ impl Engine {
             .lock()
             .nets
             .get(&n.id)
-            .is_some_and(|e| !e.pool.allocated.is_empty());
+            .is_some_and(super::NetEntry::in_use);
         if busy {
             return Ok(());
         }
@@ -370,7 +371,7 @@ impl Engine {
         let saved = n.clone();
         blocking(move || config::save(&root, &saved)).await?;
         if let Some(e) = self.net.lock().nets.get_mut(&n.id) {
-            e.pool = n.new_pool();
+            e.pool = n.new_pool_reserved();
             e.cfg = n.clone();
         }
         Ok(())

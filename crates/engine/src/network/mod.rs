@@ -18,6 +18,7 @@ mod manager;
 mod names;
 mod ports;
 pub(crate) mod record;
+mod unlink;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +47,16 @@ pub(crate) struct NetEntry {
     pub cfg: NetworkConfig,
     /// Addresses handed out to running endpoints.
     pub pool: Pool,
+}
+
+impl NetEntry {
+    /// Whether a running endpoint holds an address (the auxiliary addresses do not count).
+    pub fn in_use(&self) -> bool {
+        self.pool
+            .allocated
+            .iter()
+            .any(|ip| !self.cfg.is_aux_address(*ip))
+    }
 }
 
 /// Mutable networking state (short critical sections only).
@@ -188,7 +199,7 @@ impl Drop for NetState {
             Ok(i) => i,
             Err(p) => p.into_inner(),
         };
-        if inner.nets.values().any(|n| !n.pool.allocated.is_empty()) {
+        if inner.nets.values().any(NetEntry::in_use) {
             return;
         }
         inner.dns.clear();

@@ -45,6 +45,12 @@ pub struct EndpointRec {
     pub links: Vec<String>,
     /// `--ip`: the address asked for.
     pub requested_ip: Option<Ipv4Addr>,
+    /// `--mac-address`: the MAC address asked for (empty: derived from the IP).
+    pub requested_mac: String,
+    /// `IPAMConfig.LinkLocalIPs` as given (recorded and reported, as dockerd's bridge does).
+    pub link_local_ips: Vec<String>,
+    /// `DriverOpts` of the endpoint as given (recorded and reported).
+    pub driver_opts: Option<serde_json::Value>,
     /// Attach order: 0 for the primary network (the NetworkMode one).
     pub order: u32,
     /// Endpoint ID of the current run (64 hex), empty when detached.

@@ -32,19 +32,25 @@ impl Engine {
             .find(&ep.network_id)
             .map(|n| !n.default_bridge)
             .unwrap_or(true);
+        // dockerd adds the short ID to the aliases when the container first joins the
+        // network (at start); before that, only the given aliases (`null` when none).
+        let joined = rec.state.started_at.is_some() || ep.ip.is_some();
         let aliases = if user_net {
             let mut a = ep.aliases.clone();
             let short = rec.short_id().to_string();
-            if !a.contains(&short) {
+            if joined && !a.contains(&short) {
                 a.push(short);
             }
-            Some(a)
+            (!a.is_empty()).then_some(a)
         } else {
             None
         };
-        let ipam_config = ep.requested_ip.map(|ip| EndpointIpamConfig {
-            ipv4_address: ip.to_string(),
-            ..Default::default()
+        let ipam_config = (ep.requested_ip.is_some() || !ep.link_local_ips.is_empty()).then(|| {
+            EndpointIpamConfig {
+                ipv4_address: ep.requested_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                link_local_ips: (!ep.link_local_ips.is_empty()).then(|| ep.link_local_ips.clone()),
+                ..Default::default()
+            }
         });
         let live = running(rec) && ep.ip.is_some();
         let mut s = EndpointSettings {
@@ -52,6 +58,7 @@ impl Engine {
             links: (!ep.links.is_empty()).then(|| ep.links.clone()),
             aliases,
             network_id: ep.network_id.clone(),
+            driver_opts: ep.driver_opts.clone(),
             ..Default::default()
         };
         if live {
@@ -60,6 +67,9 @@ impl Engine {
             s.ip_address = ep.ip.map(|i| i.to_string()).unwrap_or_default();
             s.ip_prefix_len = i64::from(ep.prefix);
             s.mac_address = ep.mac.clone();
+        } else {
+            // A MAC address asked for shows before the container runs, as dockerd shows it.
+            s.mac_address = ep.requested_mac.clone();
         }
         s
     }

@@ -282,7 +282,8 @@ fn create_and_start(
         .map_err(|e| RuntimeError::io("read", "/etc/passwd", e))?;
     let group =
         read_in_root(root, "/etc/group").map_err(|e| RuntimeError::io("read", "/etc/group", e))?;
-    let user = resolve_user(&spec.user, passwd.as_deref(), group.as_deref())?;
+    let mut user = resolve_user(&spec.user, passwd.as_deref(), group.as_deref())?;
+    crate::user::add_groups(&mut user, &spec.group_add, group.as_deref())?;
     drop((passwd, group));
 
     // Docker creates a missing working directory.
