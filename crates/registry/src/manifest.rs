@@ -210,6 +210,12 @@ impl Session {
     /// manifest fetched by digest must hash to it.
     pub fn get_manifest(&self, reference: &str) -> Result<FetchedManifest> {
         let url = self.url(&format!("manifests/{reference}"));
+        if Digest::parse(reference).is_err() {
+            // As Docker's client, a tag is resolved with a HEAD first: authentication and
+            // connection failures are reported on it (`Head "...": no basic auth credentials`);
+            // its status is not (a HEAD has no error body), the GET below reports that.
+            self.send("HEAD", &url, &[("Accept", ACCEPT)], SendBody::Empty)?;
+        }
         let resp = self.send("GET", &url, &[("Accept", ACCEPT)], SendBody::Empty)?;
         if !resp.status().is_success() {
             return Err(Session::status_error(resp));
