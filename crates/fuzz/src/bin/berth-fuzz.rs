@@ -173,11 +173,11 @@ fn run(args: &[String]) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (mut total, mut crashes, mut hangs, mut restarts) = (0u64, 0u64, 0u64, 0u64);
 
-    while Instant::now() < deadline {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs()
-            .max(1);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        if left == 0 {
+            break;
+        }
         let _ = fs::remove_file(&state);
         let mut child = spawn_worker(
             &exe, &o.target, &corpus, &state, &panics, &scratch, seed, left, mem_mb, sandbox,
@@ -243,9 +243,9 @@ fn run(args: &[String]) -> Result<(), String> {
     }
     let _ = fs::remove_dir_all(&work);
     println!(
-        "{}: {total} executions in {secs}s ({} workers), findings: {panic_count} panic, {crashes} crash, {hangs} hang",
+        "{}: {total} executions in {secs}s ({} worker restarts), findings: {panic_count} panic, {crashes} crash, {hangs} hang",
         o.target,
-        restarts.max(1)
+        restarts.saturating_sub(1)
     );
     Ok(())
 }

@@ -46,7 +46,12 @@ pub fn target_dockerignore(data: &[u8]) {
     let _ = m.is_empty();
     let _ = m.has_exclusions();
     let fixed = ["a", "a/b", "Dockerfile", ".git/config", "x/y/z.txt"];
-    let lines = text.lines().take(16).map(|l| l.trim_start_matches('!'));
+    // Paths are at most PATH_MAX (4096) bytes long; longer lines are not paths.
+    let lines = text
+        .lines()
+        .take(16)
+        .map(|l| l.trim_start_matches('!'))
+        .filter(|l| l.len() <= 4096);
     for p in fixed.into_iter().chain(lines) {
         let _ = m.is_excluded(p);
         let _ = m.may_include_below(p);
