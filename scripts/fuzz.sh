@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh layer_tar load --secs 180
 #   scripts/fuzz.sh --jobs 2              two targets at a time
 #   scripts/fuzz.sh --list                the target names
+#   scripts/fuzz.sh --no-build            use the berth-fuzz binary already built
 #
 # Inputs that panic, crash (abort, out of memory under a 2 GiB cap) or hang
 # (no progress for 10 s) are saved under crates/fuzz/findings/<target>/ with
@@ -18,13 +19,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=60
 jobs=1
+build=1
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --secs) secs=${2:?--secs needs a value}; shift 2 ;;
         --jobs) jobs=${2:?--jobs needs a value}; shift 2 ;;
         --list) targets=(--list); shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -35,7 +38,7 @@ all=$(sed -n 's/^    ("\([a-z_]*\)", targets::.*/\1/p' crates/fuzz/src/lib.rs)
 if [ "${targets[0]:-}" = --list ]; then echo "$all"; exit 0; fi
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets <<<"$all"
 
-cargo build -q -p berth-fuzz --profile fuzz --bin berth-fuzz
+[ "$build" = 0 ] || cargo build -q -p berth-fuzz --profile fuzz --bin berth-fuzz
 bin=${CARGO_TARGET_DIR:-$here/target}/fuzz/berth-fuzz
 sandbox=()
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then sandbox=(--sandbox); fi

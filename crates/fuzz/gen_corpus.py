@@ -38,6 +38,8 @@ many("reference", [
 many("digest", [
     "sha256:" + H, "sha256:" + H.upper(), "sha256:" + H[:63], "sha256:" + H + "0", "sha512:" + H,
     "sha256", ":" + H, "sha256::" + H, "", "sha256:" + "g" * 64, "sha256:" + H + "\n", H,
+    "SHA256:" + H, " sha256:" + H, "sha256:" + H[:32], "sha256:" + H * 2, "sha256:\u00e9" + H[1:],
+    "sha384:" + H + H[:32], "sha256:" + H[:-1] + "G", ":", "sha256:" + "0" * 64, "a:b:c",
 ])
 
 many("dockerfile", [
@@ -77,6 +79,8 @@ many("dockerignore", [
     "[a-z]*\n[^x]\n[!y]?\n", "[\n", "\\\n", "a/**/b\n**\n!**/keep\n", "*/*/*/*/*/*/*/*/*/*/*/*/*\n",
     "**/**/**/**/**/**/**/**/a\n", "a\\*b\n[a-\n[]]\n", "!\n!!\n", "Dockerfile\n.dockerignore\n",
     "?" * 40 + "\n", "*" * 40 + "x\n",
+    "\ufeff*.md\n", "  spaced  \n\t*.tmp\n", "a/b/c\n!a/b/c/d\n", "/\n", "!a\n", "**/.git\n!**/.git/keep\n",
+    "[a-]\n", "[z-a]\n", "\\*\n\\?\n", "a/./b/../c\n",
 ])
 
 many("spec_strings", [
@@ -85,6 +89,12 @@ many("spec_strings", [
     "web\n/web\n-web\nweb.1_2-3\n", "ctr:ro\nctr:rw\nctr:zz\n:ro\n", "/a/../../b\n//x//y/.\n\n.\n..\n",
     "/tmp:size=10m,mode=1777\n/x:\n", "c:\\\\x:/y\n/a:/b:ro:extra\n:/b\n/a:\n", "1e9s\n.s\n1..2s\n+5m\n",
     "\u0000\n\u00ff\n",
+    "vol:/data:nocopy\nvol:/data:ro,nocopy\n/h:/c:rslave\n/h:/c:shared,ro\n/h:/c:Z,z\n",
+    "/h:/c:ro,rw\n/h:/\n/:/c\n/h:/c/../..\n", "ctrl-a,ctrl-b,ctrl-c,ctrl-[,ctrl-\\\\,ctrl-]\nctrl-A\n,\n,,\n",
+    "1h\n1m\n1s\n1ms\n1us\n1ns\n1.5h\n0\n-0\n+0\n0.000000001s\n",
+    "9223372036854775807ns\n9223372036854775808ns\n-9223372036854775808ns\n2562048h\n",
+    "a" * 64 + "\n" + "_" * 3 + "\nvolume-name.1\n", "c:\nc::\n:\n::ro\n", "/t:size=1g,uid=1000\n/t:exec,noexec\n",
+    "\\\\?\\c:\\x:/y\n", "named:/data:ro\n/dev/null:/dev/null\n",
 ])
 
 many("api_json", [
@@ -231,6 +241,12 @@ loads = [
                {"name": "oci-layout", "data": "{}"}]),
     tar_bytes([{"name": "repositories", "data": "{\"a\":{\"latest\":\"" + H + "\"}}"}]),
     docker_archive([l0], extra=[{"name": "../escape", "data": "x"}]),
+    docker_archive([l0, l0], tags=("dup:1",)), docker_archive([l0], tags=("a:1",)) [:-1024],
+    tar_bytes([{"name": "manifest.json", "data": "[]"}]), tar_bytes([{"name": "manifest.json", "data": "[{}]"}]),
+    tar_bytes([{"name": "manifest.json", "data": "[{\"Config\":\"c.json\",\"Layers\":[]}]"},
+               {"name": "c.json", "data": "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:" + H + "\"]}}"}]),
+    oci_layout([], ref=""), oci_layout([l1], ref="../../x"),
+    tar_bytes([{"name": "oci-layout", "data": "{\"imageLayoutVersion\":\"9\"}"}, {"name": "index.json", "data": "{}"}]),
 ]
 for i, t in enumerate(loads):
     put("load", "seed-%02d.tar" % i, t)
