@@ -78,14 +78,21 @@ pub(crate) fn compile(pattern: &str, double_star: bool) -> Result<Vec<Tok>, Erro
                 if p.get(i) == Some(&'/') {
                     i += 1;
                 }
-                toks.push(if i >= p.len() {
+                let tok = if i >= p.len() {
                     Tok::DoubleStarEnd
                 } else {
                     Tok::DoubleStarSlash
-                });
+                };
+                // `**/**/` matches what `**/` matches (and `**/**` what
+                // `**` does): keep one, so that a pattern of thousands of
+                // them costs no more than one (found by fuzzing).
+                if toks.last() == Some(&Tok::DoubleStarSlash) {
+                    toks.pop();
+                }
+                toks.push(tok);
             }
             '*' => {
-                if double_star || toks.last() != Some(&Tok::Star) {
+                if toks.last() != Some(&Tok::Star) {
                     toks.push(Tok::Star);
                 }
                 i += 1;
@@ -121,15 +128,29 @@ fn class_matches(negated: bool, ranges: &[(char, char)], c: char) -> bool {
 }
 
 /// Full match of compiled tokens against `text`: a bottom-up table over
-/// (token, position), so it is polynomial and never recurses.
+/// (token, position), so it costs O(tokens x text) and never recurses.
 pub(crate) fn match_toks(toks: &[Tok], text: &[char]) -> bool {
     let n = text.len();
+    // Each of these tokens consumes one character: more of them than
+    // characters cannot match (and a huge pattern then costs nothing).
+    let consuming = toks
+        .iter()
+        .filter(|t| matches!(t, Tok::Lit(_) | Tok::Any | Tok::Class(..)))
+        .count();
+    if consuming > n {
+        return false;
+    }
     // next[si]: do toks[ti+1..] match text[si..]?
     let mut next = vec![false; n + 1];
     next[n] = true;
     for tok in toks.iter().rev() {
         let mut cur = vec![false; n + 1];
+        // For `**/`: is there a k >= si with text[k] == '/' and next[k + 1]?
+        let mut slash_then_rest = false;
         for si in (0..=n).rev() {
+            if si < n && text[si] == '/' && next[si + 1] {
+                slash_then_rest = true;
+            }
             let c = text.get(si).copied();
             cur[si] = match tok {
                 Tok::Lit(l) => c == Some(*l) && next[si + 1],
@@ -141,7 +162,7 @@ pub(crate) fn match_toks(toks: &[Tok], text: &[char]) -> bool {
                 Tok::Star => next[si] || (matches!(c, Some(c) if c != '/') && cur[si + 1]),
                 Tok::DoubleStarEnd => next[si] || (c.is_some() && cur[si + 1]),
                 // empty, or any run ending with '/'
-                Tok::DoubleStarSlash => next[si] || (si..n).any(|k| text[k] == '/' && next[k + 1]),
+                Tok::DoubleStarSlash => next[si] || slash_then_rest,
             };
         }
         next = cur;
@@ -180,6 +201,33 @@ mod tests {
             assert!(compile("a\\", double_star).is_err());
             assert!(compile("[a", double_star).is_err());
         }
+    }
+
+    #[test]
+    fn repeated_double_stars_collapse_and_long_patterns_stay_cheap() {
+        // Found by fuzzing: 50,000 `**/` against a long path took minutes.
+        let many = "**/".repeat(50_000);
+        assert_eq!(
+            compile(&format!("{many}b"), true).unwrap(),
+            [Tok::DoubleStarSlash, Tok::Lit('b')]
+        );
+        assert_eq!(
+            compile(&format!("{many}**"), true).unwrap(),
+            [Tok::DoubleStarEnd]
+        );
+        let path: Vec<char> = "a/".repeat(2_000).chars().chain("b".chars()).collect();
+        assert!(match_toks(
+            &compile(&format!("{many}b"), true).unwrap(),
+            &path
+        ));
+        assert!(!match_toks(
+            &compile(&format!("{many}c"), true).unwrap(),
+            &path
+        ));
+        // More characters to match than the path has: no match, at once.
+        let long = "a*".repeat(100_000);
+        assert!(!match_toks(&compile(&long, true).unwrap(), &path));
+        assert!(match_toks(&compile("a/**/a/b", true).unwrap(), &path));
     }
 
     #[test]

@@ -278,6 +278,16 @@ impl Extractor<'_> {
                 return self.stash(entry, has_data); // AUFS internals.
             }
             if let Some(hidden) = lb.strip_prefix(WH_PREFIX.as_bytes()) {
+                // `.wh.`, `.wh..` and `.wh...` would hide the directory
+                // itself or its parent: removing that (found by fuzzing)
+                // deleted the layer directory and what lies beside it.
+                if matches!(hidden, b"" | b"." | b"..") {
+                    return Err(StoreError::BadArchive(format!(
+                        "{}: invalid whiteout entry {:?}",
+                        self.what(),
+                        name.to_string_lossy()
+                    )));
+                }
                 let target = parent.join(OsStr::from_bytes(hidden));
                 self.clear(&target, false)?;
                 mknod(&target, libc::S_IFCHR, 0)?;

@@ -251,6 +251,27 @@ fn whiteouts_become_overlay_whiteouts() {
 }
 
 #[test]
+fn whiteouts_of_the_directory_itself_or_its_parent_are_refused() {
+    // Found by fuzzing: `.wh...` removed the parent of the layer directory.
+    for name in ["d/.wh...", "d/.wh..", "d/.wh.", ".wh...", ".wh.."] {
+        let s = sandbox();
+        std::fs::write(s.outside.join("keep"), b"k").unwrap();
+        let tar = tar_of(&[
+            raw_entry("d/", b'5', "", b""),
+            raw_entry("d/f", b'0', "", b"x"),
+            raw_entry(name, b'0', "", b""),
+        ]);
+        let err = extract_layer(&tar[..], &s.dest).unwrap_err().to_string();
+        assert!(err.contains("invalid whiteout entry"), "{name}: {err}");
+        assert!(
+            s.dest.join("d/f").is_file(),
+            "{name}: layer directory damaged"
+        );
+        assert_eq!(std::fs::read(s.outside.join("keep")).unwrap(), b"k");
+    }
+}
+
+#[test]
 fn layer_tar_round_trips_whiteouts() {
     let s = sandbox();
     let tar = tar_of(&[

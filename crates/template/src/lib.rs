@@ -75,7 +75,7 @@ impl Template {
     pub fn parse(src: &str) -> TResult<Template> {
         let pieces = split_actions(src)?;
         let mut pos = 0;
-        let (nodes, end) = parse_nodes(&pieces, &mut pos)?;
+        let (nodes, end) = parse_nodes(&pieces, &mut pos, 0)?;
         if let Some(end) = end {
             return err(format!("template: :1: unexpected {{{{{end}}}}}"));
         }
@@ -141,8 +141,31 @@ fn split_actions(src: &str) -> TResult<Vec<Piece>> {
     Ok(pieces)
 }
 
-/// Parse nodes until `end`/`else` (returned) or the end of input.
-fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<String>)> {
+/// Deepest nesting of blocks (`if`/`range`/`with`) and of parentheses the
+/// parser accepts. Parsing, running and dropping a template recurse once
+/// per level, so without a bound a template could overflow the stack (found
+/// by fuzzing); Go's own parser allows more, but no real `--format` nests
+/// anywhere near this deep.
+const MAX_DEPTH: usize = 100;
+
+/// Most spaces `pad` adds on one side.
+const MAX_PAD: usize = 1 << 20;
+
+fn check_depth(depth: usize) -> TResult<()> {
+    if depth > MAX_DEPTH {
+        return err("template: :1: max expression depth exceeded");
+    }
+    Ok(())
+}
+
+/// Parse nodes until `end`/`else` (returned) or the end of input; `depth`
+/// is the number of enclosing blocks.
+fn parse_nodes(
+    pieces: &[Piece],
+    pos: &mut usize,
+    depth: usize,
+) -> TResult<(Vec<Node>, Option<String>)> {
+    check_depth(depth)?;
     let mut nodes = Vec::new();
     while *pos < pieces.len() {
         let piece = &pieces[*pos];
@@ -174,10 +197,10 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<
                             _ => (Vec::new(), rest),
                         };
                         let pipe = parse_pipeline(rest)?;
-                        let (body, end) = parse_nodes(pieces, pos)?;
+                        let (body, end) = parse_nodes(pieces, pos, depth + 1)?;
                         let else_body = match end.as_deref() {
                             Some("else") => {
-                                let (e, end2) = parse_nodes(pieces, pos)?;
+                                let (e, end2) = parse_nodes(pieces, pos, depth + 1)?;
                                 if end2.as_deref() != Some("end") {
                                     return err(format!("template: :1: unexpected EOF in {word}"));
                                 }
@@ -212,7 +235,7 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> TResult<(Vec<Node>, Option<
 fn parse_pipeline(src: &str) -> TResult<Pipeline> {
     let tokens = tokenize(src)?;
     let mut pos = 0;
-    let pipe = parse_pipe_tokens(&tokens, &mut pos)?;
+    let pipe = parse_pipe_tokens(&tokens, &mut pos, 0)?;
     if pos != tokens.len() {
         return err(format!(
             "template: :1: unexpected \"{}\" in command",
@@ -222,7 +245,9 @@ fn parse_pipeline(src: &str) -> TResult<Pipeline> {
     Ok(pipe)
 }
 
-fn parse_pipe_tokens(tokens: &[String], pos: &mut usize) -> TResult<Pipeline> {
+/// Parse a pipeline; `depth` is the number of enclosing parentheses.
+fn parse_pipe_tokens(tokens: &[String], pos: &mut usize, depth: usize) -> TResult<Pipeline> {
+    check_depth(depth)?;
     let mut pipe = Vec::new();
     let mut cmd = Vec::new();
     while *pos < tokens.len() {
@@ -238,7 +263,7 @@ fn parse_pipe_tokens(tokens: &[String], pos: &mut usize) -> TResult<Pipeline> {
             }
             "(" => {
                 *pos += 1;
-                let sub = parse_pipe_tokens(tokens, pos)?;
+                let sub = parse_pipe_tokens(tokens, pos, depth + 1)?;
                 if tokens.get(*pos).map(String::as_str) != Some(")") {
                     return err("template: :1: unclosed left paren");
                 }
@@ -656,6 +681,13 @@ fn call(name: &str, args: Vec<Res>) -> TResult<Res> {
             let s = args[0].val.to_go(&args[0].key);
             let l = args[1].val.to_go("").parse::<usize>().unwrap_or(0);
             let r = args[2].val.to_go("").parse::<usize>().unwrap_or(0);
+            // A bound instead of an attempt to allocate whatever was asked
+            // (`pad .Name 777777777777 0` aborted the CLI; found by fuzzing).
+            if l.max(r) > MAX_PAD {
+                return err(format!(
+                    "template: :1: error calling pad: padding larger than {MAX_PAD}"
+                ));
+            }
             str_res(format!("{}{s}{}", " ".repeat(l), " ".repeat(r)))
         }
         "not" => {
@@ -887,5 +919,44 @@ mod tests {
         assert!(Template::parse("{{range .A}}x").is_err());
         assert!(render("{{nosuchfunc .A}}", &Val::Null).is_err());
         assert!(Template::parse("{{end}}").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded_without_overflowing_the_stack() {
+        // Found by fuzzing: 16,000 parentheses overflowed the stack.
+        let parens = |n: usize| format!("{{{{{}.Name{}}}}}", "(".repeat(n), ")".repeat(n));
+        let blocks = |n: usize, inner: &str| {
+            format!("{}{inner}{}", "{{if 1}}".repeat(n), "{{end}}".repeat(n))
+        };
+        let dot = inspect();
+        // The deepest accepted template, blocks and parentheses together,
+        // parses, runs and drops on a test thread's small stack.
+        let deepest = blocks(MAX_DEPTH, &parens(MAX_DEPTH));
+        assert_eq!(
+            render(&deepest, &dot).unwrap(),
+            render("{{.Name}}", &dot).unwrap()
+        );
+        for too_deep in [
+            parens(MAX_DEPTH + 1),
+            blocks(MAX_DEPTH + 1, "x"),
+            parens(100_000),
+        ] {
+            assert_eq!(
+                Template::parse(&too_deep).unwrap_err().to_string(),
+                "template: :1: max expression depth exceeded"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_padding_is_an_error_not_an_abort() {
+        let dot = inspect();
+        assert_eq!(render("{{pad .Name 2 1}}", &dot).unwrap(), "  /web ");
+        assert_eq!(
+            render("{{pad .Name 777777777777 0}}", &dot)
+                .unwrap_err()
+                .to_string(),
+            format!("template: :1: error calling pad: padding larger than {MAX_PAD}")
+        );
     }
 }

@@ -1,0 +1,247 @@
+//! Fuzz targets for berth's parsers of untrusted input.
+//!
+//! Each target is a `fn(&[u8])` that feeds the bytes to the real parser
+//! entry point (never a copy of it) and checks invariants beyond "no panic"
+//! where they are cheap (a parsed reference re-parses to the same value; a
+//! layer extraction writes nothing outside its destination; ...). A target
+//! panics when an invariant breaks; a parser error is a normal outcome.
+//!
+//! The targets are driven by the coverage-less mutation fuzzer in
+//! [`mutate`] (binary `berth-fuzz`, see `scripts/fuzz.sh`) and replayed
+//! over the checked-in corpora by this crate's tests.
+
+#![deny(missing_docs)]
+
+pub mod mutate;
+pub mod tarfix;
+pub mod targets;
+
+/// A fuzz target: feeds one input to a parser, panics on a broken invariant.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name (the corpus directory is `corpus/<name>/`).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("reference", targets::refs::target_reference),
+    ("digest", targets::refs::target_digest),
+    ("dockerfile", targets::dockerfile::target_dockerfile),
+    ("shell_words", targets::dockerfile::target_shell_words),
+    ("dockerignore", targets::dockerfile::target_dockerignore),
+    ("layer_tar", targets::layer::target_layer_tar),
+    ("load", targets::layer::target_load),
+    ("api_json", targets::api::target_api_json),
+    ("spec_strings", targets::api::target_spec_strings),
+    ("go_template", targets::template::target_go_template),
+];
+
+/// The target called `name`.
+pub fn target(name: &str) -> Option<Target> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Whether inputs of target `name` are tar archives (the mutator then
+/// repairs header checksums so mutations get past the checksum check).
+pub fn is_tar_target(name: &str) -> bool {
+    matches!(name, "layer_tar" | "load")
+}
+
+/// Tokens the mutator inserts for target `name` (its dictionary).
+pub fn dictionary(name: &str) -> &'static [&'static str] {
+    match name {
+        "reference" | "digest" => &[
+            "docker.io/",
+            "library/",
+            "localhost:5000/",
+            ":latest",
+            "@sha256:",
+            "sha256:",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "__",
+            "-",
+            ".",
+            "/",
+            ":",
+            "@",
+            "index.docker.io/",
+            "A",
+            "_",
+        ],
+        "dockerfile" | "shell_words" => &[
+            "FROM ",
+            "RUN ",
+            "COPY ",
+            "ADD ",
+            "ENV ",
+            "ARG ",
+            "LABEL ",
+            "EXPOSE ",
+            "CMD ",
+            "ENTRYPOINT ",
+            "WORKDIR ",
+            "USER ",
+            "VOLUME ",
+            "STOPSIGNAL ",
+            "HEALTHCHECK ",
+            "SHELL ",
+            "ONBUILD ",
+            "MAINTAINER ",
+            "--from=",
+            "--chown=",
+            "--interval=",
+            "--platform=",
+            "# escape=`\n",
+            "# syntax=x\n",
+            "<<EOF\n",
+            "\nEOF\n",
+            "<<-",
+            "\\\n",
+            "`\n",
+            "[\"",
+            "\"]",
+            "${",
+            "}",
+            "$",
+            ":-",
+            ":+",
+            ":?",
+            "#",
+            "##",
+            "%",
+            "%%",
+            "//",
+            "/",
+            "'",
+            "\"",
+            " AS ",
+            "\n",
+            "=",
+        ],
+        "dockerignore" => &[
+            "*", "**", "?", "[", "]", "[^", "[!", "\\", "!", "/", "../", "./", "\n", "a-z", "#",
+        ],
+        "layer_tar" | "load" => &[
+            ".wh.",
+            ".wh..wh..opq",
+            "../",
+            "/",
+            "manifest.json",
+            "index.json",
+            "oci-layout",
+            "blobs/sha256/",
+            "layer.tar",
+            "repositories",
+            "{\"imageLayoutVersion\":\"1.0.0\"}",
+            "\"Config\":",
+            "\"Layers\":",
+            "\"RepoTags\":",
+            "\"manifests\":",
+            "\"mediaType\":",
+            "\"digest\":",
+            "sha256:",
+            "PaxHeader",
+            "path=",
+            "linkpath=",
+            "ustar\0",
+            "ustar  \0",
+        ],
+        "api_json" => &[
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"Image\":",
+            "\"Cmd\":",
+            "\"Env\":",
+            "\"HostConfig\":",
+            "\"Binds\":",
+            "\"Mounts\":",
+            "\"Tmpfs\":",
+            "\"VolumesFrom\":",
+            "\"PortBindings\":",
+            "\"Memory\":",
+            "\"Healthcheck\":",
+            "\"Driver\":",
+            "\"IPAM\":",
+            "\"Config\":",
+            "\"Subnet\":",
+            "\"Name\":",
+            "\"Labels\":",
+            "\"Options\":",
+            "\"Type\":",
+            "\"Source\":",
+            "\"Target\":",
+            "null",
+            "true",
+            "-1",
+            "1e999",
+            "18446744073709551616",
+            ":",
+            ",",
+            "\"/a:/b:ro\"",
+            "\"\\u0000\"",
+        ],
+        "spec_strings" => &[
+            "/",
+            ":",
+            ",",
+            "ro",
+            "rw",
+            "z",
+            "Z",
+            "rprivate",
+            "nocopy",
+            "ctrl-",
+            "ctrl-@",
+            "h",
+            "m",
+            "s",
+            "ms",
+            "us",
+            "µs",
+            "ns",
+            ".",
+            "-",
+            "9223372036854775807",
+            "\n",
+        ],
+        "go_template" => &[
+            "{{",
+            "}}",
+            "{{-",
+            "-}}",
+            ".",
+            "$",
+            ":=",
+            "|",
+            "(",
+            ")",
+            "range ",
+            "if ",
+            "else",
+            "end",
+            "with ",
+            "json",
+            "index ",
+            "join ",
+            "split ",
+            "upper",
+            "lower",
+            "title",
+            "len",
+            "truncate ",
+            "pad ",
+            "printf ",
+            "println",
+            "\"%s\"",
+            "\"%d\"",
+            "\"%q\"",
+            "\"%v\"",
+            ".Name",
+            ".Labels",
+            ".State.Status",
+            "\x00",
+            " ",
+            "\"k\"",
+        ],
+        _ => &[],
+    }
+}
