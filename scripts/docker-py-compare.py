@@ -43,7 +43,11 @@ def main():
     passed_d = {t for t, o in dockerd.items() if o == "passed"}
     failed_d = {t for t, o in dockerd.items() if o == "failed"}
 
-    regressions = sorted(t for t in passed_d - passed_b if t not in gaps)
+    # Tests listed in FAIL_ON_DOCKERD are not compared (some are client-side races that either
+    # engine can lose); a run where dockerd passes one is reported below, not gated on.
+    regressions = sorted(
+        t for t in passed_d - passed_b if t not in gaps and t not in fail_on_dockerd
+    )
     gaps_open = sorted(t for t in passed_d - passed_b if t in gaps)
     gaps_fixed = sorted(t for t in gaps if t in passed_b)
     unlisted_dockerd = sorted(failed_d - fail_on_dockerd)

@@ -81,7 +81,7 @@ EXCLUDED_TESTS=(
 # ---- Tests that fail on the reference dockerd here, and why (not compared; the script reports
 # any dockerd failure missing from this list, and any listed test that passes on dockerd).
 FAIL_ON_DOCKERD=(
-  api_container_test.py::AttachContainerTest::test_attach_no_stream   # docker-py reads the raw socket under http.client's buffer: output sent with the headers is lost (both engines)
+  api_container_test.py::AttachContainerTest::test_attach_no_stream   # docker-py reads the raw socket under http.client's buffer: output sent with the headers is lost (a race either engine can lose; dockerd usually does)
   api_container_test.py::AttachContainerTest::test_run_container_reading_socket_ws # websocket-client rejects docker-py's http+docker:// URL (client side, both engines)
   api_exec_test.py::ExecTest::test_exec_command_as_user               # the suite's alpine has a postgres user; ours is the busybox fixture (both engines)
   api_exec_test.py::ExecTest::test_exec_command_with_workdir          # /var/opt exists in alpine, not in the busybox fixture (both engines)
@@ -92,9 +92,6 @@ FAIL_ON_DOCKERD=(
 # The gate tolerates exactly these (and reports them); anything else that passes on dockerd
 # must pass on berth. Remove a line when the gap is fixed (the script says when one passes).
 KNOWN_GAPS=(
-  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_fails          # State.Health: fixed by the health branch
-  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_passes         # State.Health: fixed by the health branch
-  api_healthcheck_test.py::HealthcheckTest::test_healthcheck_start_period   # State.Health: fixed by the health branch
   api_network_test.py::TestNetworks::test_create_network_ipv6_enabled  # berth's networks are IPv4 only
   api_network_test.py::TestNetworks::test_create_with_ipv6_address     # berth's networks are IPv4 only
   api_network_test.py::TestNetworks::test_connect_with_ipv6_address    # berth's networks are IPv4 only
