@@ -30,21 +30,11 @@ fn pid() -> u32 {
 
 /// `VmHWM` (peak RSS) and `VmRSS` of the daemon, in KiB.
 fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid())).expect("status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    (status_kib(pid(), "VmHWM:"), status_kib(pid(), "VmRSS:"))
 }
 
-fn fd_count() -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", pid()))
-        .map(|d| d.count())
-        .unwrap_or(0)
+fn daemon_fds() -> usize {
+    fd_count(pid())
 }
 
 #[track_caller]
@@ -59,23 +49,6 @@ fn assert_alive() {
         daemon().log_text()
     );
     assert!(daemon().running(), "daemon exited");
-}
-
-/// xorshift64*: deterministic, so a failure replays with the same seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[(self.next() % v.len() as u64) as usize]
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 const METHODS: &[&str] = &[
@@ -299,7 +272,7 @@ fn idle_and_half_written_connections_do_not_block_others() {
     let _serial = serial();
     daemon();
     let sock = &daemon().sock;
-    let fds_before = fd_count();
+    let fds_before = daemon_fds();
     let mut held = Vec::new();
     for i in 0..2000 {
         let mut s = UnixStream::connect(sock).expect("connect");
@@ -325,7 +298,7 @@ fn idle_and_half_written_connections_do_not_block_others() {
     println!(
         "abuse: 2000 idle/half-written connections held; daemon fds {} -> {}; ping + ps took {:?}",
         fds_before,
-        fd_count(),
+        daemon_fds(),
         t.elapsed()
     );
     drop(held);
@@ -333,7 +306,7 @@ fn idle_and_half_written_connections_do_not_block_others() {
     wait_until(
         "descriptors of closed connections released",
         Duration::from_secs(30),
-        || fd_count() <= fds_before + 5,
+        || daemon_fds() <= fds_before + 5,
     );
 }
 
@@ -348,7 +321,7 @@ fn abandoned_attach_and_exec_streams_are_freed() {
         &["sh", "-c", "while true; do echo tick; sleep 0.05; done"],
     )
     .ok();
-    let fds_before = fd_count();
+    let fds_before = daemon_fds();
     for i in 0..40 {
         let mut s = UnixStream::connect(&d.sock).expect("connect");
         if i % 2 == 0 {
@@ -391,11 +364,11 @@ fn abandoned_attach_and_exec_streams_are_freed() {
     wait_until(
         "abandoned streams' descriptors released",
         Duration::from_secs(30),
-        || fd_count() <= fds_before + 5,
+        || daemon_fds() <= fds_before + 5,
     );
     println!(
         "abuse: 40 abandoned attach/exec streams; daemon fds {fds_before} -> {}",
-        fd_count()
+        daemon_fds()
     );
     d.run(&["rm", "-f", &name]).ok();
 }

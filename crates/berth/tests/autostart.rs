@@ -14,22 +14,7 @@ fn recorded_pid(d: &Daemon) -> Option<u32> {
 
 /// Daemons whose command line names `d`'s data root.
 fn daemons_on(d: &Daemon) -> Vec<u32> {
-    let root = d.data_root.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .map(|c| {
-                            let c = String::from_utf8_lossy(&c);
-                            c.contains("\0daemon\0") && c.contains(&root)
-                        })
-                        .unwrap_or(false)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    pids_with(&[" daemon ", &d.data_root.to_string_lossy()])
 }
 
 /// Removes the containers and stops the daemon the CLI started (the harness does not own it).
@@ -41,10 +26,7 @@ fn stop_autostarted(d: &Daemon) {
         let _ = d.run(&args);
     }
     for pid in daemons_on(d) {
-        // SAFETY: kill(2) with a pid and a signal; no memory is involved.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
+        signal(pid, libc::SIGTERM);
     }
     wait_until("autostarted daemon gone", Duration::from_secs(20), || {
         daemons_on(d).is_empty()

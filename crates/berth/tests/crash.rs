@@ -14,49 +14,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn get(d: &Daemon, path: &str) -> (u16, Value) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
     match http(&d.sock, &req) {
         Ok((code, body)) => (code, serde_json::from_str(&body).unwrap_or(Value::Null)),
         Err(_) => (0, Value::Null),
-    }
-}
-
-/// Pids of processes whose command line contains all of `needles`.
-fn pids_with(needles: &[&str]) -> Vec<u32> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
-                    needles.iter().all(|n| c.contains(n))
-                })
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
-fn kill9(pid: u32) {
-    // SAFETY: kill(2) with a pid and a signal; no memory is involved.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGKILL);
     }
 }
 
@@ -318,7 +280,7 @@ fn daemon_kill9_at_random_moments_loses_nothing() {
             if rng.below(3) == 0 {
                 let shims = pids_with(&[" shim ", &d.data_root.to_string_lossy()]);
                 if !shims.is_empty() {
-                    kill9(shims[rng.below(shims.len() as u64) as usize]);
+                    signal(shims[rng.below(shims.len() as u64) as usize], libc::SIGKILL);
                     shim_kills += 1;
                 }
             }
@@ -327,7 +289,7 @@ fn daemon_kill9_at_random_moments_loses_nothing() {
             cli_kills += 1;
             d.kill9();
             for pid in daemon_pids(&d) {
-                kill9(pid);
+                signal(pid, libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(rng.below(300)));
             stop.store(true, Ordering::Relaxed);
@@ -347,9 +309,6 @@ fn daemon_kill9_at_random_moments_loses_nothing() {
         let _ = d.run(&args);
     }
     for pid in daemon_pids(&d) {
-        // SAFETY: kill(2) with a pid and a signal; no memory is involved.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
+        signal(pid, libc::SIGTERM);
     }
 }

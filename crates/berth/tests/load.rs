@@ -20,21 +20,6 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -69,7 +54,7 @@ fn many_containers_and_clients() {
         out.ok();
         ids.push(out.stdout.trim().to_string());
     }
-    let (fds_before, rss_before) = (fds(pid), status_kib(pid, "VmRSS:"));
+    let (fds_before, rss_before) = (fd_count(pid), status_kib(pid, "VmRSS:"));
     let lat: Mutex<BTreeMap<&'static str, Vec<Duration>>> = Mutex::new(BTreeMap::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let stop = AtomicBool::new(false);
@@ -138,12 +123,12 @@ fn many_containers_and_clients() {
     wait_until(
         "descriptors back after the clients stopped",
         Duration::from_secs(30),
-        || fds(pid) <= fds_before + 5,
+        || fd_count(pid) <= fds_before + 5,
     );
     report += &format!(
         "  daemon RSS {rss_before} KiB before, {rss_mid} KiB midway, {rss_end} KiB at the end (peak {} KiB); fds {fds_before} before, {} after\n",
         status_kib(pid, "VmHWM:"),
-        fds(pid)
+        fd_count(pid)
     );
     assert!(
         errors.is_empty(),

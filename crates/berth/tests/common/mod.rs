@@ -17,6 +17,10 @@
 //! Without root or without fixtures the harness panics with the reason: tests never pass silently.
 #![allow(dead_code)]
 
+mod procs;
+#[allow(unused_imports)]
+pub use procs::*;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
